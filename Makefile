@@ -1,0 +1,45 @@
+# Nimbus build and test entry points. `make run` and `make test` are all a
+# fresh machine needs.
+GO       ?= go
+BIN      := bin/nimbus
+FUZZTIME ?= 30s
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build run test deps vet bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/nimbus
+
+# Builds and starts the server with the embedded default configuration.
+run: build
+	./$(BIN) serve
+
+# Tools the interop tests drive: ffmpeg/ffprobe from Debian's packages.
+deps:
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
+		echo "installing ffmpeg"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
+
+vet:
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -race -timeout 25m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Runs every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,43 @@
+// Command nimbus is the Nimbus media server and its client tools.
+//
+//	nimbus [serve] [-config FILE] [-rtmp ADDR] [-rtmfp ADDR] [-http ADDR]
+//	nimbus publish [-loop] FILE.flv URL
+//	nimbus play [-o FILE.flv] [-duration D] URL
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "nimbus:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args)
+	case "publish":
+		return publish(ctx, args)
+	case "play":
+		return play(ctx, args)
+	case "version":
+		return printVersion()
+	}
+	return fmt.Errorf("unknown command %q (serve, publish, play, version)", cmd)
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/nimbus-media/nimbus"
+	"github.com/nimbus-media/nimbus/server"
+)
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configFile := fs.String("config", "", "configuration file (default: the built-in config.toml)")
+	rtmpAddr := fs.String("rtmp", "", "RTMP listen address, overriding the configuration")
+	rtmfpAddr := fs.String("rtmfp", "", "RTMFP listen address, overriding the configuration")
+	httpAddr := fs.String("http", "", "admin HTTP listen address, overriding the configuration")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	data := nimbus.DefaultConfig
+	if *configFile != "" {
+		var err error
+		if data, err = os.ReadFile(*configFile); err != nil {
+			return err
+		}
+	}
+	cfg, err := server.ParseConfig(data)
+	if err != nil {
+		return err
+	}
+	if *rtmpAddr != "" {
+		cfg.RTMP.Listen = *rtmpAddr
+	}
+	if *rtmfpAddr != "" {
+		cfg.RTMFP.Listen = *rtmfpAddr
+	}
+	if *httpAddr != "" {
+		cfg.HTTP.Listen = *httpAddr
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	log.Info("starting nimbus", zap.String("version", nimbus.Version))
+	srv := server.New(cfg, log)
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	err = srv.Serve(ctx)
+	log.Info("stopped")
+	return err
+}
+
+func newLogger(cfg server.LogConfig) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.Level)
+	if err != nil {
+		return nil, fmt.Errorf("config: log.level: %w", err)
+	}
+	var zc zap.Config
+	switch cfg.Format {
+	case "json":
+		zc = zap.NewProductionConfig()
+	case "console", "":
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+		zc.Development = false
+	default:
+		return nil, fmt.Errorf("config: log.format %q must be console or json", cfg.Format)
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	return zc.Build()
+}
+
+func printVersion() error {
+	fmt.Println("nimbus", nimbus.Version)
+	return nil
+}

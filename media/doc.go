@@ -1,0 +1,20 @@
+// Package media routes live audio, video and data from one publisher to many
+// subscribers inside an application instance.
+//
+// Design. A publisher's message is classified once into an immutable *Frame
+// (keyframe, sequence header, metadata) and the same pointer is pushed into
+// every subscriber's bounded queue: nothing is copied per subscriber. Each
+// Stream keeps what a late joiner needs to start decoding at once — the
+// metadata, the codec sequence headers and the frames since the last video
+// keyframe (the GOP cache) — and replays it into a new subscriber's queue
+// under the stream lock, so the joiner sees those frames before any live one.
+//
+// The publisher never waits for a subscriber. A subscriber whose queue is full
+// drops frames until the next keyframe (so the decoder restarts cleanly) and,
+// if it stays behind past its lag bound, is told to go via its OnOverflow
+// callback; other subscribers and the publisher are unaffected.
+//
+// Enhanced RTMP (FourCC video and audio headers, multitrack) passes through
+// byte for byte; the parsers in codec.go only look far enough to find
+// keyframes and sequence headers.
+package media

@@ -1,0 +1,133 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Errors returned by the registry.
+var (
+	// ErrBadName: the name is being published by a live publisher.
+	ErrBadName = errors.New("media: stream name already published")
+	// ErrNotFound: no publisher for a stream that must exist.
+	ErrNotFound = errors.New("media: stream not found")
+	// ErrTakenOver is the reason given to a publisher evicted by a newer one.
+	ErrTakenOver = errors.New("media: publisher replaced by a new publisher of the same name")
+)
+
+// Config tunes the registry's streams.
+type Config struct {
+	// GOPCache keeps the frames since the last keyframe for late joiners.
+	GOPCache bool
+	// MaxGOPBytes bounds the GOP cache per stream.
+	MaxGOPBytes int
+	// PublisherTimeout is how long a publisher may be silent before a new
+	// publisher of the same name takes over.
+	PublisherTimeout time.Duration
+	// AlwaysTakeover lets a new publisher replace a live one at once.
+	AlwaysTakeover bool
+}
+
+// Registry holds the live streams of one application instance.
+type Registry struct {
+	cfg     Config
+	mu      sync.Mutex
+	streams map[string]*Stream
+}
+
+// NewRegistry makes an empty registry.
+func NewRegistry(cfg Config) *Registry {
+	if cfg.MaxGOPBytes <= 0 {
+		cfg.MaxGOPBytes = 32 << 20
+	}
+	if cfg.PublisherTimeout <= 0 {
+		cfg.PublisherTimeout = 10 * time.Second
+	}
+	return &Registry{cfg: cfg, streams: make(map[string]*Stream)}
+}
+
+func (r *Registry) streamLocked(name string) *Stream {
+	s := r.streams[name]
+	if s == nil {
+		s = &Stream{name: name, reg: r, subs: make(map[*Subscriber]struct{})}
+		r.streams[name] = s
+	}
+	return s
+}
+
+// Publish makes p the publisher of name. If another publisher holds the name
+// it is evicted when AlwaysTakeover is set or it has been silent longer than
+// PublisherTimeout; otherwise Publish fails with ErrBadName.
+func (r *Registry) Publish(name string, p Publisher) (*Stream, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.streamLocked(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.pub; old != nil {
+		if old == p {
+			return nil, fmt.Errorf("%w: %q", ErrBadName, name)
+		}
+		silence := old.Silence()
+		if !r.cfg.AlwaysTakeover && silence < r.cfg.PublisherTimeout {
+			return nil, fmt.Errorf("%w: %q (publisher active %v ago)", ErrBadName, name, silence.Round(time.Millisecond))
+		}
+		old.Evict(ErrTakenOver)
+		s.resetCaches()
+		for sub := range s.subs {
+			sub.pushEvent(EventUnpublish)
+		}
+	}
+	s.pub = p
+	s.pubSince = time.Now()
+	for sub := range s.subs {
+		sub.pushEvent(EventPublish)
+	}
+	return s, nil
+}
+
+// Subscribe attaches sub to name. With mustExist, a name without a
+// publisher fails with ErrNotFound; otherwise sub waits for one. A joiner of
+// a live stream gets the metadata, sequence headers and GOP cache first.
+func (r *Registry) Subscribe(name string, sub *Subscriber, mustExist bool) (*Stream, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.streams[name]; mustExist && (s == nil || !s.Published()) {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	s := r.streamLocked(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs[sub] = struct{}{}
+	sub.mu.Lock()
+	sub.stream = s
+	// Without a cached GOP a joiner must not start mid-GOP.
+	sub.needKey = s.hasVideo && !s.gopValid
+	sub.mu.Unlock()
+	if s.pub != nil {
+		sub.replay(s.startFrames())
+	}
+	return s, nil
+}
+
+// Get returns the stream called name, or nil.
+func (r *Registry) Get(name string) *Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.streams[name]
+}
+
+// Streams returns the streams sorted by name.
+func (r *Registry) Streams() []*Stream {
+	r.mu.Lock()
+	out := make([]*Stream, 0, len(r.streams))
+	for _, s := range r.streams {
+		out = append(out, s)
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}

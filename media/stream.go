@@ -1,0 +1,215 @@
+package media
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nimbus-media/nimbus/protocol"
+)
+
+// Publisher is the stream's view of the connection publishing it.
+type Publisher interface {
+	// Silence is how long the publisher's connection has received nothing;
+	// a name whose publisher is silent past the registry's timeout may be
+	// taken over.
+	Silence() time.Duration
+	// Evict ends the publisher because another one took over its name. It
+	// must not block.
+	Evict(reason error)
+}
+
+// Stream is one named live stream in an application instance.
+type Stream struct {
+	name string
+	reg  *Registry
+
+	mu         sync.Mutex
+	pub        Publisher
+	pubSince   time.Time
+	meta       *Frame
+	seqHeaders []*Frame
+	gop        []*Frame
+	gopBytes   int
+	gopValid   bool // gop starts at a keyframe and is complete since then
+	hasVideo   bool
+	subs       map[*Subscriber]struct{}
+	videoCodec string
+	audioCodec string
+
+	bytesIn  atomic.Uint64
+	framesIn atomic.Uint64
+}
+
+// Name is the stream's name within its instance.
+func (s *Stream) Name() string { return s.name }
+
+// Write routes one frame from the publisher p to every subscriber and
+// updates the late-joiner caches. Frames from anyone but the current
+// publisher are ignored (an evicted publisher may still be draining).
+func (s *Stream) Write(p Publisher, f *Frame) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pub != p {
+		return
+	}
+	s.bytesIn.Add(uint64(f.Size()))
+	s.framesIn.Add(1)
+	s.cache(f)
+	for sub := range s.subs {
+		sub.push(f, s.hasVideo, now)
+	}
+}
+
+// cache keeps what a late joiner needs: metadata, sequence headers and the
+// frames since the last keyframe.
+func (s *Stream) cache(f *Frame) {
+	switch {
+	case f.Metadata:
+		s.meta = f
+		return
+	case f.SeqHeader:
+		if f.Type == protocol.TypeVideo {
+			s.hasVideo = true
+			s.videoCodec = f.Codec
+		} else {
+			s.audioCodec = f.Codec
+		}
+		for i, h := range s.seqHeaders {
+			if h.Type == f.Type && h.ConfigKey == f.ConfigKey {
+				s.seqHeaders[i] = f
+				return
+			}
+		}
+		s.seqHeaders = append(s.seqHeaders, f)
+		return
+	case f.Type == protocol.TypeVideo:
+		s.hasVideo = true
+		if s.videoCodec == "" {
+			s.videoCodec = f.Codec
+		}
+	case f.Type == protocol.TypeAudio && s.audioCodec == "":
+		s.audioCodec = f.Codec
+	}
+	if !s.reg.cfg.GOPCache || f.Type == protocol.TypeDataAMF0 {
+		return
+	}
+	if f.Type == protocol.TypeVideo && f.Keyframe {
+		s.clearGOP()
+		s.gopValid = true
+	}
+	if !s.gopValid {
+		return
+	}
+	if s.gopBytes+f.Size() > s.reg.cfg.MaxGOPBytes {
+		// A GOP larger than the bound is not cached at all: a joiner then
+		// waits for the next keyframe rather than starting mid-GOP.
+		s.clearGOP()
+		s.gopValid = false
+		return
+	}
+	s.gop = append(s.gop, f)
+	s.gopBytes += f.Size()
+}
+
+func (s *Stream) clearGOP() {
+	clear(s.gop)
+	s.gop = s.gop[:0]
+	s.gopBytes = 0
+}
+
+func (s *Stream) resetCaches() {
+	s.meta = nil
+	clear(s.seqHeaders)
+	s.seqHeaders = s.seqHeaders[:0]
+	s.clearGOP()
+	s.gopValid = false
+	s.hasVideo = false
+	s.videoCodec, s.audioCodec = "", ""
+}
+
+// startFrames is what a joiner gets before live frames, in decoding order.
+func (s *Stream) startFrames() []*Frame {
+	out := make([]*Frame, 0, 1+len(s.seqHeaders)+len(s.gop))
+	if s.meta != nil {
+		out = append(out, s.meta)
+	}
+	out = append(out, s.seqHeaders...)
+	return append(out, s.gop...)
+}
+
+// Published reports whether the stream has a publisher now.
+func (s *Stream) Published() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pub != nil
+}
+
+// Publisher returns the current publisher, or nil.
+func (s *Stream) Publisher() Publisher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pub
+}
+
+// Unpublish ends p's publishing. Subscribers stay and are told; they get the
+// next publisher's frames if one comes.
+func (s *Stream) Unpublish(p Publisher) {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	s.mu.Lock()
+	if s.pub != p {
+		s.mu.Unlock()
+		return
+	}
+	s.pub = nil
+	s.resetCaches()
+	for sub := range s.subs {
+		sub.pushEvent(EventUnpublish)
+	}
+	empty := len(s.subs) == 0
+	s.mu.Unlock()
+	if empty {
+		delete(s.reg.streams, s.name)
+	}
+}
+
+// Unsubscribe detaches sub.
+func (s *Stream) Unsubscribe(sub *Subscriber) {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	s.mu.Lock()
+	delete(s.subs, sub)
+	empty := len(s.subs) == 0 && s.pub == nil
+	s.mu.Unlock()
+	sub.mu.Lock()
+	sub.stream = nil
+	sub.mu.Unlock()
+	if empty && s.reg.streams[s.name] == s {
+		delete(s.reg.streams, s.name)
+	}
+}
+
+// StreamInfo is a snapshot of a stream for monitoring.
+type StreamInfo struct {
+	Name        string
+	Published   bool
+	Since       time.Time
+	Subscribers int
+	VideoCodec  string
+	AudioCodec  string
+	BytesIn     uint64
+	FramesIn    uint64
+}
+
+// Info returns a snapshot of the stream.
+func (s *Stream) Info() StreamInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return StreamInfo{
+		Name: s.name, Published: s.pub != nil, Since: s.pubSince, Subscribers: len(s.subs),
+		VideoCodec: s.videoCodec, AudioCodec: s.audioCodec,
+		BytesIn: s.bytesIn.Load(), FramesIn: s.framesIn.Load(),
+	}
+}

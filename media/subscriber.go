@@ -1,0 +1,235 @@
+package media
+
+import (
+	"github.com/nimbus-media/nimbus/protocol"
+	"sync"
+	"time"
+)
+
+// Event is a non-media entry in a subscriber's queue: it tells the consumer
+// that the stream's publisher came or went, in order with the frames.
+type Event uint8
+
+// Queue events.
+const (
+	EventNone      Event = iota
+	EventPublish         // a publisher started on the stream (PublishNotify)
+	EventUnpublish       // the publisher left (UnpublishNotify)
+)
+
+// Entry is one queued item: a frame, or an event when Frame is nil.
+type Entry struct {
+	Frame *Frame
+	Event Event
+}
+
+// SubscriberConfig bounds one subscriber's queue.
+type SubscriberConfig struct {
+	// MaxBytes is the payload bytes the queue may hold before the
+	// subscriber starts dropping to the next keyframe.
+	MaxBytes int
+	// MaxFrames bounds the number of queued entries (rounded up to a power of two).
+	MaxFrames int
+	// MaxLag is how long a subscriber may keep dropping before it is
+	// disconnected through OnOverflow.
+	MaxLag time.Duration
+}
+
+func (c SubscriberConfig) withDefaults() SubscriberConfig {
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = 4 << 20
+	}
+	if c.MaxFrames <= 0 {
+		c.MaxFrames = 1024
+	}
+	n := 16
+	for n < c.MaxFrames {
+		n <<= 1
+	}
+	c.MaxFrames = n
+	if c.MaxLag <= 0 {
+		c.MaxLag = 10 * time.Second
+	}
+	return c
+}
+
+// Subscriber is one player's bounded queue on a stream. The stream pushes,
+// the player's connection pops; neither blocks the other.
+type Subscriber struct {
+	cfg  SubscriberConfig
+	wake chan<- struct{}
+	// onOverflow is called once, from the publisher's goroutine, when the
+	// subscriber has been dropping for longer than MaxLag. It must not block.
+	onOverflow func()
+
+	mu            sync.Mutex
+	ring          []Entry
+	head, n       int
+	bytes         int
+	needKey       bool
+	droppingSince time.Time
+	dropped       uint64
+	overflowed    bool
+	stream        *Stream
+}
+
+// NewSubscriber makes a subscriber that signals wake (without blocking) when
+// it has something to pop. onOverflow may be nil.
+func NewSubscriber(cfg SubscriberConfig, wake chan<- struct{}, onOverflow func()) *Subscriber {
+	cfg = cfg.withDefaults()
+	return &Subscriber{cfg: cfg, wake: wake, onOverflow: onOverflow, ring: make([]Entry, cfg.MaxFrames)}
+}
+
+// Stream returns the stream the subscriber is attached to, or nil.
+func (s *Subscriber) Stream() *Stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stream
+}
+
+// Dropped is the number of frames dropped for this subscriber.
+func (s *Subscriber) Dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Pop removes the oldest entry.
+func (s *Subscriber) Pop() (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		return Entry{}, false
+	}
+	e := s.ring[s.head]
+	s.ring[s.head] = Entry{}
+	s.head = (s.head + 1) & (len(s.ring) - 1)
+	s.n--
+	if e.Frame != nil {
+		s.bytes -= e.Frame.Size()
+	}
+	return e, true
+}
+
+// Len is the number of queued entries.
+func (s *Subscriber) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// Reset empties the queue and makes the subscriber wait for the next
+// keyframe, as after a pause or when video is switched back on.
+func (s *Subscriber) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.n > 0 {
+		s.ring[s.head] = Entry{}
+		s.head = (s.head + 1) & (len(s.ring) - 1)
+		s.n--
+	}
+	s.bytes = 0
+	s.needKey = true
+}
+
+func (s *Subscriber) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// put appends e; the caller holds s.mu and has checked for room.
+func (s *Subscriber) put(e Entry) {
+	s.ring[(s.head+s.n)&(len(s.ring)-1)] = e
+	s.n++
+	if e.Frame != nil {
+		s.bytes += e.Frame.Size()
+	}
+}
+
+// pushEvent queues an event. Events are never dropped: when the ring is full
+// the oldest media is discarded to make room and the subscriber restarts at
+// a keyframe.
+func (s *Subscriber) pushEvent(ev Event) {
+	s.mu.Lock()
+	if s.n == len(s.ring) {
+		s.discardLocked()
+		s.needKey = true
+	}
+	s.put(Entry{Event: ev})
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Subscriber) discardLocked() {
+	e := s.ring[s.head]
+	s.ring[s.head] = Entry{}
+	s.head = (s.head + 1) & (len(s.ring) - 1)
+	s.n--
+	if e.Frame != nil {
+		s.bytes -= e.Frame.Size()
+	}
+	s.dropped++
+}
+
+// push offers a live frame. hasVideo tells whether the stream carries video,
+// which decides whether a dropping subscriber resumes at a keyframe or as
+// soon as there is room. Sequence headers and metadata are always taken when
+// they fit so that a resumed decoder is configured.
+func (s *Subscriber) push(f *Frame, hasVideo bool, now time.Time) {
+	s.mu.Lock()
+	room := s.n < len(s.ring) && s.bytes+f.Size() <= s.cfg.MaxBytes
+	switch {
+	case !room:
+		s.dropLocked(now)
+	case f.SeqHeader || f.Metadata:
+		s.put(Entry{Frame: f})
+	case s.needKey:
+		// Resume with headroom, so one more frame does not tip it over again.
+		resume := s.bytes+f.Size() <= s.cfg.MaxBytes/2 && s.n < len(s.ring)/2
+		if hasVideo {
+			resume = resume && f.Type == protocol.TypeVideo && f.Keyframe
+		}
+		if !resume {
+			s.dropLocked(now)
+			break
+		}
+		s.needKey = false
+		s.droppingSince = time.Time{}
+		s.put(Entry{Frame: f})
+	default:
+		s.put(Entry{Frame: f})
+	}
+	overflow := !s.overflowed && !s.droppingSince.IsZero() && now.Sub(s.droppingSince) > s.cfg.MaxLag
+	if overflow {
+		s.overflowed = true
+	}
+	s.mu.Unlock()
+	if overflow && s.onOverflow != nil {
+		s.onOverflow()
+	}
+	s.signal()
+}
+
+func (s *Subscriber) dropLocked(now time.Time) {
+	s.dropped++
+	s.needKey = true
+	if s.droppingSince.IsZero() {
+		s.droppingSince = now
+	}
+}
+
+// replay queues a late joiner's start-up frames: they must all fit, so the
+// queue bound does not apply to them.
+func (s *Subscriber) replay(frames []*Frame) {
+	s.mu.Lock()
+	for _, f := range frames {
+		if s.n == len(s.ring) {
+			break
+		}
+		s.put(Entry{Frame: f})
+	}
+	s.mu.Unlock()
+	s.signal()
+}

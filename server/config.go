@@ -1,0 +1,154 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is the whole server configuration (config.toml).
+type Config struct {
+	Log     LogConfig     `toml:"log"`
+	RTMP    RTMPConfig    `toml:"rtmp"`
+	RTMFP   RTMFPConfig   `toml:"rtmfp"`
+	HTTP    HTTPConfig    `toml:"http"`
+	Media   MediaConfig   `toml:"media"`
+	NetConn NetConnConfig `toml:"netconn"`
+	Apps    []AppConfig   `toml:"app"`
+}
+
+// LogConfig selects log level and format.
+type LogConfig struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// RTMPConfig configures the RTMP listener.
+type RTMPConfig struct {
+	Listen           string   `toml:"listen"`
+	ChunkSize        uint32   `toml:"chunk_size"`
+	MaxMessageSize   uint32   `toml:"max_message_size"`
+	AckWindow        uint32   `toml:"ack_window"`
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
+	IdleTimeout      Duration `toml:"idle_timeout"`
+	PingInterval     Duration `toml:"ping_interval"`
+	WriteTimeout     Duration `toml:"write_timeout"`
+}
+
+// RTMFPConfig configures the RTMFP listener.
+type RTMFPConfig struct {
+	Listen string `toml:"listen"`
+}
+
+// HTTPConfig configures the admin HTTP listener.
+type HTTPConfig struct {
+	Listen string `toml:"listen"`
+}
+
+// MediaConfig tunes stream routing.
+type MediaConfig struct {
+	GOPCache             bool     `toml:"gop_cache"`
+	MaxGOPBytes          int      `toml:"max_gop_bytes"`
+	SubscriberQueueBytes int      `toml:"subscriber_queue_bytes"`
+	SubscriberMaxLag     Duration `toml:"subscriber_max_lag"`
+	PublisherTimeout     Duration `toml:"publisher_timeout"`
+	AlwaysTakeover       bool     `toml:"always_takeover"`
+	SampleAccess         bool     `toml:"sample_access"`
+}
+
+// NetConnConfig tunes the NetConnection layer.
+type NetConnConfig struct {
+	MaxStreams int    `toml:"max_streams"`
+	FMSVersion string `toml:"fms_version"`
+}
+
+// AppConfig declares one application.
+type AppConfig struct {
+	Name string `toml:"name"`
+}
+
+// Duration is a time.Duration written as "10s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// ParseConfig reads a TOML configuration over the built-in defaults, so a
+// file need only name what it changes. Unknown keys are errors: a typo must
+// not silently fall back to a default.
+func ParseConfig(data []byte) (Config, error) {
+	cfg := Defaults()
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		var sme *toml.StrictMissingError
+		if errors.As(err, &sme) {
+			return cfg, fmt.Errorf("config: %s", sme.String())
+		}
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if !slices.ContainsFunc(cfg.Apps, func(a AppConfig) bool { return a.Name == "live" }) {
+		cfg.Apps = append(cfg.Apps, AppConfig{Name: "live"})
+	}
+	return cfg, cfg.Validate()
+}
+
+// Defaults is the configuration used for keys a file leaves out.
+func Defaults() Config {
+	return Config{
+		Log: LogConfig{Level: "info", Format: "console"},
+		RTMP: RTMPConfig{
+			Listen: ":1935", ChunkSize: 4096, MaxMessageSize: 8 << 20, AckWindow: 2500000,
+			HandshakeTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{60 * time.Second},
+			PingInterval: Duration{20 * time.Second}, WriteTimeout: Duration{15 * time.Second},
+		},
+		RTMFP: RTMFPConfig{Listen: ":1935"},
+		HTTP:  HTTPConfig{Listen: "127.0.0.1:8080"},
+		Media: MediaConfig{
+			GOPCache: true, MaxGOPBytes: 32 << 20, SubscriberQueueBytes: 4 << 20,
+			SubscriberMaxLag: Duration{10 * time.Second}, PublisherTimeout: Duration{10 * time.Second},
+		},
+		NetConn: NetConnConfig{MaxStreams: 32, FMSVersion: "FMS/5,0,17,5001"},
+	}
+}
+
+// Validate checks values that would make the server misbehave, naming the key.
+func (c *Config) Validate() error {
+	switch {
+	case c.RTMP.ChunkSize < 128 || c.RTMP.ChunkSize > 65536:
+		return fmt.Errorf("config: rtmp.chunk_size %d is outside 128..65536", c.RTMP.ChunkSize)
+	case c.RTMP.MaxMessageSize < 4096 || c.RTMP.MaxMessageSize > 0xFFFFFF:
+		return fmt.Errorf("config: rtmp.max_message_size %d is outside 4096..16777215", c.RTMP.MaxMessageSize)
+	case c.RTMP.HandshakeTimeout.Duration <= 0, c.RTMP.IdleTimeout.Duration <= 0,
+		c.RTMP.PingInterval.Duration <= 0, c.RTMP.WriteTimeout.Duration <= 0:
+		return errors.New("config: rtmp timeouts must be positive")
+	case c.RTMP.PingInterval.Duration >= c.RTMP.IdleTimeout.Duration:
+		return fmt.Errorf("config: rtmp.ping_interval %v must be shorter than rtmp.idle_timeout %v", c.RTMP.PingInterval, c.RTMP.IdleTimeout)
+	case c.Media.SubscriberQueueBytes < 64<<10:
+		return fmt.Errorf("config: media.subscriber_queue_bytes %d is below 65536", c.Media.SubscriberQueueBytes)
+	case c.NetConn.MaxStreams < 1:
+		return fmt.Errorf("config: netconn.max_streams %d must be at least 1", c.NetConn.MaxStreams)
+	}
+	seen := map[string]bool{}
+	for _, a := range c.Apps {
+		if a.Name == "" || seen[a.Name] {
+			return fmt.Errorf("config: app name %q is empty or repeated", a.Name)
+		}
+		seen[a.Name] = true
+	}
+	return nil
+}

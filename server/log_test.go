@@ -1,0 +1,13 @@
+package server
+
+import (
+	"testing"
+
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+)
+
+// zapcoreTee sends log entries both to the observer and to the test log.
+func zapcoreTee(core zapcore.Core, t *testing.T) zapcore.Core {
+	return zapcore.NewTee(core, zaptest.NewLogger(t).Core())
+}

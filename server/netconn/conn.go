@@ -1,0 +1,383 @@
+package netconn
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nimbus-media/nimbus/amf"
+	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/protocol"
+)
+
+// Transport is what a protocol connection offers the core.
+type Transport interface {
+	// Protocol is "rtmp" or "rtmfp".
+	Protocol() string
+	RemoteAddr() net.Addr
+	// ConnectAccepted queues the transport's own messages that must precede
+	// the connect _result (RTMP: window size, peer bandwidth, StreamBegin 0,
+	// chunk size).
+	ConnectAccepted(out *Outbox) error
+	// Silence is the time since the transport last received anything.
+	Silence() time.Duration
+	// Close ends the connection at once. It is idempotent, must not block,
+	// and may be called from any goroutine.
+	Close(cause error)
+}
+
+// Config tunes the NetConnection layer.
+type Config struct {
+	// FMSVer is reported in the connect _result, as AMS does.
+	FMSVer string
+	// Capabilities is the connect _result's capabilities value.
+	Capabilities float64
+	// MaxStreams bounds createStream per connection.
+	MaxStreams int
+	// MaxOutboxBytes bounds the queued command replies per connection.
+	MaxOutboxBytes int
+	// Subscriber bounds each playing stream's queue.
+	Subscriber media.SubscriberConfig
+	// SampleAccess is what |RtmpSampleAccess grants players (raw access
+	// to audio and video data from ActionScript).
+	SampleAccess bool
+	// ServerVersion goes into the connect _result's data.version.
+	ServerVersion string
+}
+
+func (c Config) withDefaults() Config {
+	if c.FMSVer == "" {
+		c.FMSVer = "FMS/5,0,17,5001"
+	}
+	if c.Capabilities == 0 {
+		c.Capabilities = 255
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 32
+	}
+	if c.MaxOutboxBytes <= 0 {
+		c.MaxOutboxBytes = 1 << 20
+	}
+	return c
+}
+
+// Errors that close a connection.
+var (
+	ErrNotConnected    = errors.New("netconn: command before connect")
+	ErrSlowSubscriber  = errors.New("netconn: subscriber fell too far behind")
+	ErrConnectRejected = errors.New("netconn: connect rejected")
+	ErrKicked          = errors.New("netconn: disconnected by the server")
+)
+
+// Conn is one client's NetConnection. HandleMessage and Close are called
+// from the transport's reader goroutine only; the Outbox is drained by the
+// transport's writer goroutine.
+type Conn struct {
+	id     string
+	log    *zap.Logger
+	tr     Transport
+	apps   *apps.Registry
+	cfg    Config
+	out    *Outbox
+	dec    *amf.Decoder
+	since  time.Time
+	closed bool
+
+	// Set by connect; read by monitoring under mu.
+	mu             sync.Mutex
+	inst           *apps.Instance
+	objectEncoding float64
+	agent          string
+	tcURL          string
+
+	streams map[uint32]*netStream
+	// fcPublished holds names announced with FCPublish, answered with
+	// onFCPublish when the publish comes.
+	fcPublished map[string]bool
+}
+
+// NewConn makes the NetConnection for a transport.
+func NewConn(id string, tr Transport, registry *apps.Registry, cfg Config, log *zap.Logger) *Conn {
+	cfg = cfg.withDefaults()
+	return &Conn{
+		id: id, tr: tr, apps: registry, cfg: cfg, log: log,
+		out:     NewOutbox(cfg.MaxOutboxBytes),
+		dec:     amf.NewDecoder(),
+		since:   time.Now(),
+		streams: make(map[uint32]*netStream),
+	}
+}
+
+// ID is the connection's ID (AMS client ID).
+func (c *Conn) ID() string { return c.id }
+
+// Protocol is the transport's protocol name.
+func (c *Conn) Protocol() string { return c.tr.Protocol() }
+
+// Outbox is the connection's outbound queue.
+func (c *Conn) Outbox() *Outbox { return c.out }
+
+// Instance returns the application instance, nil before connect.
+func (c *Conn) Instance() *apps.Instance {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inst
+}
+
+// HandleMessage processes one incoming message. An error means the
+// connection must be closed; the transport logs it.
+func (c *Conn) HandleMessage(m protocol.Message) error {
+	switch m.Type {
+	case protocol.TypeCommandAMF0, protocol.TypeCommandAMF3:
+		cmd, err := protocol.DecodeCommand(c.dec, m.Type, m.Payload)
+		if err != nil {
+			return fmt.Errorf("decode command: %w", err)
+		}
+		return c.dispatch(m.StreamID, &cmd)
+	case protocol.TypeDataAMF0, protocol.TypeDataAMF3:
+		if ns := c.streams[m.StreamID]; ns != nil && ns.pub != nil {
+			p := m.Payload
+			if m.Type == protocol.TypeDataAMF3 && len(p) > 0 && p[0] == 0 {
+				p = p[1:]
+			}
+			ns.publishData(m.Timestamp, p)
+		}
+	case protocol.TypeAudio, protocol.TypeVideo:
+		if ns := c.streams[m.StreamID]; ns != nil && ns.pub != nil {
+			ns.publishMedia(m)
+		}
+	}
+	return nil
+}
+
+func (c *Conn) dispatch(streamID uint32, cmd *protocol.Command) error {
+	if cmd.Name == "connect" {
+		return c.onConnect(cmd)
+	}
+	if c.inst == nil {
+		return fmt.Errorf("%w: %q", ErrNotConnected, cmd.Name)
+	}
+	if streamID != 0 {
+		if ns := c.streams[streamID]; ns != nil {
+			if handled, err := ns.dispatch(cmd); handled {
+				return err
+			}
+		}
+	}
+	switch cmd.Name {
+	case "createStream":
+		return c.onCreateStream(cmd)
+	case "deleteStream", "closeStream":
+		id := streamID
+		if n, ok := cmd.ArgNumber(0); ok && cmd.Name == "deleteStream" {
+			id = uint32(n)
+		}
+		if ns := c.streams[id]; ns != nil {
+			ns.close(true)
+			if cmd.Name == "deleteStream" {
+				delete(c.streams, id)
+			}
+		}
+		return nil
+	case "releaseStream", "FCPublish", "getStreamLength", "_checkbw":
+		if cmd.Name == "FCPublish" {
+			if c.fcPublished == nil {
+				c.fcPublished = make(map[string]bool)
+			}
+			name, _ := splitQuery(cmd.ArgString(0))
+			c.fcPublished[name] = true
+		}
+		var result any = amf.Undefined{}
+		if cmd.Name == "getStreamLength" {
+			result = 0.0 // live streams have no length
+		}
+		return c.reply(cmd.TxnID, nil, result)
+	case "FCUnpublish":
+		name, _ := splitQuery(cmd.ArgString(0))
+		for _, ns := range c.streams {
+			if ns.pub != nil && ns.pubName == name {
+				c.sendCommand(ns.id, "onFCUnpublish", 0, nil,
+					protocol.StatusObject(protocol.LevelStatus, protocol.UnpublishSuccess, name+" is now unpublished."))
+				ns.stopPublish(true)
+			}
+		}
+		return c.reply(cmd.TxnID, nil, amf.Undefined{})
+	case "FCSubscribe":
+		name := cmd.ArgString(0)
+		return c.sendCommand(0, "onFCSubscribe", 0, nil,
+			protocol.StatusObject(protocol.LevelStatus, protocol.PlayStart, "Subscribed to "+name+"."))
+	case "FCUnsubscribe":
+		return nil
+	}
+	if cmd.TxnID != 0 {
+		return c.sendCommand(0, "_error", cmd.TxnID, nil, protocol.StatusObject(protocol.LevelError,
+			protocol.CallFailed, fmt.Sprintf("Method not found (%s).", cmd.Name)))
+	}
+	c.log.Debug("ignored command", zap.String("command", cmd.Name))
+	return nil
+}
+
+// SplitAppPath derives the application and instance names from a connect
+// URL's path ("app/instance..."), or from the app property when tcUrl is
+// missing or has no path.
+func SplitAppPath(tcURL, app string) (appName, instance string) {
+	path := ""
+	if u, err := url.Parse(strings.Trim(tcURL, "'\"")); err == nil && u.Path != "" && u.Path != "/" {
+		path = u.Path
+	} else {
+		path, _ = splitQuery(app)
+	}
+	path = strings.Trim(path, "/")
+	appName, instance, _ = strings.Cut(path, "/")
+	return appName, instance
+}
+
+// splitQuery splits "name?query" into its parts.
+func splitQuery(s string) (string, string) {
+	name, query, _ := strings.Cut(s, "?")
+	return name, query
+}
+
+func (c *Conn) onConnect(cmd *protocol.Command) error {
+	if c.inst != nil {
+		return errors.New("netconn: second connect on one connection")
+	}
+	obj, _ := cmd.Object.(amf.Object)
+	tcURL := obj.String("tcUrl")
+	if tcURL == "" {
+		tcURL = obj.String("tcurl")
+	}
+	appName, instName := SplitAppPath(tcURL, obj.String("app"))
+	encoding := 0.0
+	if n, ok := obj.Number("objectEncoding"); ok && n == 3 {
+		encoding = 3
+	}
+	log := c.log.With(zap.String("app", appName), zap.String("instance", instName))
+	inst, err := c.apps.Resolve(appName, instName)
+	if err != nil {
+		log.Info("connect rejected", zap.Error(err))
+		return c.reject(cmd.TxnID, protocol.ConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", appName))
+	}
+	if err := c.tr.ConnectAccepted(c.out); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.inst, c.objectEncoding, c.agent, c.tcURL = inst, encoding, obj.String("flashVer"), tcURL
+	c.mu.Unlock()
+	c.log = log
+	inst.AddClient(c)
+	props := amf.Object{
+		{Key: "fmsVer", Value: c.cfg.FMSVer},
+		{Key: "capabilities", Value: c.cfg.Capabilities},
+		{Key: "mode", Value: 1.0},
+	}
+	info := protocol.StatusObject(protocol.LevelStatus, protocol.ConnectSuccess, "Connection succeeded.",
+		amf.Property{Key: "objectEncoding", Value: encoding},
+		amf.Property{Key: "data", Value: amf.ECMAArray{{Key: "version", Value: c.cfg.ServerVersion}}})
+	log.Info("connected", zap.String("agent", c.agent), zap.Float64("objectEncoding", encoding))
+	return c.sendCommand(0, "_result", cmd.TxnID, props, info)
+}
+
+// reject answers connect with _error and closes the connection once it is sent.
+func (c *Conn) reject(txn float64, code, description string) error {
+	err := c.sendCommand(0, "_error", txn, nil, protocol.StatusObject(protocol.LevelError, code, description))
+	c.out.CloseAfterFlush(fmt.Errorf("%w: %s", ErrConnectRejected, description))
+	return err
+}
+
+// Disconnect tells the client why with an onStatus (NetConnection.Connect.*)
+// and closes the connection once that is sent.
+func (c *Conn) Disconnect(code, description string, cause error) {
+	level := protocol.LevelStatus
+	if code == protocol.ConnectAppShutdown {
+		level = protocol.LevelError
+	}
+	_ = c.sendCommand(0, "onStatus", 0, nil, protocol.StatusObject(level, code, description))
+	c.out.CloseAfterFlush(cause)
+}
+
+func (c *Conn) onCreateStream(cmd *protocol.Command) error {
+	if len(c.streams) >= c.cfg.MaxStreams {
+		return c.sendCommand(0, "_error", cmd.TxnID, nil, protocol.StatusObject(protocol.LevelError,
+			protocol.CallFailed, fmt.Sprintf("Too many streams (limit %d).", c.cfg.MaxStreams)))
+	}
+	id := uint32(1)
+	for c.streams[id] != nil {
+		id++
+	}
+	c.streams[id] = &netStream{id: id, c: c}
+	return c.reply(cmd.TxnID, nil, float64(id))
+}
+
+// Close releases everything the connection holds: its publications, its
+// subscriptions and its place in the instance. The transport calls it once,
+// after its reader has stopped.
+func (c *Conn) Close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	for id, ns := range c.streams {
+		ns.close(false)
+		delete(c.streams, id)
+	}
+	if inst := c.Instance(); inst != nil {
+		inst.RemoveClient(c)
+	}
+}
+
+func (c *Conn) reply(txn float64, obj any, args ...any) error {
+	return c.sendCommand(0, "_result", txn, obj, args...)
+}
+
+func (c *Conn) sendCommand(streamID uint32, name string, txn float64, obj any, args ...any) error {
+	payload, err := protocol.AppendCommand(nil, name, txn, obj, args...)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	return c.out.Push(protocol.Message{Type: protocol.TypeCommandAMF0, StreamID: streamID, Payload: payload})
+}
+
+func (c *Conn) sendData(streamID uint32, vals ...any) error {
+	payload, err := protocol.AppendValues(nil, vals...)
+	if err != nil {
+		return fmt.Errorf("encode data: %w", err)
+	}
+	return c.out.Push(protocol.Message{Type: protocol.TypeDataAMF0, StreamID: streamID, Payload: payload})
+}
+
+func (c *Conn) sendStatus(streamID uint32, level, code, description string, extra ...amf.Property) error {
+	extra = append(extra, amf.Property{Key: "clientid", Value: c.id})
+	return c.sendCommand(streamID, "onStatus", 0, nil, protocol.StatusObject(level, code, description, extra...))
+}
+
+func (c *Conn) userControl(ev protocol.EventType, streamID uint32) error {
+	return c.out.Push(protocol.Message{
+		Type:    protocol.TypeUserControl,
+		Payload: protocol.AppendUserControl(nil, protocol.UserControl{Event: ev, StreamID: streamID}),
+	})
+}
+
+// isFlashPlayer tells whether the client's agent string looks like Flash
+// Player or AIR ("WIN 32,0,0,465"), which expect NetStream.Data.Start;
+// ffmpeg's FLV demuxer would take that message for an extra data stream.
+func (c *Conn) isFlashPlayer() bool {
+	a := c.agent
+	if strings.Contains(a, "FMLE") || strings.Contains(a, "FMSc") {
+		return false
+	}
+	for _, p := range []string{"WIN ", "MAC ", "LNX ", "AND ", "iOS "} {
+		// ffmpeg and librtmp claim Flash Player 9,0,124,2.
+		if strings.HasPrefix(a, p) && strings.Count(a, ",") == 3 && !strings.HasSuffix(a, "9,0,124,2") {
+			return true
+		}
+	}
+	return false
+}

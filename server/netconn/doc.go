@@ -1,0 +1,11 @@
+// Package netconn is the NetConnection/NetStream layer that every transport
+// feeds: command dispatch (connect, createStream, publish, play, …), the
+// connection and stream state machines, and the AMS status codes, in one
+// implementation for RTMP and RTMFP alike.
+//
+// A transport owns its network I/O. It hands each incoming message to
+// Conn.HandleMessage from a single reader goroutine, and drains Conn.Outbox
+// from a single writer goroutine: commands and status messages first, then
+// media popped from the connection's subscriber queues. The core never
+// blocks on the network, so a slow client costs only its own queues.
+package netconn

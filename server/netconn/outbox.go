@@ -1,0 +1,213 @@
+package netconn
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/nimbus-media/nimbus/amf"
+	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/protocol"
+)
+
+// ErrOutboxFull is the close reason for a client that does not read its
+// command replies fast enough.
+var ErrOutboxFull = errors.New("netconn: outbound command queue full")
+
+// Outgoing is one message for the transport to send.
+type Outgoing struct {
+	protocol.Message
+	// Media is set for audio, video and data popped from a subscriber
+	// queue; RTMFP sends those with a transmit deadline. SeqHeader frames
+	// and everything else must be delivered reliably.
+	Media     bool
+	SeqHeader bool
+	Keyframe  bool
+}
+
+// Outbox is a connection's outbound side: a bounded FIFO of commands and
+// control messages, plus the connection's playing streams. The reader
+// goroutine and publishers' goroutines fill it; the transport's writer
+// goroutine drains it with Next.
+type Outbox struct {
+	maxBytes int
+	wake     chan struct{}
+
+	mu      sync.Mutex
+	ctrl    []protocol.Message
+	head    int
+	bytes   int
+	plays   []*play
+	rr      int
+	closing error
+}
+
+// NewOutbox makes an outbox whose command queue holds at most maxBytes.
+func NewOutbox(maxBytes int) *Outbox {
+	return &Outbox{maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+}
+
+// Wake is signalled (without blocking) whenever there is something to send.
+func (o *Outbox) Wake() <-chan struct{} { return o.wake }
+
+func (o *Outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Push queues a message; the outbox owns m.Payload from now on.
+func (o *Outbox) Push(m protocol.Message) error {
+	o.mu.Lock()
+	if o.bytes+len(m.Payload) > o.maxBytes {
+		o.mu.Unlock()
+		return ErrOutboxFull
+	}
+	o.ctrl = append(o.ctrl, m)
+	o.bytes += len(m.Payload)
+	o.mu.Unlock()
+	o.signal()
+	return nil
+}
+
+// CloseAfterFlush asks the writer to send what is queued and then close the
+// connection with cause (used after a rejection or a kick).
+func (o *Outbox) CloseAfterFlush(cause error) {
+	o.mu.Lock()
+	if o.closing == nil {
+		o.closing = cause
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
+// Closing returns the close cause once the command queue is empty after
+// CloseAfterFlush; the writer then flushes and closes.
+func (o *Outbox) Closing() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.ctrl) > o.head {
+		return nil
+	}
+	return o.closing
+}
+
+// Next returns the next message to send: queued commands first, then media
+// from the playing streams in turn.
+func (o *Outbox) Next() (Outgoing, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.head < len(o.ctrl) {
+		m := o.ctrl[o.head]
+		o.ctrl[o.head] = protocol.Message{}
+		o.head++
+		o.bytes -= len(m.Payload)
+		if o.head == len(o.ctrl) {
+			o.ctrl, o.head = o.ctrl[:0], 0
+		}
+		return Outgoing{Message: m}, true
+	}
+	if o.closing != nil {
+		return Outgoing{}, false
+	}
+	for range o.plays {
+		if o.rr >= len(o.plays) {
+			o.rr = 0
+		}
+		p := o.plays[o.rr]
+		if out, ok := p.next(); ok {
+			return out, true
+		}
+		o.rr++
+	}
+	return Outgoing{}, false
+}
+
+func (o *Outbox) addPlay(p *play) {
+	o.mu.Lock()
+	o.plays = append(o.plays, p)
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *Outbox) removePlay(p *play) {
+	o.mu.Lock()
+	for i, q := range o.plays {
+		if q == p {
+			o.plays = append(o.plays[:i], o.plays[i+1:]...)
+			break
+		}
+	}
+	o.mu.Unlock()
+}
+
+// withPlay runs fn under the outbox lock, which guards play flags read by Next.
+func (o *Outbox) withPlay(fn func()) {
+	o.mu.Lock()
+	fn()
+	o.mu.Unlock()
+	o.signal()
+}
+
+// play is one NetStream playing a live stream. Its flags are guarded by the
+// outbox lock.
+type play struct {
+	streamID     uint32
+	name         string
+	sub          *media.Subscriber
+	paused       bool
+	noAudio      bool
+	noVideo      bool
+	waitKeyframe bool // after receiveVideo(true): resume video at a keyframe
+}
+
+// next pops the subscriber queue until it finds something to send.
+func (p *play) next() (Outgoing, bool) {
+	for {
+		e, ok := p.sub.Pop()
+		if !ok {
+			return Outgoing{}, false
+		}
+		if e.Frame == nil {
+			return p.event(e.Event), true
+		}
+		f := e.Frame
+		if p.paused {
+			continue
+		}
+		switch f.Type {
+		case protocol.TypeAudio:
+			if p.noAudio && !f.SeqHeader {
+				continue
+			}
+		case protocol.TypeVideo:
+			if p.noVideo && !f.SeqHeader {
+				continue
+			}
+			if p.waitKeyframe && !f.SeqHeader {
+				if !f.Keyframe {
+					continue
+				}
+				p.waitKeyframe = false
+			}
+		}
+		return Outgoing{
+			Message:   protocol.Message{Type: f.Type, StreamID: p.streamID, Timestamp: f.Timestamp, Payload: f.Payload},
+			Media:     true,
+			SeqHeader: f.SeqHeader || f.Metadata,
+			Keyframe:  f.Keyframe,
+		}, true
+	}
+}
+
+// event turns a publisher change into the status AMS sends a waiting or
+// playing client.
+func (p *play) event(ev media.Event) Outgoing {
+	code, desc := protocol.PlayPublishNotify, p.name+" is now published."
+	if ev == media.EventUnpublish {
+		code, desc = protocol.PlayUnpublishNotify, p.name+" is now unpublished."
+	}
+	payload, _ := protocol.AppendCommand(nil, "onStatus", 0, nil,
+		protocol.StatusObject(protocol.LevelStatus, code, desc, amf.Property{Key: "details", Value: p.name}))
+	return Outgoing{Message: protocol.Message{Type: protocol.TypeCommandAMF0, StreamID: p.streamID, Payload: payload}}
+}

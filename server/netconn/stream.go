@@ -1,0 +1,344 @@
+package netconn
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nimbus-media/nimbus/amf"
+	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/protocol"
+)
+
+// netStream is one NetStream of a connection: it publishes, plays, or is idle.
+type netStream struct {
+	id uint32
+	c  *Conn
+
+	pub     *media.Stream // set while publishing
+	pubName string
+
+	play *play
+}
+
+// Silence implements media.Publisher.
+func (ns *netStream) Silence() time.Duration { return ns.c.tr.Silence() }
+
+// Evict implements media.Publisher: another connection took the name over.
+func (ns *netStream) Evict(reason error) {
+	ns.c.log.Info("publisher evicted", zap.String("stream", ns.pubName), zap.Error(reason))
+	ns.c.tr.Close(reason)
+}
+
+// dispatch handles the NetStream commands; handled is false for commands
+// that belong to the NetConnection.
+func (ns *netStream) dispatch(cmd *protocol.Command) (handled bool, err error) {
+	switch cmd.Name {
+	case "publish":
+		return true, ns.onPublish(cmd)
+	case "play":
+		return true, ns.onPlay(cmd)
+	case "play2":
+		return true, ns.onPlay2(cmd)
+	case "pause", "pauseRaw":
+		return true, ns.onPause(cmd)
+	case "seek":
+		return true, ns.onSeek(cmd)
+	case "receiveAudio", "receiveVideo":
+		on, _ := cmd.Arg(0).(bool)
+		ns.onReceive(cmd.Name == "receiveAudio", on)
+		return true, nil
+	case "closeStream":
+		ns.close(true)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (ns *netStream) onPublish(cmd *protocol.Command) error {
+	c := ns.c
+	raw, ok := cmd.Arg(0).(string)
+	if !ok {
+		// publish(false) / publish(null) stops publishing (Flash NetStream.publish()).
+		ns.stopPublish(true)
+		return nil
+	}
+	name, _ := splitQuery(raw)
+	if ns.pub != nil || ns.play != nil {
+		ns.close(false)
+	}
+	if name == "" {
+		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName, "Stream name is empty.")
+	}
+	kind := cmd.ArgString(1)
+	switch kind {
+	case "", "live":
+	case "record", "append", "appendWithGap":
+		c.log.Warn("recording is not available; publishing live", zap.String("stream", name), zap.String("type", kind))
+	default:
+		c.log.Info("unknown publish type; publishing live", zap.String("stream", name), zap.String("type", kind))
+	}
+	s, err := c.inst.Streams().Publish(name, ns)
+	if err != nil {
+		c.log.Info("publish refused", zap.String("stream", name), zap.Error(err))
+		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName, name+" is already being published.",
+			amf.Property{Key: "details", Value: name})
+	}
+	ns.pub, ns.pubName = s, name
+	c.log.Info("publishing", zap.String("stream", name), zap.Uint32("msid", ns.id))
+	if c.fcPublished[name] {
+		delete(c.fcPublished, name)
+		if err := c.sendCommand(ns.id, "onFCPublish", 0, nil,
+			protocol.StatusObject(protocol.LevelStatus, protocol.PublishStart, name+" is now published.")); err != nil {
+			return err
+		}
+	}
+	return c.sendStatus(ns.id, protocol.LevelStatus, protocol.PublishStart, name+" is now published.",
+		amf.Property{Key: "details", Value: name})
+}
+
+// stopPublish ends publishing; with notify the publisher gets Unpublish.Success.
+func (ns *netStream) stopPublish(notify bool) {
+	if ns.pub == nil {
+		return
+	}
+	ns.pub.Unpublish(ns)
+	ns.c.log.Info("unpublished", zap.String("stream", ns.pubName))
+	if notify {
+		_ = ns.c.sendStatus(ns.id, protocol.LevelStatus, protocol.UnpublishSuccess, ns.pubName+" is now unpublished.",
+			amf.Property{Key: "details", Value: ns.pubName})
+	}
+	ns.pub, ns.pubName = nil, ""
+}
+
+func (ns *netStream) publishMedia(m protocol.Message) {
+	// The payload aliases the transport's read buffer: the frame gets its
+	// own copy, shared from here on by every subscriber.
+	payload := append([]byte(nil), m.Payload...)
+	ns.pub.Write(ns, media.NewFrame(m.Type, m.Timestamp, payload))
+}
+
+func (ns *netStream) publishData(ts uint32, p []byte) {
+	kind, body := media.ClassifyData(p)
+	switch kind {
+	case media.DataClearFrame:
+		return // metadata is replaced by the next @setDataFrame
+	case media.DataSetFrame:
+		f := &media.Frame{Type: protocol.TypeDataAMF0, Timestamp: ts, Payload: append([]byte(nil), body...)}
+		f.Metadata = media.IsMetaData(body)
+		ns.pub.Write(ns, f)
+	default:
+		ns.pub.Write(ns, &media.Frame{Type: protocol.TypeDataAMF0, Timestamp: ts, Payload: append([]byte(nil), body...)})
+	}
+}
+
+// playArgs are play's optional arguments (RTMP commands draft §4.2.1).
+type playArgs struct {
+	start float64
+	reset bool
+}
+
+func parsePlayArgs(cmd *protocol.Command) playArgs {
+	a := playArgs{start: -2, reset: true}
+	if n, ok := cmd.ArgNumber(1); ok {
+		a.start = n
+	}
+	switch r := cmd.Arg(3).(type) {
+	case bool:
+		a.reset = r
+	case float64:
+		a.reset = r != 0
+	}
+	return a
+}
+
+func (ns *netStream) onPlay(cmd *protocol.Command) error {
+	c := ns.c
+	raw, ok := cmd.Arg(0).(string)
+	if !ok {
+		ns.stopPlay() // play(false) stops playback
+		return nil
+	}
+	name, _ := splitQuery(raw)
+	args := parsePlayArgs(cmd)
+	if ns.pub != nil || ns.play != nil {
+		ns.close(false)
+	}
+	// start -2 waits for a publisher; -1 and recorded starts (nothing is
+	// recorded yet) need the live stream to exist.
+	mustExist := args.start != -2
+	if mustExist {
+		if s := c.inst.Streams().Get(name); s == nil || !s.Published() {
+			c.log.Info("play: stream not found", zap.String("stream", name))
+			return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayStreamNotFound, "Failed to play "+name+"; stream not found.",
+				amf.Property{Key: "details", Value: name})
+		}
+	}
+	if err := ns.sendPlayStart(name, args.reset); err != nil {
+		return err
+	}
+	return ns.subscribe(name, mustExist)
+}
+
+// sendPlayStart queues AMS's play reply sequence: StreamBegin, Play.Reset,
+// Play.Start, |RtmpSampleAccess and, for Flash Player, Data.Start.
+func (ns *netStream) sendPlayStart(name string, reset bool) error {
+	c := ns.c
+	details := amf.Property{Key: "details", Value: name}
+	if err := c.userControl(protocol.EventStreamBegin, ns.id); err != nil {
+		return err
+	}
+	if reset {
+		if err := c.sendStatus(ns.id, protocol.LevelStatus, protocol.PlayReset, "Playing and resetting "+name+".", details); err != nil {
+			return err
+		}
+	}
+	if err := c.sendStatus(ns.id, protocol.LevelStatus, protocol.PlayStart, "Started playing "+name+".", details); err != nil {
+		return err
+	}
+	if err := c.sendData(ns.id, "|RtmpSampleAccess", c.cfg.SampleAccess, c.cfg.SampleAccess); err != nil {
+		return err
+	}
+	if c.isFlashPlayer() {
+		return c.sendData(ns.id, "onStatus", amf.Object{{Key: "code", Value: protocol.DataStart}})
+	}
+	return nil
+}
+
+func (ns *netStream) subscribe(name string, mustExist bool) error {
+	c := ns.c
+	p := &play{streamID: ns.id, name: name}
+	p.sub = media.NewSubscriber(c.cfg.Subscriber, c.out.wake, func() {
+		c.log.Warn("slow subscriber dropped", zap.String("stream", name))
+		c.tr.Close(ErrSlowSubscriber)
+	})
+	if _, err := c.inst.Streams().Subscribe(name, p.sub, mustExist); err != nil {
+		if errors.Is(err, media.ErrNotFound) {
+			return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayStreamNotFound, "Failed to play "+name+"; stream not found.",
+				amf.Property{Key: "details", Value: name})
+		}
+		return fmt.Errorf("subscribe %q: %w", name, err)
+	}
+	ns.play = p
+	c.out.addPlay(p)
+	c.log.Info("playing", zap.String("stream", name), zap.Uint32("msid", ns.id))
+	return nil
+}
+
+func (ns *netStream) stopPlay() {
+	p := ns.play
+	if p == nil {
+		return
+	}
+	ns.c.out.removePlay(p)
+	if s := p.sub.Stream(); s != nil {
+		s.Unsubscribe(p.sub)
+	}
+	ns.play = nil
+	ns.c.log.Info("stopped playing", zap.String("stream", p.name))
+}
+
+// onPlay2 handles NetStream.play2 (RTMP commands draft §4.2.2): switching a
+// playing stream to another name without stopping the NetStream.
+func (ns *netStream) onPlay2(cmd *protocol.Command) error {
+	c := ns.c
+	obj, _ := cmd.Arg(0).(amf.Object)
+	name, _ := splitQuery(obj.String("streamName"))
+	transition := obj.String("transition")
+	if transition == "stop" {
+		ns.stopPlay()
+		return nil
+	}
+	if name == "" {
+		return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed, "play2 needs a streamName.")
+	}
+	if ns.play == nil || (transition != "switch" && transition != "swap") {
+		args := playArgs{start: -2, reset: transition != "append" && transition != "appendAndWait"}
+		if n, ok := obj.Number("start"); ok {
+			args.start = n
+		}
+		ns.close(false)
+		if err := ns.sendPlayStart(name, args.reset); err != nil {
+			return err
+		}
+		return ns.subscribe(name, args.start != -2)
+	}
+	ns.stopPlay()
+	if err := c.sendStatus(ns.id, protocol.LevelStatus, protocol.PlayTransition, "Transitioned to "+name+".",
+		amf.Property{Key: "details", Value: name}); err != nil {
+		return err
+	}
+	if err := ns.subscribe(name, false); err != nil {
+		return err
+	}
+	return c.sendData(ns.id, "onPlayStatus", protocol.StatusObject(protocol.LevelStatus, protocol.PlayTransitionComplete,
+		"Transition to "+name+" complete.", amf.Property{Key: "details", Value: name}))
+}
+
+func (ns *netStream) onPause(cmd *protocol.Command) error {
+	c := ns.c
+	p := ns.play
+	if p == nil {
+		return nil
+	}
+	pause, _ := cmd.Arg(0).(bool)
+	pos, _ := cmd.ArgNumber(1)
+	c.out.withPlay(func() {
+		p.paused = pause
+		if !pause {
+			// A live stream resumes at the live edge, from a keyframe.
+			p.sub.Reset()
+			p.waitKeyframe = true
+		}
+	})
+	if pause {
+		if err := c.sendStatus(ns.id, protocol.LevelStatus, protocol.PauseNotify, fmt.Sprintf("Pausing %s.", p.name),
+			amf.Property{Key: "details", Value: p.name}); err != nil {
+			return err
+		}
+		return c.userControl(protocol.EventStreamEOF, ns.id)
+	}
+	if err := c.userControl(protocol.EventStreamBegin, ns.id); err != nil {
+		return err
+	}
+	return c.sendStatus(ns.id, protocol.LevelStatus, protocol.UnpauseNotify, fmt.Sprintf("Unpausing %s at %.0f ms.", p.name, pos),
+		amf.Property{Key: "details", Value: p.name})
+}
+
+// onSeek answers a seek on a live stream: there is nothing to seek to, so
+// playback continues at the live edge and the client is told the seek is done.
+func (ns *netStream) onSeek(cmd *protocol.Command) error {
+	p := ns.play
+	if p == nil {
+		return nil
+	}
+	ms, _ := cmd.ArgNumber(0)
+	return ns.c.sendStatus(ns.id, protocol.LevelStatus, protocol.SeekNotify,
+		fmt.Sprintf("Seeking %.0f (stream ID: %d).", ms, ns.id), amf.Property{Key: "details", Value: p.name})
+}
+
+func (ns *netStream) onReceive(audio, on bool) {
+	p := ns.play
+	if p == nil {
+		return
+	}
+	ns.c.out.withPlay(func() {
+		if audio {
+			p.noAudio = !on
+			return
+		}
+		if on && p.noVideo {
+			p.waitKeyframe = true
+		}
+		p.noVideo = !on
+	})
+}
+
+// close stops whatever the stream does; with notify a publisher gets
+// Unpublish.Success.
+func (ns *netStream) close(notify bool) {
+	ns.stopPublish(notify)
+	ns.stopPlay()
+}

@@ -1,0 +1,280 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nimbus-media/nimbus/protocol"
+	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/netconn"
+)
+
+// Chunk stream IDs the server writes on (nginx-rtmp's convention): protocol
+// control on 2 as RTMP requires, commands on 3, data on 5, audio on 6 and
+// video on 7, so audio and video never share a chunk stream mid-message.
+const (
+	csidControl = 2
+	csidCommand = 3
+	csidData    = 5
+	csidAudio   = 6
+	csidVideo   = 7
+)
+
+// errIdle is the close reason for a client silent past the idle timeout.
+var errIdle = errors.New("rtmp: idle timeout")
+
+// rtmpConn is the RTMP transport of one client: a reader goroutine that
+// decodes chunks into messages for the NetConnection core, and a writer
+// goroutine that drains the core's outbox into the chunk writer.
+type rtmpConn struct {
+	id   string
+	nc   net.Conn
+	cfg  RTMPConfig
+	log  *zap.Logger
+	core *netconn.Conn
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	lastRead   atomic.Int64 // unix nanoseconds of the last byte received
+	bytesIn    atomic.Uint64
+	bytesOut   atomic.Uint64
+	closeOnce  sync.Once
+	peerWindow uint32 // reader goroutine only
+	lastAck    uint64 // reader goroutine only
+}
+
+func (c *rtmpConn) Protocol() string     { return "rtmp" }
+func (c *rtmpConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Silence implements netconn.Transport.
+func (c *rtmpConn) Silence() time.Duration {
+	return time.Since(time.Unix(0, c.lastRead.Load()))
+}
+
+// Close implements netconn.Transport.
+func (c *rtmpConn) Close(cause error) {
+	c.closeOnce.Do(func() {
+		c.cancel(cause)
+		_ = c.nc.Close()
+	})
+}
+
+// ConnectAccepted queues the messages AMS sends before the connect _result:
+// window acknowledgement size, peer bandwidth (dynamic), StreamBegin 0 and
+// our chunk size. The chunk size goes before any message over 128 bytes,
+// which OBS needs.
+func (c *rtmpConn) ConnectAccepted(out *netconn.Outbox) error {
+	msgs := []protocol.Message{
+		{Type: protocol.TypeWindowAckSize, Payload: rtmp.AppendWindowAckSize(nil, c.cfg.AckWindow)},
+		{Type: protocol.TypeSetPeerBandwidth, Payload: rtmp.AppendSetPeerBandwidth(nil, c.cfg.AckWindow, 2)},
+		{Type: protocol.TypeUserControl, Payload: protocol.AppendUserControl(nil, protocol.UserControl{Event: protocol.EventStreamBegin})},
+		{Type: protocol.TypeSetChunkSize, Payload: rtmp.AppendSetChunkSize(nil, c.cfg.ChunkSize)},
+	}
+	for _, m := range msgs {
+		if err := out.Push(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run serves the connection until it ends; it returns after both goroutines
+// have stopped and the core has released the client's streams.
+func (c *rtmpConn) run() {
+	start := time.Now()
+	c.lastRead.Store(start.UnixNano())
+	err := c.handshake()
+	if err == nil {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Close(c.writeLoop())
+		}()
+		err = c.readLoop()
+		if errors.Is(err, errIdle) {
+			// Tell the client why, then let the writer flush and close.
+			c.core.Disconnect(protocol.ConnectIdleTimeOut, "Connection idle too long.", errIdle)
+		} else {
+			c.Close(err)
+		}
+		wg.Wait()
+	}
+	c.Close(err)
+	c.core.Close()
+	cause := context.Cause(c.ctx)
+	fields := []zap.Field{zap.Duration("duration", time.Since(start)),
+		zap.Uint64("bytes_in", c.bytesIn.Load()), zap.Uint64("bytes_out", c.bytesOut.Load())}
+	switch {
+	case cause == nil, errors.Is(cause, io.EOF), errors.Is(cause, net.ErrClosed), errors.Is(cause, context.Canceled):
+		c.log.Info("closed", fields...)
+	default:
+		c.log.Info("closed", append(fields, zap.Error(cause))...)
+	}
+}
+
+func (c *rtmpConn) handshake() error {
+	if err := c.nc.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout.Duration)); err != nil {
+		return err
+	}
+	info, err := rtmp.ServerHandshake(c.nc)
+	if err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	c.bytesIn.Add(1537 + 1536)
+	c.bytesOut.Add(1 + 2*1536)
+	c.log.Debug("handshake done", zap.Bool("digest", info.Digest))
+	return c.nc.SetDeadline(time.Time{})
+}
+
+// countingReader counts bytes as they arrive and records when, which the
+// idle and publisher-takeover rules depend on.
+type countingReader struct{ c *rtmpConn }
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.c.nc.Read(p)
+	if n > 0 {
+		r.c.bytesIn.Add(uint64(n))
+		r.c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+func (c *rtmpConn) readLoop() error {
+	r := rtmp.NewReader(countingReader{c}, c.cfg.MaxMessageSize)
+	idle := c.cfg.IdleTimeout.Duration
+	var deadline time.Time
+	for {
+		// Re-arming the deadline per message is wasted work on a busy
+		// publisher; keep it within a second of exact.
+		if now := time.Now(); deadline.Sub(now) < idle-time.Second {
+			deadline = now.Add(idle)
+			if err := c.nc.SetReadDeadline(deadline); err != nil {
+				return err
+			}
+		}
+		m, err := r.ReadMessage()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return errIdle
+			}
+			return err
+		}
+		if c.peerWindow > 0 && r.BytesRead()-c.lastAck >= uint64(c.peerWindow) {
+			c.lastAck = r.BytesRead()
+			if err := c.core.Outbox().Push(protocol.Message{Type: protocol.TypeAck, Payload: rtmp.AppendAck(nil, uint32(c.lastAck))}); err != nil {
+				return err
+			}
+		}
+		if err := c.handle(m); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *rtmpConn) handle(m protocol.Message) error {
+	switch m.Type {
+	case protocol.TypeSetChunkSize, protocol.TypeAbort, protocol.TypeAck, protocol.TypeSetPeerBandwidth:
+		return nil // the chunk reader applies chunk size and abort; we do not throttle on acks
+	case protocol.TypeWindowAckSize:
+		w, err := rtmp.ParseUint32(m.Payload)
+		if err != nil {
+			return fmt.Errorf("window ack size: %w", err)
+		}
+		c.peerWindow = w
+		return nil
+	case protocol.TypeUserControl:
+		uc, err := protocol.ParseUserControl(m.Payload)
+		if err != nil {
+			return fmt.Errorf("user control: %w", err)
+		}
+		if uc.Event == protocol.EventPingRequest {
+			return c.core.Outbox().Push(protocol.Message{Type: protocol.TypeUserControl,
+				Payload: protocol.AppendUserControl(nil, protocol.UserControl{Event: protocol.EventPingResponse, Timestamp: uc.Timestamp})})
+		}
+		return nil
+	case protocol.TypeAggregate:
+		return rtmp.SplitAggregate(m, c.core.HandleMessage)
+	}
+	return c.core.HandleMessage(m)
+}
+
+// countingWriter counts bytes sent.
+type countingWriter struct{ c *rtmpConn }
+
+func (w countingWriter) Write(p []byte) (int, error) {
+	n, err := w.c.nc.Write(p)
+	w.c.bytesOut.Add(uint64(n))
+	return n, err
+}
+
+func csidFor(m *protocol.Message) uint32 {
+	switch {
+	case m.Type.IsControl():
+		return csidControl
+	case m.Type == protocol.TypeAudio:
+		return csidAudio
+	case m.Type == protocol.TypeVideo:
+		return csidVideo
+	case m.Type == protocol.TypeDataAMF0 || m.Type == protocol.TypeDataAMF3:
+		return csidData
+	}
+	return csidCommand
+}
+
+func (c *rtmpConn) writeLoop() error {
+	out := c.core.Outbox()
+	w := rtmp.NewWriter(countingWriter{c})
+	ping := time.NewTicker(c.cfg.PingInterval.Duration)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return context.Cause(c.ctx)
+		case <-out.Wake():
+		case <-ping.C:
+			if c.Silence() >= c.cfg.PingInterval.Duration {
+				ts := uint32(time.Now().UnixMilli())
+				if err := out.Push(protocol.Message{Type: protocol.TypeUserControl,
+					Payload: protocol.AppendUserControl(nil, protocol.UserControl{Event: protocol.EventPingRequest, Timestamp: ts})}); err != nil {
+					return err
+				}
+			}
+		}
+		if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout.Duration)); err != nil {
+			return err
+		}
+		for {
+			o, ok := out.Next()
+			if !ok {
+				break
+			}
+			if err := w.WriteMessage(csidFor(&o.Message), o.Message); err != nil {
+				return err
+			}
+			if o.Type == protocol.TypeSetChunkSize {
+				size, err := rtmp.ParseUint32(o.Payload)
+				if err != nil {
+					return err
+				}
+				w.SetChunkSize(size)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if cause := out.Closing(); cause != nil {
+			return cause
+		}
+	}
+}
