@@ -1,0 +1,44 @@
+// Package rtmp is the wire layer of RTMP over TCP: the handshake, the chunk
+// stream, and the payloads of the protocol control and user control
+// messages. It turns bytes into the transport-neutral protocol.Message and
+// back, and knows nothing of commands, streams or applications.
+//
+// # Handshake
+//
+// ServerHandshake and ClientHandshake implement RTMP 1.0 §5.2 together with
+// the digest ("complex") handshake that Flash Player 9.0.115 and later
+// expect before they play H.264 and AAC (ams-behaviour.md §1). The server
+// answers a digest C1 in kind and anything else with the simple handshake;
+// it never rejects a client over a digest, and never checks C2 (errata §3).
+// Encrypted RTMPE is not supported.
+//
+// # Chunk stream
+//
+// Reader and Writer implement RTMP 1.0 §5.3 with the corrections of the
+// errata: little-endian 3-byte basic headers (§4.1) and message stream IDs
+// (§4.2), and extended timestamps repeated in every type 3 chunk header
+// while in effect, including type 3 chunks that start a message (§5.1).
+//
+// The Reader is written for a server facing untrusted peers. Every length a
+// peer declares is checked against a limit the caller sets before memory is
+// committed to it; reassembly buffers are sized by the data that arrives,
+// capped in total, and reused, so that reading a steady stream of media
+// allocates nothing. Set Chunk Size and Abort (§5.4.1, §5.4.2) act inside
+// the Reader because they change how the following bytes are framed. It
+// tolerates the senders that leave the extended timestamp out of
+// continuation chunks, as SRS does.
+//
+// The Writer compresses headers per chunk stream and buffers whole messages
+// so that each reaches the connection in one write, using append-style
+// encoding into a reused buffer: writing a message allocates nothing.
+//
+// # Messages
+//
+// The Append functions encode control and user control payloads into a
+// caller's buffer (RTMP 1.0 §5.4, §7.1.7) and the Parse functions decode
+// them. SplitAggregate unpacks aggregate messages (§7.1.6).
+//
+// Citations: "RTMP 1.0" is Adobe's RTMP specification (the chunk stream
+// part numbers its sections 5.x as the combined 2012 document does), and
+// "errata" is Thornburgh's RTMP Errata and Addenda (2024).
+package rtmp
