@@ -1,0 +1,148 @@
+package flashcrypto
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+type mode struct {
+	name    string
+	hmacKey []byte
+	hmacLen int
+	sseq    bool
+}
+
+var modes = []mode{
+	{"checksum", nil, 0, false},
+	{"checksum+sseq", nil, 0, true},
+	{"hmac10", bytes.Repeat([]byte{1}, 32), 10, false},
+	{"hmac16+sseq", bytes.Repeat([]byte{2}, 32), 16, true},
+	{"hmac32+sseq", bytes.Repeat([]byte{3}, 32), 32, true},
+}
+
+// seal builds a datagram around plain the way the session layer does.
+func seal(s *Sealer, sid uint32, plain []byte) []byte {
+	buf := make([]byte, 4+s.FrontMargin(), 1300)
+	buf = append(buf, plain...)
+	return s.Seal(buf, sid)
+}
+
+func TestSealOpen(t *testing.T) {
+	key := [16]byte{9, 8, 7}
+	for _, m := range modes {
+		s := NewSealer(key, m.hmacKey, m.hmacLen, m.sseq)
+		o := NewOpener(key, m.hmacKey, m.hmacLen, m.sseq)
+		for i, plain := range [][]byte{{0x89, 0, 1}, bytes.Repeat([]byte{0x42}, 13), bytes.Repeat([]byte{7}, 1100)} {
+			d := seal(s, 0xdeadbeef, plain)
+			if (len(d)-4-m.hmacLen)%16 != 0 {
+				t.Fatalf("%s: ciphertext length %d", m.name, len(d))
+			}
+			if SessionID(d) != 0xdeadbeef {
+				t.Fatalf("%s: session ID %#x", m.name, SessionID(d))
+			}
+			got, err := o.Open(d)
+			if err != nil {
+				t.Fatalf("%s #%d: %v", m.name, i, err)
+			}
+			if !bytes.HasPrefix(got, plain) || len(bytes.TrimLeft(got[len(plain):], "\xff")) != 0 {
+				t.Fatalf("%s #%d: plain %x", m.name, i, got)
+			}
+		}
+		// Any flipped bit is detected.
+		d := seal(s, 1, []byte{0x89, 1, 2, 3, 4, 5})
+		d[len(d)-1-m.hmacLen] ^= 0x10
+		if _, err := o.Open(d); !errors.Is(err, ErrIntegrity) && !errors.Is(err, ErrReplay) {
+			t.Fatalf("%s: corruption not detected: %v", m.name, err)
+		}
+	}
+}
+
+func TestReplayWindow(t *testing.T) {
+	key := [16]byte{1}
+	s := NewSealer(key, nil, 0, true)
+	o := NewOpener(key, nil, 0, true)
+	var ds [][]byte
+	for i := 0; i < 40; i++ {
+		ds = append(ds, seal(s, 5, []byte{0x89, byte(i)}))
+	}
+	cp := func(d []byte) []byte { return append([]byte(nil), d...) }
+	if _, err := o.Open(cp(ds[39])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Open(cp(ds[39])); !errors.Is(err, ErrReplay) {
+		t.Fatalf("duplicate accepted: %v", err)
+	}
+	if _, err := o.Open(cp(ds[30])); err != nil {
+		t.Fatalf("in-window reordered packet rejected: %v", err)
+	}
+	if _, err := o.Open(cp(ds[3])); !errors.Is(err, ErrReplay) {
+		t.Fatalf("stale packet accepted: %v", err)
+	}
+}
+
+func TestOpenRejectsBadLengths(t *testing.T) {
+	o := NewDefaultOpener()
+	for _, d := range [][]byte{nil, {1, 2, 3, 4}, make([]byte, 4+15), make([]byte, 4+17)} {
+		if _, err := o.Open(d); !errors.Is(err, ErrPacketLength) {
+			t.Errorf("len %d: %v", len(d), err)
+		}
+	}
+}
+
+func TestCodecAllocs(t *testing.T) {
+	key := [16]byte{1}
+	for _, m := range modes {
+		s := NewSealer(key, m.hmacKey, m.hmacLen, m.sseq)
+		o := NewOpener(key, m.hmacKey, m.hmacLen, m.sseq)
+		buf := make([]byte, 0, 1300)
+		plain := bytes.Repeat([]byte{1}, 1000)
+		n := testing.AllocsPerRun(100, func() {
+			b := append(buf[:4+s.FrontMargin()], plain...)
+			d := s.Seal(b, 7)
+			if _, err := o.Open(d); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n != 0 {
+			t.Errorf("%s: %v allocations per packet", m.name, n)
+		}
+	}
+}
+
+func benchmarkCodec(b *testing.B, m mode) {
+	key := [16]byte{1}
+	s := NewSealer(key, m.hmacKey, m.hmacLen, m.sseq)
+	o := NewOpener(key, m.hmacKey, m.hmacLen, m.sseq)
+	buf := make([]byte, 0, 1300)
+	plain := bytes.Repeat([]byte{1}, 1150)
+	b.SetBytes(int64(len(plain)))
+	b.ReportAllocs()
+	for b.Loop() {
+		bb := append(buf[:4+s.FrontMargin()], plain...)
+		if _, err := o.Open(s.Seal(bb, 7)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSealOpenChecksum(b *testing.B) { benchmarkCodec(b, modes[0]) }
+func BenchmarkSealOpenHMAC(b *testing.B)     { benchmarkCodec(b, modes[3]) }
+
+// FuzzOpen feeds arbitrary datagrams to the default-key opener (handshake
+// path, before decryption) and to an HMAC+SSEQ session opener.
+func FuzzOpen(f *testing.F) {
+	s := NewDefaultSealer()
+	f.Add(seal(s, 0, []byte{0x0b, 0, 1, 0x30, 0, 3, 1, 0x0a, 0}))
+	f.Add(seal(s, 0, bytes.Repeat([]byte{0xff}, 40)))
+	f.Add([]byte{0, 0, 0, 0})
+	hk := bytes.Repeat([]byte{4}, 32)
+	f.Fuzz(func(t *testing.T, d []byte) {
+		o := NewDefaultOpener()
+		if p, err := o.Open(append([]byte(nil), d...)); err == nil && len(p) > len(d) {
+			t.Fatal("plain longer than datagram")
+		}
+		o2 := NewOpener([16]byte{1}, hk, 16, true)
+		_, _ = o2.Open(d)
+	})
+}
