@@ -148,6 +148,17 @@ func (d *Decoder) DecodeAMF3() (any, error) {
 	return v, err
 }
 
+// ReadBytes consumes the next n bytes and returns them without copying: the
+// slice aliases the input and is valid only as long as it is. It serves
+// externalizable readers whose classes write raw IDataOutput data (integers,
+// UTF strings) rather than AMF values.
+func (d *Decoder) ReadBytes(n int) ([]byte, error) {
+	if n < 0 {
+		return nil, d.errAt(d.off, fmt.Errorf("%w: negative length %d", ErrInvalidValue, n))
+	}
+	return d.readN(uint64(n))
+}
+
 // restore undoes the per-call state an error may have left behind, so that
 // an externalizable reader that handles an error can keep using d.
 func (d *Decoder) restore(depth, props int, err error) {

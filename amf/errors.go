@@ -36,7 +36,7 @@ var (
 	ErrUnsupportedType = errors.New("amf: unsupported Go type")
 	// ErrInvalidValue means a value of a supported type that cannot be
 	// encoded as given, such as a typed object whose Sealed count exceeds
-	// its properties.
+	// its properties, or an invalid argument such as a negative length.
 	ErrInvalidValue = errors.New("amf: invalid value")
 )
 
