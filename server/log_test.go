@@ -3,6 +3,7 @@ package server
 import (
 	"testing"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 )
@@ -11,3 +12,5 @@ import (
 func zapcoreTee(core zapcore.Core, t *testing.T) zapcore.Core {
 	return zapcore.NewTee(core, zaptest.NewLogger(t).Core())
 }
+
+func zapBool(key string, v bool) zapcore.Field { return zap.Bool(key, v) }

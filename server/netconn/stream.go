@@ -140,6 +140,13 @@ type playArgs struct {
 	reset bool
 }
 
+// liveOnly tells whether start asks for a live stream that must exist now
+// (-1). Flash and ffmpeg send start in milliseconds (-1000, -2000), older
+// clients in seconds (-1, -2). -2 ("live or recorded") waits for a
+// publisher, and so do recorded starts (≥ 0): nothing is recorded, so the
+// live stream is what such a player can get.
+func (a playArgs) liveOnly() bool { return a.start == -1 || a.start == -1000 }
+
 func parsePlayArgs(cmd *protocol.Command) playArgs {
 	a := playArgs{start: -2, reset: true}
 	if n, ok := cmd.ArgNumber(1); ok {
@@ -166,9 +173,7 @@ func (ns *netStream) onPlay(cmd *protocol.Command) error {
 	if ns.pub != nil || ns.play != nil {
 		ns.close(false)
 	}
-	// start -2 waits for a publisher; -1 and recorded starts (nothing is
-	// recorded yet) need the live stream to exist.
-	mustExist := args.start != -2
+	mustExist := args.liveOnly()
 	if mustExist {
 		if s := c.inst.Streams().Get(name); s == nil || !s.Published() {
 			c.log.Info("play: stream not found", zap.String("stream", name))
@@ -263,7 +268,7 @@ func (ns *netStream) onPlay2(cmd *protocol.Command) error {
 		if err := ns.sendPlayStart(name, args.reset); err != nil {
 			return err
 		}
-		return ns.subscribe(name, args.start != -2)
+		return ns.subscribe(name, args.liveOnly())
 	}
 	ns.stopPlay()
 	if err := c.sendStatus(ns.id, protocol.LevelStatus, protocol.PlayTransition, "Transitioned to "+name+".",
