@@ -200,15 +200,28 @@ func (c *Conn) dispatch(streamID uint32, cmd *protocol.Command) error {
 		}
 		return c.reply(cmd.TxnID, nil, result)
 	case "FCUnpublish":
+		// onFCUnpublish, the _result, then Unpublish.Success: SRS's order,
+		// which FMLE-style encoders are used to.
 		name, _ := splitQuery(cmd.ArgString(0))
-		for _, ns := range c.streams {
-			if ns.pub != nil && ns.pubName == name {
-				c.sendCommand(ns.id, "onFCUnpublish", 0, nil,
-					protocol.StatusObject(protocol.LevelStatus, protocol.UnpublishSuccess, name+" is now unpublished."))
-				ns.stopPublish(true)
+		var ns *netStream
+		for _, s := range c.streams {
+			if s.pub != nil && s.pubName == name {
+				ns = s
 			}
 		}
-		return c.reply(cmd.TxnID, nil, amf.Undefined{})
+		if ns != nil {
+			if err := c.sendCommand(ns.id, "onFCUnpublish", 0, nil,
+				protocol.StatusObject(protocol.LevelStatus, protocol.UnpublishSuccess, name+" is now unpublished.")); err != nil {
+				return err
+			}
+		}
+		if err := c.reply(cmd.TxnID, nil, amf.Undefined{}); err != nil {
+			return err
+		}
+		if ns != nil {
+			ns.stopPublish(true)
+		}
+		return nil
 	case "FCSubscribe":
 		name := cmd.ArgString(0)
 		return c.sendCommand(0, "onFCSubscribe", 0, nil,
@@ -259,10 +272,9 @@ func (c *Conn) onConnect(cmd *protocol.Command) error {
 	if n, ok := obj.Number("objectEncoding"); ok && n == 3 {
 		encoding = 3
 	}
-	log := c.log.With(zap.String("app", appName), zap.String("instance", instName))
 	inst, err := c.apps.Resolve(appName, instName)
 	if err != nil {
-		log.Info("connect rejected", zap.Error(err))
+		c.log.Info("connect rejected", zap.String("app", appName), zap.Error(err))
 		return c.reject(cmd.TxnID, protocol.ConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", appName))
 	}
 	if err := c.tr.ConnectAccepted(c.out); err != nil {
@@ -271,6 +283,7 @@ func (c *Conn) onConnect(cmd *protocol.Command) error {
 	c.mu.Lock()
 	c.inst, c.objectEncoding, c.agent, c.tcURL = inst, encoding, obj.String("flashVer"), tcURL
 	c.mu.Unlock()
+	log := c.log.With(zap.String("app", appName), zap.String("instance", inst.Name()))
 	c.log = log
 	inst.AddClient(c)
 	props := amf.Object{

@@ -1,0 +1,284 @@
+package media
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/nimbus-media/nimbus/protocol"
+)
+
+type testPublisher struct {
+	silence time.Duration
+	evicted error
+}
+
+func (p *testPublisher) Silence() time.Duration { return p.silence }
+func (p *testPublisher) Evict(reason error)     { p.evicted = reason }
+
+func video(key bool, size int) *Frame {
+	p := make([]byte, size)
+	p[0], p[1] = 0x27, 1
+	if key {
+		p[0] = 0x17
+	}
+	return NewFrame(protocol.TypeVideo, 0, p)
+}
+
+func drainEntries(s *Subscriber) (out []Entry) {
+	for {
+		e, ok := s.Pop()
+		if !ok {
+			return out
+		}
+		out = append(out, e)
+	}
+}
+
+func TestParseVideo(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    []byte
+		want VideoInfo
+	}{
+		{"avc keyframe", []byte{0x17, 1, 0, 0, 0}, VideoInfo{Keyframe: true, Codec: "h264", ConfigKey: 7}},
+		{"avc inter", []byte{0x27, 1, 0, 0, 0}, VideoInfo{Codec: "h264", ConfigKey: 7}},
+		{"avc sequence header", []byte{0x17, 0, 0, 0, 0}, VideoInfo{SeqHeader: true, Codec: "h264", ConfigKey: 7}},
+		{"legacy hevc 12", []byte{0x1c, 0, 0, 0, 0}, VideoInfo{SeqHeader: true, Codec: "hevc", ConfigKey: 12}},
+		{"ex hvc1 sequence start", []byte{0x90, 'h', 'v', 'c', '1', 1}, VideoInfo{SeqHeader: true, Codec: "hevc", ConfigKey: 0x68766331}},
+		{"ex av01 keyframe", []byte{0x91, 'a', 'v', '0', '1', 1}, VideoInfo{Keyframe: true, Codec: "av1", ConfigKey: 0x61763031}},
+		{"ex vp09 inter X", []byte{0xa3, 'v', 'p', '0', '9', 1}, VideoInfo{Codec: "vp9", ConfigKey: 0x76703039}},
+		{"ex metadata", []byte{0x94, 'a', 'v', '0', '1'}, VideoInfo{Codec: "av1", ConfigKey: 0x61763031}},
+		{"multitrack one-track sequence start", []byte{0x96, 0x00, 'h', 'v', 'c', '1', 2}, VideoInfo{SeqHeader: true, Codec: "hevc", ConfigKey: 2<<32 | 0x68766331}},
+		{"truncated ex", []byte{0x91, 'a'}, VideoInfo{}},
+		{"empty", nil, VideoInfo{}},
+	} {
+		if got := ParseVideo(tc.p); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestParseAudio(t *testing.T) {
+	for _, tc := range []struct {
+		p    []byte
+		want AudioInfo
+	}{
+		{[]byte{0xaf, 0, 0x12, 0x10}, AudioInfo{SeqHeader: true, Codec: "aac", ConfigKey: 10}},
+		{[]byte{0xaf, 1, 0}, AudioInfo{Codec: "aac", ConfigKey: 10}},
+		{[]byte{0x2f, 0}, AudioInfo{Codec: "mp3", ConfigKey: 2}},
+		{[]byte{0x90, 'O', 'p', 'u', 's'}, AudioInfo{SeqHeader: true, Codec: "opus", ConfigKey: 0x4f707573}},
+		{[]byte{0x91, 'O', 'p', 'u', 's'}, AudioInfo{Codec: "opus", ConfigKey: 0x4f707573}},
+	} {
+		if got := ParseAudio(tc.p); got != tc.want {
+			t.Errorf("ParseAudio(%x) = %+v, want %+v", tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestLateJoinerGetsCachesFirst(t *testing.T) {
+	reg := NewRegistry(Config{GOPCache: true})
+	pub := &testPublisher{}
+	s, err := reg.Publish("s", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := &Frame{Type: protocol.TypeDataAMF0, Payload: []byte("meta"), Metadata: true}
+	vh := NewFrame(protocol.TypeVideo, 0, []byte{0x17, 0, 1})
+	ah := NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 0, 1})
+	k1, i1, k2, i2 := video(true, 10), video(false, 10), video(true, 10), video(false, 10)
+	for _, f := range []*Frame{meta, vh, ah, k1, i1, k2, i2} {
+		s.Write(pub, f)
+	}
+	wake := make(chan struct{}, 1)
+	sub := NewSubscriber(SubscriberConfig{}, wake, nil)
+	if _, err := reg.Subscribe("s", sub, true); err != nil {
+		t.Fatal(err)
+	}
+	got := drainEntries(sub)
+	want := []*Frame{meta, vh, ah, k2, i2}
+	if len(got) != len(want) {
+		t.Fatalf("got %d entries, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Frame != want[i] {
+			t.Fatalf("entry %d is not the expected frame", i)
+		}
+	}
+	// A replaced sequence header replaces, not accumulates.
+	vh2 := NewFrame(protocol.TypeVideo, 0, []byte{0x17, 0, 2})
+	s.Write(pub, vh2)
+	if n := len(s.seqHeaders); n != 2 || s.seqHeaders[0] != vh2 {
+		t.Fatalf("sequence headers after replacement: %d", n)
+	}
+}
+
+func TestSlowSubscriberDropsToKeyframeThenOverflows(t *testing.T) {
+	reg := NewRegistry(Config{GOPCache: true})
+	pub := &testPublisher{}
+	s, _ := reg.Publish("s", pub)
+	overflowed := 0
+	sub := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: time.Hour}, make(chan struct{}, 1), func() { overflowed++ })
+	if _, err := reg.Subscribe("s", sub, true); err != nil {
+		t.Fatal(err)
+	}
+	s.Write(pub, video(true, 400))
+	s.Write(pub, video(false, 400))
+	s.Write(pub, video(false, 400)) // does not fit: dropping starts
+	s.Write(pub, video(false, 100)) // fits, but we wait for a keyframe
+	if got := sub.Len(); got != 2 {
+		t.Fatalf("queued %d, want 2", got)
+	}
+	drainEntries(sub)
+	s.Write(pub, video(false, 100)) // still not a keyframe
+	k := video(true, 100)
+	s.Write(pub, k)
+	e := drainEntries(sub)
+	if len(e) != 1 || e[0].Frame != k {
+		t.Fatalf("after draining, got %d entries; want only the keyframe", len(e))
+	}
+	if d := sub.Dropped(); d != 3 {
+		t.Errorf("dropped %d, want 3", d)
+	}
+
+	// A subscriber that never drains is dropped after MaxLag.
+	stuck := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: 10 * time.Millisecond}, make(chan struct{}, 1), func() { overflowed++ })
+	if _, err := reg.Subscribe("s", stuck, true); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		s.Write(pub, video(true, 600))
+	}
+	time.Sleep(20 * time.Millisecond)
+	s.Write(pub, video(true, 600))
+	s.Write(pub, video(true, 600))
+	if overflowed != 1 {
+		t.Fatalf("overflow callbacks %d, want 1", overflowed)
+	}
+}
+
+func TestTakeover(t *testing.T) {
+	reg := NewRegistry(Config{PublisherTimeout: time.Second})
+	a, b := &testPublisher{}, &testPublisher{}
+	if _, err := reg.Publish("s", a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Publish("s", b); !errors.Is(err, ErrBadName) {
+		t.Fatalf("publish over a live publisher: %v", err)
+	}
+	a.silence = 2 * time.Second
+	sub := NewSubscriber(SubscriberConfig{}, make(chan struct{}, 1), nil)
+	if _, err := reg.Subscribe("s", sub, false); err != nil {
+		t.Fatal(err)
+	}
+	s, err := reg.Publish("s", b)
+	if err != nil {
+		t.Fatalf("takeover of a silent publisher: %v", err)
+	}
+	if !errors.Is(a.evicted, ErrTakenOver) {
+		t.Errorf("old publisher evicted with %v", a.evicted)
+	}
+	evs := drainEntries(sub)
+	if len(evs) != 2 || evs[0].Event != EventUnpublish || evs[1].Event != EventPublish {
+		t.Errorf("subscriber events %+v, want unpublish then publish", evs)
+	}
+	s.Write(a, video(true, 10)) // the evicted publisher's late frames are ignored
+	if sub.Len() != 0 {
+		t.Error("frame from an evicted publisher was routed")
+	}
+	s.Unpublish(b)
+	s.Unsubscribe(sub)
+	if reg.Get("s") != nil {
+		t.Error("empty stream not removed")
+	}
+}
+
+func TestClassifyData(t *testing.T) {
+	p := append([]byte("\x02\x00\x0d@setDataFrame"), "\x02\x00\x0aonMetaData\x03\x00\x00\x09"...)
+	kind, body := ClassifyData(p)
+	if kind != DataSetFrame || !IsMetaData(body) {
+		t.Fatalf("ClassifyData = %v, %q", kind, body)
+	}
+	if k, _ := ClassifyData([]byte("\x02\x00\x0f@clearDataFrame")); k != DataClearFrame {
+		t.Fatalf("clear: %v", k)
+	}
+	if k, _ := ClassifyData([]byte("\x02\x00\x05hello")); k != DataRelay {
+		t.Fatalf("relay: %v", k)
+	}
+}
+
+func TestFLVRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewFLVWriter(&buf, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := []FLVTag{
+		{Type: protocol.TypeDataAMF0, Data: []byte("\x02\x00\x0aonMetaData")},
+		{Type: protocol.TypeVideo, Timestamp: 0x01abcdef, Data: []byte{0x17, 0, 1, 2}},
+		{Type: protocol.TypeAudio, Timestamp: 40, Data: []byte{0xaf, 1, 3}},
+	}
+	for _, tag := range tags {
+		if err := w.WriteTag(tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := NewFLVReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.HasAudio || !r.HasVideo {
+		t.Error("header flags lost")
+	}
+	for i, want := range tags {
+		got, err := r.ReadTag()
+		if err != nil {
+			t.Fatalf("tag %d: %v", i, err)
+		}
+		if got.Type != want.Type || got.Timestamp != want.Timestamp || !bytes.Equal(got.Data, want.Data) {
+			t.Fatalf("tag %d: %+v, want %+v", i, got, want)
+		}
+	}
+	if _, err := r.ReadTag(); err != io.EOF {
+		t.Fatalf("after last tag: %v, want EOF", err)
+	}
+}
+
+func FuzzFLVReader(f *testing.F) {
+	var buf bytes.Buffer
+	w, _ := NewFLVWriter(&buf, true, true)
+	_ = w.WriteTag(FLVTag{Type: protocol.TypeVideo, Timestamp: 5, Data: []byte{0x17, 1, 0, 0, 0}})
+	_ = w.WriteTag(FLVTag{Type: protocol.TypeAudio, Timestamp: 7, Data: []byte{0xaf, 1}})
+	f.Add(buf.Bytes())
+	f.Add([]byte("FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00\x09\xff\xff\xff"))
+	f.Add([]byte("FLV\x01\x05\x00\x00\x00\x08"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := NewFLVReader(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for range 1000 {
+			tag, err := r.ReadTag()
+			if err != nil {
+				return
+			}
+			if len(tag.Data) > len(data) {
+				t.Fatalf("tag of %d bytes from %d bytes of input", len(tag.Data), len(data))
+			}
+			NewFrame(tag.Type, tag.Timestamp, tag.Data)
+		}
+	})
+}
+
+func FuzzParseMedia(f *testing.F) {
+	for _, p := range [][]byte{{0x17, 0, 0}, {0x96, 0x00, 'h', 'v', 'c', '1', 2}, {0x90, 'O', 'p', 'u', 's'}, {0x95, 0x10, 'O', 'p', 'u', 's', 1}} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		ParseVideo(p)
+		ParseAudio(p)
+		ClassifyData(p)
+	})
+}
