@@ -22,8 +22,10 @@ type fakeTransport struct {
 	silence time.Duration
 }
 
-func (f *fakeTransport) Protocol() string     { return "test" }
-func (f *fakeTransport) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (f *fakeTransport) Protocol() string { return "test" }
+func (f *fakeTransport) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+}
 func (f *fakeTransport) ConnectAccepted(out *Outbox) error {
 	return out.Push(protocol.Message{Type: protocol.TypeWindowAckSize, Payload: []byte{0, 0, 0, 1}})
 }
