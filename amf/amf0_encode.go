@@ -10,8 +10,9 @@ import (
 
 // AppendAMF0 appends the AMF0 encoding of v to b (AMF0 §2). Strings longer
 // than 65535 bytes use the long-string type; values with no AMF0 form (XML,
-// ByteArray, vectors, Dictionary, *MixedArray) are written as the AMF3
-// switch marker 0x11 followed by their AMF3 encoding, using e's AMF3 tables.
+// ByteArray, vectors, Dictionary, *MixedArray, objects with a property or
+// class name longer than 65535 bytes) are written as the AMF3 switch marker
+// 0x11 followed by their AMF3 encoding, using e's AMF3 tables.
 // On error b is returned with its original length.
 func (e *Encoder) AppendAMF0(b []byte, v any) ([]byte, error) {
 	e.depth = 0
@@ -43,6 +44,9 @@ func (e *Encoder) amf0(b []byte, v any) ([]byte, error) {
 	case string:
 		return appendString0(b, x)
 	case Object:
+		if !namesFitAMF0(x) {
+			return e.amf3(append(b, amf0AVMPlus), x)
+		}
 		return e.props0(append(b, amf0Object), x)
 	case ECMAArray:
 		if uint64(len(x)) > math.MaxUint32 {
@@ -54,15 +58,15 @@ func (e *Encoder) amf0(b []byte, v any) ([]byte, error) {
 	case []any:
 		return e.array0(b, x)
 	case map[string]any:
-		return e.props0(append(b, amf0Object), mapObject(x))
+		return e.amf0(b, mapObject(x))
 	case *TypedObject:
 		if x == nil {
 			return append(b, amf0Null), nil
 		}
-		b, err := appendUTF0(append(b, amf0TypedObject), x.Class)
-		if err != nil {
-			return b, err
+		if len(x.Class) > math.MaxUint16 || !namesFitAMF0(x.Props) {
+			return e.amf3(append(b, amf0AVMPlus), x)
 		}
+		b, _ = appendUTF0(append(b, amf0TypedObject), x.Class)
 		return e.props0(b, x.Props)
 	case time.Time:
 		b = appendDouble(append(b, amf0Date), timeToMs(x))
@@ -138,6 +142,18 @@ func (e *Encoder) array0(b []byte, a []any) ([]byte, error) {
 	}
 	e.depth--
 	return b, nil
+}
+
+// namesFitAMF0 reports whether every property name fits AMF0's 16-bit
+// length. Objects decoded from AMF3 may have longer names; they have no AMF0
+// form and are written through the AMF3 switch like XML or ByteArray.
+func namesFitAMF0(o Object) bool {
+	for i := range o {
+		if len(o[i].Key) > math.MaxUint16 {
+			return false
+		}
+	}
+	return true
 }
 
 // mapObject converts a Go map to an Object with sorted keys, so that the

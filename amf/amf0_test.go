@@ -154,7 +154,7 @@ func TestAMF0Golden(t *testing.T) {
 				}
 			}
 			if !bytes.Equal(got, want) {
-				t.Fatalf("encoding:\n got % x\nwant % x", got, want)
+				t.Fatal(hexDiff(got, want))
 			}
 			dec, err := DecodeAMF0All(want)
 			if err != nil {
@@ -206,6 +206,8 @@ func TestAMF0Markers(t *testing.T) {
 		{"byte array via avmplus", ByteArray{1, 2}, []string{`11 0c 05 0102`}, nil},
 		{"mixed array via avmplus", &MixedArray{Dense: []any{1.0}, Assoc: Object{{"k", "v"}}}, []string{`11 09 03 03`, `"k`, `06 03`, `"v`, `01 04 01`}, nil},
 		{"vector via avmplus", VectorInt{Items: []int32{-1}}, []string{`11 0d 03 00 ffffffff`}, nil},
+		{"long name via avmplus", Object{{strings.Repeat("k", 65536), nil}}, []string{`11 0a 0b 01 88 80 01`, `"` + strings.Repeat("k", 65536), `01 01`}, nil},
+		{"long class via avmplus", &TypedObject{Class: strings.Repeat("C", 65536)}, []string{`11 0a 03 88 80 01`, `"` + strings.Repeat("C", 65536)}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,7 +217,7 @@ func TestAMF0Markers(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got[1:], want) || got[0] != 0xAA {
-				t.Fatalf("got % x\nwant   % x", got, want)
+				t.Fatal(hexDiff(got[1:], want))
 			}
 			d := NewDecoder()
 			d.Reset(want)
@@ -332,8 +334,7 @@ func TestAMF0EncodeErrors(t *testing.T) {
 		{"[]byte", []byte{1}, ErrUnsupportedType},
 		{"struct", struct{}{}, ErrUnsupportedType},
 		{"map of int", map[int]any{}, ErrUnsupportedType},
-		{"long key", Object{{long, nil}}, ErrRange},
-		{"long class", &TypedObject{Class: long}, ErrRange},
+		{"long ecma key", ECMAArray{{long, nil}}, ErrRange},
 		{"nested unsupported", StrictArray{Object{{"a", make(chan int)}}}, ErrUnsupportedType},
 		{"too deep", nest(DefaultMaxDepth + 2), ErrDepth},
 	}

@@ -94,7 +94,7 @@ func TestAMF3Markers(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got[1:], want) || got[0] != 0xAA {
-				t.Fatalf("got % x\nwant   % x", got, want)
+				t.Fatal(hexDiff(got[1:], want))
 			}
 			d := NewDecoder()
 			d.Reset(want)
@@ -155,7 +155,7 @@ func TestAMF3EncodeReferences(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Fatalf("got  % x\nwant % x", got, want)
+				t.Fatal(hexDiff(got, want))
 			}
 		})
 	}

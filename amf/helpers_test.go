@@ -3,6 +3,7 @@ package amf
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -130,4 +131,17 @@ func equalSlice[T comparable](x, y []T) bool {
 		}
 	}
 	return true
+}
+
+// hexDiff describes where got and want first differ, showing a window of
+// bytes around it so that long encodings stay readable.
+func hexDiff(got, want []byte) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	lo := max(i-8, 0)
+	window := func(b []byte) []byte { return b[min(lo, len(b)):min(i+24, len(b))] }
+	return fmt.Sprintf("lengths %d and %d, first difference at %d:\n got  [%d:] % x\n want [%d:] % x",
+		len(got), len(want), i, lo, window(got), lo, window(want))
 }
