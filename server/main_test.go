@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
 )
 
@@ -101,51 +99,16 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// requireTool finds an external program. Interop tests must not pass
-// silently in CI, so there a missing tool fails the test.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is required in CI (make deps installs it): %v", name, err)
-	}
-	t.Skipf("%s not installed (make deps installs it)", name)
-	return ""
-}
+var testFLVDir string
 
-var (
-	testFLVOnce sync.Once
-	testFLVPath string
-	testFLVErr  error
-	testFLVDir  string
-)
-
-// testFLV returns a 6-second H.264/AAC FLV made once per test binary with
-// ffmpeg's testsrc and sine sources (320x240, 25 fps, a keyframe every 2 s).
+// testFLV returns the shared H.264/AAC test file (see testtools.FLV).
 func testFLV(t *testing.T) string {
 	t.Helper()
-	ffmpeg := requireTool(t, "ffmpeg")
-	testFLVOnce.Do(func() {
-		testFLVDir, testFLVErr = os.MkdirTemp("", "nimbus-test-flv")
-		if testFLVErr != nil {
-			return
+	if testFLVDir == "" {
+		var err error
+		if testFLVDir, err = os.MkdirTemp("", "nimbus-test"); err != nil {
+			t.Fatal(err)
 		}
-		testFLVPath = filepath.Join(testFLVDir, "test.flv")
-		out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-			"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-			"-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-			"-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-b:v", "400k",
-			"-c:a", "aac", "-b:a", "64k", "-f", "flv", testFLVPath).CombinedOutput()
-		if err != nil {
-			testFLVErr = fmt.Errorf("make test FLV: %v: %s", err, out)
-		}
-	})
-	if testFLVErr != nil {
-		t.Fatal(testFLVErr)
 	}
-	return testFLVPath
+	return testtools.FLV(t, testFLVDir)
 }

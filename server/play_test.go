@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
@@ -21,7 +22,7 @@ func TestLateJoinerStartsOnKeyframe(t *testing.T) {
 	ts := startServer(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	publisher := ffmpegCmd(t, ctx, "-re", "-i", src, "-c", "copy", "-f", "flv", ts.url+"/late")
+	publisher := testtools.FFmpeg(t, ctx, "-re", "-i", src, "-c", "copy", "-f", "flv", ts.url+"/late")
 	if err := publisher.Start(); err != nil {
 		t.Fatal(err)
 	}
