@@ -204,15 +204,7 @@ func TestReferenceBomb(t *testing.T) {
 // TestTruncatedEverywhere decodes every strict prefix of single values that
 // use every type: each must fail with ErrTruncated, never panic or succeed.
 func TestTruncatedEverywhere(t *testing.T) {
-	shared := Object{{"k", "v"}}
-	v := StrictArray{
-		nil, Undefined{}, true, 1.0, 1.5, "s", "s", time.UnixMilli(5).UTC(), XMLDocument("<d/>"),
-		Object{{"a", shared}, {"b", shared}}, ECMAArray{{"e", 1.0}},
-		&TypedObject{Class: "T", Props: Object{{"x", 1.0}, {"y", 2.0}}, Dynamic: true, Sealed: 1},
-		Unsupported{}, XML("<x/>"), ByteArray{1}, &MixedArray{Dense: []any{1.0}, Assoc: Object{{"m", 2.0}}},
-		VectorInt{Items: []int32{1}}, VectorUint{Items: []uint32{1}}, VectorDouble{Items: []float64{1}},
-		VectorObject{TypeName: "T", Items: []any{"o"}}, Dictionary{Entries: []DictEntry{{"k", 1.0}}},
-	}
+	v := allTypes()
 	b0, err := AppendAMF0(nil, v)
 	if err != nil {
 		t.Fatal(err)
