@@ -109,6 +109,24 @@ func (a *App) Instances() []*Instance {
 type Client interface {
 	ID() string
 	Protocol() string
+	// Info is a snapshot for monitoring.
+	Info() ClientInfo
+	// Disconnect tells the client why (a NetConnection.Connect.* code) and
+	// closes its connection. Safe from any goroutine.
+	Disconnect(code, description string, cause error)
+}
+
+// ClientInfo describes a connected client for monitoring.
+type ClientInfo struct {
+	ID         string
+	Protocol   string // "rtmp", "rtmfp"
+	RemoteAddr string
+	Agent      string // flashVer from connect
+	App        string // "app/instance"
+	Since      time.Time
+	BytesIn    uint64
+	BytesOut   uint64
+	RTT        time.Duration // RTMFP's smoothed RTT; 0 where the transport has none
 }
 
 // Instance is one running instance of an application.

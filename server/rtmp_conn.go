@@ -60,6 +60,11 @@ func (c *rtmpConn) Silence() time.Duration {
 	return time.Since(time.Unix(0, c.lastRead.Load()))
 }
 
+// Stats implements netconn.Transport.
+func (c *rtmpConn) Stats() netconn.TransportStats {
+	return netconn.TransportStats{BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load()}
+}
+
 // Close implements netconn.Transport.
 func (c *rtmpConn) Close(cause error) {
 	c.closeOnce.Do(func() {

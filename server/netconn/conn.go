@@ -28,9 +28,17 @@ type Transport interface {
 	ConnectAccepted(out *Outbox) error
 	// Silence is the time since the transport last received anything.
 	Silence() time.Duration
+	// Stats reports traffic counters for monitoring.
+	Stats() TransportStats
 	// Close ends the connection at once. It is idempotent, must not block,
 	// and may be called from any goroutine.
 	Close(cause error)
+}
+
+// TransportStats are a transport's counters.
+type TransportStats struct {
+	BytesIn, BytesOut uint64
+	RTT               time.Duration
 }
 
 // Config tunes the NetConnection layer.
@@ -120,6 +128,21 @@ func (c *Conn) ID() string { return c.id }
 
 // Protocol is the transport's protocol name.
 func (c *Conn) Protocol() string { return c.tr.Protocol() }
+
+// Info implements apps.Client.
+func (c *Conn) Info() apps.ClientInfo {
+	st := c.tr.Stats()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	info := apps.ClientInfo{
+		ID: c.id, Protocol: c.tr.Protocol(), RemoteAddr: c.tr.RemoteAddr().String(), Agent: c.agent,
+		Since: c.since, BytesIn: st.BytesIn, BytesOut: st.BytesOut, RTT: st.RTT,
+	}
+	if c.inst != nil {
+		info.App = c.inst.Path()
+	}
+	return info
+}
 
 // Outbox is the connection's outbound queue.
 func (c *Conn) Outbox() *Outbox { return c.out }
@@ -306,7 +329,7 @@ func (c *Conn) reject(txn float64, code, description string) error {
 }
 
 // Disconnect tells the client why with an onStatus (NetConnection.Connect.*)
-// and closes the connection once that is sent.
+// and closes the connection once that is sent. Safe from any goroutine.
 func (c *Conn) Disconnect(code, description string, cause error) {
 	level := protocol.LevelStatus
 	if code == protocol.ConnectAppShutdown {

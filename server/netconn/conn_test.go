@@ -34,6 +34,7 @@ func (f *fakeTransport) Silence() time.Duration {
 	defer f.mu.Unlock()
 	return f.silence
 }
+func (f *fakeTransport) Stats() TransportStats { return TransportStats{} }
 func (f *fakeTransport) Close(cause error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
