@@ -489,4 +489,3 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
-

@@ -1,0 +1,73 @@
+package rtmp
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+var userControlCases = []struct {
+	uc   UserControl
+	wire string
+}{
+	{UserControl{Event: EventStreamBegin, StreamID: 1}, "0000 00000001"},
+	{UserControl{Event: EventStreamEOF, StreamID: 2}, "0001 00000002"},
+	{UserControl{Event: EventStreamDry, StreamID: 3}, "0002 00000003"},
+	{UserControl{Event: EventSetBufferLength, StreamID: 1, BufferLength: 3000}, "0003 00000001 00000bb8"},
+	{UserControl{Event: EventStreamIsRecorded, StreamID: 1}, "0004 00000001"},
+	{UserControl{Event: EventPingRequest, Timestamp: 0xCAFEBABE}, "0006 cafebabe"},
+	{UserControl{Event: EventPingResponse, Timestamp: 7}, "0007 00000007"},
+	{UserControl{Event: EventBufferEmpty, StreamID: 1}, "001f 00000001"},
+	{UserControl{Event: EventBufferReady, StreamID: 1}, "0020 00000001"},
+	{UserControl{Event: 26}, "001a"}, // SWF verification request: no data
+}
+
+func TestUserControlRoundTrip(t *testing.T) {
+	for _, tc := range userControlCases {
+		want := unhex(tc.wire)
+		if got := AppendUserControl([]byte{0xEE}, tc.uc); !bytes.Equal(got[1:], want) || got[0] != 0xEE {
+			t.Errorf("AppendUserControl(%+v) = %x, want ee%x", tc.uc, got, want)
+		}
+		got, err := ParseUserControl(want)
+		if err != nil || got != tc.uc {
+			t.Errorf("ParseUserControl(%s) = %+v, %v; want %+v", tc.wire, got, err, tc.uc)
+		}
+	}
+}
+
+func TestParseUserControlTolerant(t *testing.T) {
+	for _, tc := range []struct {
+		wire    string
+		want    UserControl
+		wantErr error
+	}{
+		// Unknown events decode to their type; their data is ignored.
+		{"001b 0101 00000000 00000000" + hexPayload(32, 1), UserControl{Event: 27}, nil},
+		{"0005", UserControl{Event: 5}, nil},
+		// Trailing bytes after a known event are ignored.
+		{"0000 00000001 ff", UserControl{Event: EventStreamBegin, StreamID: 1}, nil},
+		{"", UserControl{}, ErrShortPayload},
+		{"00", UserControl{}, ErrShortPayload},
+		{"0000 000001", UserControl{}, ErrShortPayload},
+		{"0003 00000001 0000", UserControl{}, ErrShortPayload},
+		{"0006", UserControl{}, ErrShortPayload},
+	} {
+		got, err := ParseUserControl(unhex(tc.wire))
+		if got != tc.want || !errors.Is(err, tc.wantErr) {
+			t.Errorf("ParseUserControl(%s) = %+v, %v; want %+v, %v", tc.wire, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestEventTypeString(t *testing.T) {
+	for e, want := range map[EventType]string{
+		EventStreamBegin: "StreamBegin",
+		EventPingRequest: "PingRequest",
+		EventBufferReady: "BufferReady",
+		26:               "Event(26)",
+	} {
+		if got := e.String(); got != want {
+			t.Errorf("EventType(%d).String() = %q, want %q", e, got, want)
+		}
+	}
+}
