@@ -97,7 +97,7 @@ func (d *Decoder) readString0() (string, error) {
 		return "", err
 	}
 	b, err := d.readN(uint64(n))
-	return string(b), err
+	return str(b), err
 }
 
 func (d *Decoder) readLongString0() (string, error) {
@@ -147,7 +147,7 @@ func (d *Decoder) object0(m byte) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := string(k)
+		key := str(k)
 		v, err := d.amf0Value()
 		if err != nil {
 			return nil, err

@@ -104,7 +104,7 @@ func (d *Decoder) readString3() (string, error) {
 	if err != nil || len(b) == 0 {
 		return "", err
 	}
-	s := string(b)
+	s := str(b)
 	d.strs3 = append(d.strs3, s)
 	return s, nil
 }
