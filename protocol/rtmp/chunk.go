@@ -8,7 +8,7 @@ import (
 // Chunk stream constants (RTMP 1.0 §5.3, errata §4 and §7).
 const (
 	// DefaultChunkSize is the chunk size both directions start with
-	// (RTMP 1.0 §5.3.1).
+	// (RTMP 1.0 §5.4.1).
 	DefaultChunkSize = 128
 
 	// MaxMessageLength is the largest message the 24-bit length field of a

@@ -36,6 +36,36 @@ type outStream struct {
 	used      bool
 }
 
+// advance picks the header format for m, records m as the last message on
+// the chunk stream, and returns the format and the value of its timestamp
+// field: the timestamp for type 0, the delta for types 1 and 2.
+func (st *outStream) advance(m protocol.Message) (format uint8, field uint32) {
+	length := uint32(len(m.Payload))
+	delta := m.Timestamp - st.timestamp
+	switch {
+	case !st.used || m.StreamID != st.streamID || m.Timestamp < st.timestamp:
+		format, field = fmtFull, m.Timestamp
+	case length != st.length || m.Type != st.typ:
+		format, field = fmtSameID, delta
+	case delta != st.delta || !st.deltaSent:
+		format, field = fmtDelta, delta
+	default:
+		format = fmtContinued
+	}
+	if format != fmtContinued {
+		st.extended = field >= extendedTimestamp
+		st.extValue = field
+	}
+	st.timestamp = m.Timestamp
+	st.delta = delta
+	st.length = length
+	st.streamID = m.StreamID
+	st.typ = m.Type
+	st.deltaSent = format != fmtFull
+	st.used = true
+	return format, field
+}
+
 // Writer splits messages into chunks (RTMP 1.0 §5.3) and buffers them for
 // the connection. It is not safe for concurrent use.
 //
@@ -132,41 +162,8 @@ func (w *Writer) WriteMessage(csid uint32, m protocol.Message) error {
 	if st == nil {
 		st = w.streams.add(csid)
 	}
+	format, field := st.advance(m)
 	length := uint32(len(m.Payload))
-	delta := m.Timestamp - st.timestamp
-	var format uint8
-	switch {
-	case !st.used || m.StreamID != st.streamID || m.Timestamp < st.timestamp:
-		format = fmtFull
-	case length != st.length || m.Type != st.typ:
-		format = fmtSameID
-	case delta != st.delta || !st.deltaSent:
-		format = fmtDelta
-	default:
-		format = fmtContinued
-	}
-
-	// The value of the 24-bit field and of the extended timestamp.
-	field := delta
-	switch format {
-	case fmtFull:
-		field = m.Timestamp
-		fallthrough
-	case fmtSameID, fmtDelta:
-		st.extended = field >= extendedTimestamp
-		st.extValue = field
-	}
-	*st = outStream{
-		timestamp: m.Timestamp,
-		delta:     delta,
-		length:    length,
-		streamID:  m.StreamID,
-		typ:       m.Type,
-		extended:  st.extended,
-		extValue:  st.extValue,
-		deltaSent: format != fmtFull,
-		used:      true,
-	}
 
 	chunkSize := min(w.chunkSize, maxEffectiveChunkSize)
 	ext := 0

@@ -28,9 +28,10 @@
 // tolerates the senders that leave the extended timestamp out of
 // continuation chunks, as SRS does.
 //
-// The Writer compresses headers per chunk stream and buffers whole messages
-// so that each reaches the connection in one write, using append-style
-// encoding into a reused buffer: writing a message allocates nothing.
+// The Writer compresses headers per chunk stream and appends chunks to a
+// reused buffer, writing it out at 64 KiB and never in the middle of a
+// message that fits, so that a message reaches the connection in one write
+// and writing it allocates nothing.
 //
 // # Messages
 //
@@ -38,7 +39,8 @@
 // caller's buffer (RTMP 1.0 §5.4, §7.1.7) and the Parse functions decode
 // them. SplitAggregate unpacks aggregate messages (§7.1.6).
 //
-// Citations: "RTMP 1.0" is Adobe's RTMP specification (the chunk stream
-// part numbers its sections 5.x as the combined 2012 document does), and
+// Citations: "RTMP 1.0" is Adobe's RTMP specification, with the section
+// numbers of the combined document (§5.2 handshake, §5.3 chunking, §5.4
+// protocol control messages, §7.1 message types) that the errata also use;
 // "errata" is Thornburgh's RTMP Errata and Addenda (2024).
 package rtmp

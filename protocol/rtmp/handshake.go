@@ -87,12 +87,12 @@ func ServerHandshake(rw io.ReadWriter) (HandshakeInfo, error) {
 	// S1 time and version stay zero unless we sign it; §5.2.3 allows an
 	// epoch of 0 and requires the zero field for the simple handshake.
 	rand.Read(s1[8:])
+	var off int
 	if info.ClientVersion != [4]byte{} {
-		info.Scheme, _ = findDigest(c1, playerKey[:playerPartialKeyLen])
+		info.Scheme, off = findDigest(c1, playerKey[:playerPartialKeyLen])
 	}
 	if info.Scheme != SchemeNone {
 		info.Digest = true
-		off := digestOffset(c1, schemeBase(info.Scheme))
 		copy(s1[4:8], serverVersion[:])
 		imprintDigest(s1, info.Scheme, serverKey[:serverPartialKeyLen])
 		rand.Read(s2[:signedSize])
