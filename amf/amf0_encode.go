@@ -13,11 +13,14 @@ import (
 // ByteArray, vectors, Dictionary, *MixedArray, objects with a property or
 // class name longer than 65535 bytes) are written as the AMF3 switch marker
 // 0x11 followed by their AMF3 encoding, using e's AMF3 tables.
-// On error b is returned with its original length.
+// On error b is returned with its original length and the tables as they
+// were, so the session can go on.
 func (e *Encoder) AppendAMF0(b []byte, v any) ([]byte, error) {
 	e.depth = 0
+	m := e.mark()
 	out, err := e.amf0(b, v)
 	if err != nil {
+		e.rollback(m)
 		return b, err
 	}
 	return out, nil

@@ -10,11 +10,14 @@ import (
 // in the signed 29-bit range, whether Go integers or float64 (except -0),
 // are written as integer (0x04) and all others as double. Strings, objects
 // and traits already written since the last Reset are written as
-// references. On error b is returned with its original length.
+// references. On error b is returned with its original length and the
+// tables as they were, so the session can go on.
 func (e *Encoder) AppendAMF3(b []byte, v any) ([]byte, error) {
 	e.depth = 0
+	m := e.mark()
 	out, err := e.amf3(b, v)
 	if err != nil {
+		e.rollback(m)
 		return b, err
 	}
 	return out, nil

@@ -196,6 +196,44 @@ func TestEncoderSession(t *testing.T) {
 	}
 }
 
+// TestEncoderErrorRollback checks that a failed call leaves no table entries
+// for values that were never sent, so later references stay valid. In AMF0
+// the failing value reaches the AMF3 tables through a MixedArray.
+func TestEncoderErrorRollback(t *testing.T) {
+	shared := Object{{"a", "x"}}
+	mixed := &MixedArray{Dense: []any{"d"}, Assoc: Object{{"m", "y"}}}
+	good := StrictArray{"first", shared}
+	bad := StrictArray{"second", mixed, Object{{"b", "y"}}, shared, &TypedObject{Class: "C"}, make(chan int)}
+	after := StrictArray{"second", mixed, "y", shared, &TypedObject{Class: "C"}}
+	for _, amf3 := range []bool{false, true} {
+		var e Encoder
+		msg := encodeAll(t, &e, nil, []any{good}, amf3)
+		n := len(msg)
+		appendFn := e.AppendAMF0
+		if amf3 {
+			appendFn = e.AppendAMF3
+		}
+		msg, err := appendFn(msg, bad)
+		if !errors.Is(err, ErrUnsupportedType) || len(msg) != n {
+			t.Fatalf("amf3 %v: got %v and %d bytes", amf3, err, len(msg))
+		}
+		msg = encodeAll(t, &e, msg, []any{after}, amf3)
+		d := NewDecoder()
+		d.Reset(msg)
+		for i, want := range []any{good, after} {
+			var got any
+			if amf3 {
+				got, err = d.DecodeAMF3()
+			} else {
+				got, err = d.DecodeAMF0()
+			}
+			if err != nil || !equal(got, want, false) {
+				t.Fatalf("amf3 %v: value %d: %#v, %v", amf3, i, got, err)
+			}
+		}
+	}
+}
+
 func TestAMF3Decode(t *testing.T) {
 	tests := []struct {
 		name string

@@ -65,6 +65,36 @@ func (e *Encoder) Reset() {
 	e.traits3 = e.traits3[:0]
 }
 
+// tableMark records the sizes of the AMF3 tables before a public call.
+type tableMark struct {
+	strs, objs uint32
+	traits     int
+}
+
+func (e *Encoder) mark() tableMark {
+	return tableMark{strs: uint32(len(e.strs)), objs: e.nobjs, traits: len(e.traits3)}
+}
+
+// rollback forgets the table entries added since m. A failed call returns b
+// unchanged, so the peer never sees the values those entries stand for and
+// later references to them would point at the wrong entries. Errors are rare,
+// so the scans over the maps cost nothing in practice.
+func (e *Encoder) rollback(m tableMark) {
+	for k, i := range e.strs {
+		if i >= m.strs {
+			delete(e.strs, k)
+		}
+	}
+	for k, i := range e.objs {
+		if i >= m.objs {
+			delete(e.objs, k)
+		}
+	}
+	e.nobjs = m.objs
+	clear(e.traits3[m.traits:])
+	e.traits3 = e.traits3[:m.traits]
+}
+
 func (e *Encoder) maxDepth() int {
 	if e.MaxDepth > 0 {
 		return e.MaxDepth
