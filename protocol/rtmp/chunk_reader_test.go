@@ -289,7 +289,7 @@ func TestReaderAllocatesWithData(t *testing.T) {
 // progress when the budget is reached.
 func TestReaderReleasesIdleBuffers(t *testing.T) {
 	var msgs []csMessage
-	for csid := uint32(3); csid < 10; csid++ {
+	for _, csid := range []uint32{3, 4, 5, 64, 400, 6, 65599, 7} {
 		msgs = append(msgs, msg(csid, protocol.TypeVideo, 1, 0, payload(1000, byte(csid))))
 	}
 	wire, err := encodeMessages(128, msgs)
@@ -326,6 +326,9 @@ func TestRoundTripChunkSizes(t *testing.T) {
 			var buf bytes.Buffer
 			w := NewWriter(&buf)
 			setChunkSize(t, w, size)
+			if w.ChunkSize() != size {
+				t.Fatalf("ChunkSize = %d, want %d", w.ChunkSize(), size)
+			}
 			for _, cm := range msgs {
 				if err := w.WriteMessage(cm.csid, cm.m); err != nil {
 					t.Fatal(err)
