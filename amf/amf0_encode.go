@@ -69,8 +69,8 @@ func (e *Encoder) amf0(b []byte, v any) ([]byte, error) {
 		if len(x.Class) > math.MaxUint16 || !namesFitAMF0(x.Props) {
 			return e.amf3(append(b, amf0AVMPlus), x)
 		}
-		b, _ = appendUTF0(append(b, amf0TypedObject), x.Class)
-		return e.props0(b, x.Props)
+		b = appendU16(append(b, amf0TypedObject), uint16(len(x.Class)))
+		return e.props0(append(b, x.Class...), x.Props)
 	case time.Time:
 		b = appendDouble(append(b, amf0Date), timeToMs(x))
 		return append(b, 0, 0), nil // time-zone: reserved, 0 (AMF0 §2.13)

@@ -17,8 +17,9 @@ const (
 // ExternalizableReader decodes the body of an AMF3 externalizable object
 // (AMF3 §3.12, U29O-traits-ext). The body format is private to the class, so
 // the reader consumes it with the Decoder's own methods, typically
-// DecodeAMF3, and returns the value that stands for the object.
-type ExternalizableReader func(d *Decoder) (any, error)
+// DecodeAMF3 and ReadBytes, and returns the value that stands for the
+// object.
+type ExternalizableReader = func(d *Decoder) (any, error)
 
 // readWrappedValue reads the body of the Flex classes every Flash/Flex client
 // can send over RTMP, flex.messaging.io.ArrayCollection and
@@ -85,22 +86,30 @@ type traits struct {
 func NewDecoder() *Decoder { return &Decoder{} }
 
 // Reset starts decoding b, clearing the AMF0 and AMF3 reference tables and
-// the element count. Allocated table capacity is kept, so a Decoder reused
-// per message reaches a steady state without table allocations.
+// the element count. Table capacity is kept up to a modest size, so a
+// Decoder reused per message reaches a steady state without table
+// allocations, while one huge message does not pin its tables for the life
+// of a connection.
 func (d *Decoder) Reset(b []byte) {
 	d.buf = b
 	d.off = 0
 	d.depth, d.reach, d.elems = 0, 0, 0
-	clear(d.refs0)
-	d.refs0 = d.refs0[:0]
-	clear(d.strs3)
-	d.strs3 = d.strs3[:0]
-	clear(d.objs3)
-	d.objs3 = d.objs3[:0]
-	clear(d.traits3)
-	d.traits3 = d.traits3[:0]
-	clear(d.props)
-	d.props = d.props[:0]
+	d.refs0 = resetTable(d.refs0)
+	d.strs3 = resetTable(d.strs3)
+	d.objs3 = resetTable(d.objs3)
+	d.traits3 = resetTable(d.traits3)
+	d.props = resetTable(d.props)
+}
+
+// retainedTableCap is the largest table capacity Reset keeps.
+const retainedTableCap = 1024
+
+func resetTable[T any](s []T) []T {
+	if cap(s) > retainedTableCap {
+		return nil
+	}
+	clear(s)
+	return s[:0]
 }
 
 // Len returns the number of bytes not yet consumed.

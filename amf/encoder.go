@@ -55,14 +55,21 @@ type encTraits struct {
 	names   []Property
 }
 
-// Reset clears the AMF3 reference tables, keeping their capacity.
+// Reset clears the AMF3 reference tables. Their capacity is kept up to a
+// modest size, so that encoding reaches a steady state without allocations
+// but one huge message does not pin its tables.
 func (e *Encoder) Reset() {
 	e.depth = 0
+	if len(e.strs) > retainedTableCap {
+		e.strs = nil
+	}
 	clear(e.strs)
+	if len(e.objs) > retainedTableCap {
+		e.objs = nil
+	}
 	clear(e.objs)
 	e.nobjs = 0
-	clear(e.traits3)
-	e.traits3 = e.traits3[:0]
+	e.traits3 = resetTable(e.traits3)
 }
 
 // tableMark records the sizes of the AMF3 tables before a public call.
@@ -102,21 +109,12 @@ func (e *Encoder) maxDepth() int {
 	return DefaultMaxDepth
 }
 
-// pooledTableLimit bounds what a pooled Encoder keeps between uses, so that
-// one huge message does not pin its tables in the pool forever.
-const pooledTableLimit = 1024
-
 var encoderPool = sync.Pool{New: func() any { return new(Encoder) }}
 
 func getEncoder() *Encoder { return encoderPool.Get().(*Encoder) }
 
 func putEncoder(e *Encoder) {
-	if len(e.strs) > pooledTableLimit || len(e.objs) > pooledTableLimit || len(e.traits3) > pooledTableLimit {
-		*e = Encoder{}
-	} else {
-		e.Reset()
-	}
-	e.MaxDepth = 0
+	e.Reset()
 	encoderPool.Put(e)
 }
 
