@@ -88,7 +88,8 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer writing chunks to w, with the default chunk
-// size of 128.
+// size of 128. Its buffer starts at 4 KiB and grows as needed to at most
+// about twice the 64 KiB flush threshold.
 func NewWriter(w io.Writer) *Writer {
 	return &Writer{
 		w:         w,

@@ -1,6 +1,9 @@
 package rtmp
 
-import "errors"
+import (
+	"errors"
+	"io"
+)
 
 // Sentinel errors. Functions in this package wrap them with the detail that
 // caused them (a version byte, a chunk stream ID, a length), so match them
@@ -55,3 +58,12 @@ var (
 	// sub-messages do not fit in its payload.
 	ErrInvalidAggregate = errors.New("rtmp: invalid aggregate message")
 )
+
+// unexpected turns a clean EOF in the middle of a handshake into
+// io.ErrUnexpectedEOF: the peer went away after the handshake started.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

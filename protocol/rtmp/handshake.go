@@ -178,12 +178,3 @@ func ClientHandshake(rw io.ReadWriter, digest bool) error {
 	}
 	return nil
 }
-
-// unexpected turns a clean EOF in the middle of a handshake into
-// io.ErrUnexpectedEOF: the peer went away after the handshake started.
-func unexpected(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
