@@ -22,6 +22,9 @@ type Config struct {
 	// configuration.
 	Apps  []string
 	Media media.Config
+	// Events, when set, is told about connections and publications in
+	// every instance (see Events).
+	Events Events
 }
 
 // Registry is the set of applications.
@@ -83,11 +86,12 @@ func (a *App) instance(name string) *Instance {
 	defer a.mu.Unlock()
 	inst := a.instances[name]
 	if inst == nil {
-		inst = &Instance{
-			app: a, name: name, created: time.Now(),
-			streams: media.NewRegistry(a.reg.cfg.Media),
-			clients: make(map[Client]struct{}),
+		inst = &Instance{app: a, name: name, created: time.Now(), clients: make(map[Client]struct{})}
+		mcfg := a.reg.cfg.Media
+		if ev := a.reg.cfg.Events; ev != nil {
+			mcfg.Events = instanceEvents{inst: inst, ev: ev}
 		}
+		inst.streams = media.NewRegistry(mcfg)
 		a.instances[name] = inst
 	}
 	return inst
@@ -157,13 +161,20 @@ func (i *Instance) AddClient(c Client) {
 	i.mu.Lock()
 	i.clients[c] = struct{}{}
 	i.mu.Unlock()
+	if ev := i.app.reg.cfg.Events; ev != nil {
+		ev.ClientConnected(i, c)
+	}
 }
 
 // RemoveClient forgets a client.
 func (i *Instance) RemoveClient(c Client) {
 	i.mu.Lock()
+	_, ok := i.clients[c]
 	delete(i.clients, c)
 	i.mu.Unlock()
+	if ev := i.app.reg.cfg.Events; ev != nil && ok {
+		ev.ClientDisconnected(i, c)
+	}
 }
 
 // Clients returns the connected clients sorted by ID.

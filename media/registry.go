@@ -29,6 +29,16 @@ type Config struct {
 	PublisherTimeout time.Duration
 	// AlwaysTakeover lets a new publisher replace a live one at once.
 	AlwaysTakeover bool
+	// Events, when set, is told when streams start and stop being published.
+	Events Events
+}
+
+// Events receives stream lifecycle notifications for monitoring. Its
+// methods are called with the registry locked: they must not block and must
+// not call back into the registry or the stream.
+type Events interface {
+	StreamPublished(name string)
+	StreamUnpublished(name string)
 }
 
 // Registry holds the live streams of one application instance.
@@ -85,6 +95,9 @@ func (r *Registry) Publish(name string, p Publisher) (*Stream, error) {
 	s.pubSince = time.Now()
 	for sub := range s.subs {
 		sub.pushEvent(EventPublish)
+	}
+	if r.cfg.Events != nil {
+		r.cfg.Events.StreamPublished(name)
 	}
 	return s, nil
 }

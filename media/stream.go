@@ -36,6 +36,7 @@ type Stream struct {
 	subs       map[*Subscriber]struct{}
 	videoCodec string
 	audioCodec string
+	stats      streamStats
 
 	bytesIn  atomic.Uint64
 	framesIn atomic.Uint64
@@ -56,6 +57,7 @@ func (s *Stream) Write(p Publisher, f *Frame) {
 	}
 	s.bytesIn.Add(uint64(f.Size()))
 	s.framesIn.Add(1)
+	s.stats.update(f, s.pubSince, now)
 	s.cache(f)
 	for sub := range s.subs {
 		sub.push(f, s.hasVideo, now)
@@ -173,6 +175,9 @@ func (s *Stream) Unpublish(p Publisher) {
 	if empty {
 		delete(s.reg.streams, s.name)
 	}
+	if ev := s.reg.cfg.Events; ev != nil {
+		ev.StreamUnpublished(s.name)
+	}
 }
 
 // Unsubscribe detaches sub.
@@ -201,15 +206,29 @@ type StreamInfo struct {
 	AudioCodec  string
 	BytesIn     uint64
 	FramesIn    uint64
+	// SubscribersByProtocol counts subscribers by their
+	// SubscriberConfig.Label ("" for unlabelled ones).
+	SubscribersByProtocol map[string]int
+	// Stats measures what the current publisher sends; zero when unpublished.
+	Stats StreamStats
 }
 
 // Info returns a snapshot of the stream.
 func (s *Stream) Info() StreamInfo {
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return StreamInfo{
+	info := StreamInfo{
 		Name: s.name, Published: s.pub != nil, Since: s.pubSince, Subscribers: len(s.subs),
 		VideoCodec: s.videoCodec, AudioCodec: s.audioCodec,
 		BytesIn: s.bytesIn.Load(), FramesIn: s.framesIn.Load(),
+		SubscribersByProtocol: make(map[string]int, 2),
 	}
+	for sub := range s.subs {
+		info.SubscribersByProtocol[sub.cfg.Label]++
+	}
+	if s.pub != nil {
+		info.Stats = s.stats.snapshot(now)
+	}
+	return info
 }

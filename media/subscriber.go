@@ -33,6 +33,9 @@ type SubscriberConfig struct {
 	// MaxLag is how long a subscriber may keep dropping before it is
 	// disconnected through OnOverflow.
 	MaxLag time.Duration
+	// Label names the subscriber's transport ("rtmp", "rtmfp") for
+	// monitoring: StreamInfo counts subscribers by it.
+	Label string
 }
 
 func (c SubscriberConfig) withDefaults() SubscriberConfig {
