@@ -18,7 +18,8 @@ import (
 // StrictArray, ByteArray, ...), the same pointer for *TypedObject and
 // *MixedArray. An object mutated after it was written and written again
 // before Reset is therefore sent as a reference to its earlier state, as in
-// Flash Player.
+// Flash Player, and the tables keep the values written reachable until
+// Reset.
 //
 // The AMF0 encoder writes no AMF0 references (0x07): values shared within a
 // graph are written in full each time, which every AMF0 reader accepts, and
