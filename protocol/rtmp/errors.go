@@ -55,12 +55,12 @@ var (
 	ErrShortPayload = errors.New("rtmp: payload too short")
 
 	// ErrInvalidAggregate is returned for an aggregate message whose
-	// sub-messages do not fit in its payload.
+	// sub-messages do not fit in its payload, or that nests an aggregate.
 	ErrInvalidAggregate = errors.New("rtmp: invalid aggregate message")
 )
 
-// unexpected turns a clean EOF in the middle of a handshake into
-// io.ErrUnexpectedEOF: the peer went away after the handshake started.
+// unexpected turns a clean EOF in the middle of a handshake or a chunk into
+// io.ErrUnexpectedEOF: the peer went away partway through.
 func unexpected(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF
