@@ -14,6 +14,8 @@ import (
 type Config struct {
 	Log     LogConfig     `toml:"log"`
 	RTMP    RTMPConfig    `toml:"rtmp"`
+	RTMPS   RTMPSConfig   `toml:"rtmps"`
+	Limits  LimitsConfig  `toml:"limits"`
 	RTMFP   RTMFPConfig   `toml:"rtmfp"`
 	HTTP    HTTPConfig    `toml:"http"`
 	Media   MediaConfig   `toml:"media"`
@@ -37,6 +39,14 @@ type RTMPConfig struct {
 	IdleTimeout      Duration `toml:"idle_timeout"`
 	PingInterval     Duration `toml:"ping_interval"`
 	WriteTimeout     Duration `toml:"write_timeout"`
+}
+
+// RTMPSConfig configures the RTMP-over-TLS listener; it is off while
+// Listen is empty. It serves the same applications as RTMP.
+type RTMPSConfig struct {
+	Listen   string `toml:"listen"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
 }
 
 // RTMFPConfig configures the RTMFP listener.
@@ -116,8 +126,9 @@ func Defaults() Config {
 			HandshakeTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{60 * time.Second},
 			PingInterval: Duration{20 * time.Second}, WriteTimeout: Duration{15 * time.Second},
 		},
-		RTMFP: RTMFPConfig{Listen: ":1935"},
-		HTTP:  HTTPConfig{Listen: "127.0.0.1:8080"},
+		RTMFP:  RTMFPConfig{Listen: ":1935"},
+		Limits: LimitsConfig{MaxConnections: 10000, MaxConnectionsPerIP: 1000, HandshakesPerIPPerSecond: 100},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080"},
 		Media: MediaConfig{
 			GOPCache: true, MaxGOPBytes: 32 << 20, SubscriberQueueBytes: 4 << 20,
 			SubscriberMaxLag: Duration{10 * time.Second}, PublisherTimeout: Duration{10 * time.Second},
@@ -140,6 +151,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: rtmp.ping_interval %v must be shorter than rtmp.idle_timeout %v", c.RTMP.PingInterval, c.RTMP.IdleTimeout)
 	case c.Media.SubscriberQueueBytes < 64<<10:
 		return fmt.Errorf("config: media.subscriber_queue_bytes %d is below 65536", c.Media.SubscriberQueueBytes)
+	case c.RTMPS.Listen != "" && (c.RTMPS.CertFile == "" || c.RTMPS.KeyFile == ""):
+		return errors.New("config: rtmps.listen needs rtmps.cert_file and rtmps.key_file")
 	case c.NetConn.MaxStreams < 1:
 		return fmt.Errorf("config: netconn.max_streams %d must be at least 1", c.NetConn.MaxStreams)
 	}

@@ -14,3 +14,5 @@ func zapcoreTee(core zapcore.Core, t *testing.T) zapcore.Core {
 }
 
 func zapBool(key string, v bool) zapcore.Field { return zap.Bool(key, v) }
+
+func zapString(key, v string) zapcore.Field { return zap.String(key, v) }

@@ -35,11 +35,12 @@ var errIdle = errors.New("rtmp: idle timeout")
 // decodes chunks into messages for the NetConnection core, and a writer
 // goroutine that drains the core's outbox into the chunk writer.
 type rtmpConn struct {
-	id   string
-	nc   net.Conn
-	cfg  RTMPConfig
-	log  *zap.Logger
-	core *netconn.Conn
+	id    string
+	nc    net.Conn
+	proto string // "rtmp" or "rtmps"
+	cfg   RTMPConfig
+	log   *zap.Logger
+	core  *netconn.Conn
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -52,7 +53,7 @@ type rtmpConn struct {
 	lastAck    uint64 // reader goroutine only
 }
 
-func (c *rtmpConn) Protocol() string     { return "rtmp" }
+func (c *rtmpConn) Protocol() string     { return c.proto }
 func (c *rtmpConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // Silence implements netconn.Transport.

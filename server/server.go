@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -26,8 +27,10 @@ type Server struct {
 	log  *zap.Logger
 	apps *apps.Registry
 
-	rtmpLn net.Listener
-	nextID atomic.Uint64
+	rtmpLn  net.Listener
+	rtmpsLn net.Listener // nil when RTMPS is off
+	admit   *admission
+	nextID  atomic.Uint64
 
 	mu    sync.Mutex
 	conns map[*rtmpConn]struct{}
@@ -41,7 +44,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 		names = append(names, a.Name)
 	}
 	return &Server{
-		cfg: cfg, log: log, conns: make(map[*rtmpConn]struct{}),
+		cfg: cfg, log: log, conns: make(map[*rtmpConn]struct{}), admit: newAdmission(cfg.Limits),
 		apps: apps.NewRegistry(apps.Config{Apps: names, Media: media.Config{
 			GOPCache:         cfg.Media.GOPCache,
 			MaxGOPBytes:      cfg.Media.MaxGOPBytes,
@@ -63,11 +66,26 @@ func (s *Server) Listen() error {
 	}
 	s.rtmpLn = ln
 	s.log.Info("rtmp listening", zap.String("addr", ln.Addr().String()))
+	if s.cfg.RTMPS.Listen != "" {
+		if s.rtmpsLn, err = listenTLS(s.cfg.RTMPS); err != nil {
+			_ = ln.Close()
+			return err
+		}
+		s.log.Info("rtmps listening", zap.String("addr", s.rtmpsLn.Addr().String()))
+	}
 	return nil
 }
 
 // RTMPAddr is the bound RTMP address.
 func (s *Server) RTMPAddr() net.Addr { return s.rtmpLn.Addr() }
+
+// RTMPSAddr is the bound RTMPS address, nil when RTMPS is off.
+func (s *Server) RTMPSAddr() net.Addr {
+	if s.rtmpsLn == nil {
+		return nil
+	}
+	return s.rtmpsLn.Addr()
+}
 
 // Serve accepts connections until ctx ends, then closes every connection
 // and returns once they have all finished.
@@ -77,11 +95,22 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	go func() {
-		<-ctx.Done()
-		_ = s.rtmpLn.Close()
-	}()
-	err := s.acceptRTMP()
+	listeners := map[string]net.Listener{"rtmp": s.rtmpLn}
+	if s.rtmpsLn != nil {
+		listeners["rtmps"] = s.rtmpsLn
+	}
+	errs := make(chan error, len(listeners))
+	for proto, ln := range listeners {
+		go func() { errs <- s.accept(ln, proto) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+	}
+	for _, ln := range listeners {
+		_ = ln.Close()
+	}
 	s.mu.Lock()
 	for c := range s.conns {
 		c.Close(context.Cause(ctx))
@@ -94,9 +123,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) acceptRTMP() error {
+// accept runs one TCP listener's accept loop until the listener closes.
+func (s *Server) accept(ln net.Listener, proto string) error {
 	for {
-		nc, err := s.rtmpLn.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
@@ -105,17 +135,26 @@ func (s *Server) acceptRTMP() error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			return fmt.Errorf("rtmp accept: %w", err)
+			return fmt.Errorf("%s accept: %w", proto, err)
 		}
-		s.startRTMP(nc)
+		release, refusal := s.admit.admit(addrIP(nc.RemoteAddr()), time.Now())
+		if refusal != "" {
+			s.log.Warn("connection refused", zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()),
+				zap.String("limit", refusal))
+			_ = nc.Close()
+			continue
+		}
+		s.startRTMP(nc, proto, release)
 	}
 }
 
-func (s *Server) startRTMP(nc net.Conn) {
+// startRTMP serves an RTMP or RTMPS connection; release frees its
+// admission slot when it ends.
+func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	id := strconv.FormatUint(s.nextID.Add(1), 10)
 	ctx, cancel := context.WithCancelCause(context.Background())
-	log := s.log.With(zap.String("conn", id), zap.String("proto", "rtmp"), zap.String("remote", nc.RemoteAddr().String()))
-	c := &rtmpConn{id: id, nc: nc, cfg: s.cfg.RTMP, log: log, ctx: ctx, cancel: cancel}
+	log := s.log.With(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
+	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: s.cfg.RTMP, log: log, ctx: ctx, cancel: cancel}
 	c.core = netconn.NewConn(id, c, s.apps, netconn.Config{
 		FMSVer:        s.cfg.NetConn.FMSVersion,
 		MaxStreams:    s.cfg.NetConn.MaxStreams,
@@ -132,6 +171,7 @@ func (s *Server) startRTMP(nc net.Conn) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer release()
 		c.run()
 		s.mu.Lock()
 		delete(s.conns, c)

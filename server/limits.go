@@ -1,0 +1,139 @@
+package server
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LimitsConfig bounds what clients may take from the server.
+type LimitsConfig struct {
+	// MaxConnections bounds connections over all listeners.
+	MaxConnections int `toml:"max_connections"`
+	// MaxConnectionsPerIP bounds connections from one address.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// HandshakesPerIPPerSecond bounds how fast one address may start
+	// connections (a token bucket with a burst of the same size).
+	HandshakesPerIPPerSecond int `toml:"handshakes_per_ip_per_second"`
+}
+
+// Refusal reasons, also the label of the refusal counters.
+const (
+	refusedTotal     = "max_connections"
+	refusedPerIP     = "max_connections_per_ip"
+	refusedRate      = "handshakes_per_ip_per_second"
+	rateEntriesSweep = 4096 // sweep idle rate buckets past this many
+)
+
+// admission decides whether a new connection may start. It is shared by
+// every listener so that limits hold across protocols.
+type admission struct {
+	cfg LimitsConfig
+
+	mu      sync.Mutex
+	total   int
+	perIP   map[netip.Addr]int
+	buckets map[netip.Addr]*bucket
+
+	refused map[string]*atomic.Uint64
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newAdmission(cfg LimitsConfig) *admission {
+	a := &admission{cfg: cfg, perIP: make(map[netip.Addr]int), buckets: make(map[netip.Addr]*bucket),
+		refused: make(map[string]*atomic.Uint64)}
+	for _, r := range []string{refusedTotal, refusedPerIP, refusedRate} {
+		a.refused[r] = new(atomic.Uint64)
+	}
+	return a
+}
+
+// addrIP extracts the IP of a connection's remote address.
+func addrIP(addr net.Addr) netip.Addr {
+	if ap, err := netip.ParseAddrPort(addr.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// admit reserves a connection slot for ip. It returns the reason when the
+// connection must be refused; otherwise release must be called when the
+// connection ends.
+func (a *admission) admit(ip netip.Addr, now time.Time) (release func(), refusal string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.cfg.MaxConnections > 0 && a.total >= a.cfg.MaxConnections:
+		refusal = refusedTotal
+	case a.cfg.MaxConnectionsPerIP > 0 && a.perIP[ip] >= a.cfg.MaxConnectionsPerIP:
+		refusal = refusedPerIP
+	case !a.takeToken(ip, now):
+		refusal = refusedRate
+	}
+	if refusal != "" {
+		a.refused[refusal].Add(1)
+		return nil, refusal
+	}
+	a.total++
+	a.perIP[ip]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			a.total--
+			if a.perIP[ip]--; a.perIP[ip] <= 0 {
+				delete(a.perIP, ip)
+			}
+			a.mu.Unlock()
+		})
+	}, ""
+}
+
+// takeToken spends one token of ip's handshake bucket; a.mu is held.
+func (a *admission) takeToken(ip netip.Addr, now time.Time) bool {
+	rate := float64(a.cfg.HandshakesPerIPPerSecond)
+	if rate <= 0 {
+		return true
+	}
+	if len(a.buckets) > rateEntriesSweep {
+		for k, b := range a.buckets {
+			if now.Sub(b.last) > time.Second {
+				delete(a.buckets, k) // refilled to the burst anyway
+			}
+		}
+	}
+	b := a.buckets[ip]
+	if b == nil {
+		b = &bucket{tokens: rate, last: now}
+		a.buckets[ip] = b
+	}
+	b.tokens = min(rate, b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// Refusals reports how many connections each limit refused.
+func (a *admission) Refusals() map[string]uint64 {
+	out := make(map[string]uint64, len(a.refused))
+	for k, v := range a.refused {
+		out[k] = v.Load()
+	}
+	return out
+}
+
+// Connections is the number of admitted connections.
+func (a *admission) Connections() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.total
+}

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nimbus-media/nimbus/internal/testtools"
+	"github.com/nimbus-media/nimbus/protocol"
+	"github.com/nimbus-media/nimbus/protocol/rtmp"
+)
+
+func TestAdmissionLimits(t *testing.T) {
+	ip1, ip2 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	now := time.Unix(1000, 0)
+	a := newAdmission(LimitsConfig{MaxConnections: 3, MaxConnectionsPerIP: 2, HandshakesPerIPPerSecond: 100})
+	r1, why := a.admit(ip1, now)
+	r2, _ := a.admit(ip1, now)
+	if why != "" || r2 == nil {
+		t.Fatal("first two connections refused")
+	}
+	if _, why := a.admit(ip1, now); why != refusedPerIP {
+		t.Fatalf("third from one IP: %q, want %q", why, refusedPerIP)
+	}
+	r3, _ := a.admit(ip2, now)
+	if _, why := a.admit(netip.MustParseAddr("10.0.0.3"), now); why != refusedTotal {
+		t.Fatalf("fourth overall: %q, want %q", why, refusedTotal)
+	}
+	r1()
+	r1() // idempotent
+	if _, why := a.admit(ip1, now); why != "" {
+		t.Fatalf("after a release: %q", why)
+	}
+	r2()
+	r3()
+
+	rate := newAdmission(LimitsConfig{HandshakesPerIPPerSecond: 2})
+	for i := range 2 {
+		rel, why := rate.admit(ip1, now)
+		if why != "" {
+			t.Fatalf("handshake %d refused", i)
+		}
+		rel()
+	}
+	if _, why := rate.admit(ip1, now); why != refusedRate {
+		t.Fatalf("third handshake in one second: %q", why)
+	}
+	if rel, why := rate.admit(ip1, now.Add(time.Second)); why != "" {
+		t.Fatalf("a second later: %q", why)
+	} else {
+		rel()
+	}
+	if got := rate.Refusals()[refusedRate]; got != 1 {
+		t.Errorf("rate refusals %d", got)
+	}
+}
+
+// TestConnectionLimitRefusesExcess: past max_connections_per_ip the next
+// connection is closed at once with a log line, while the clients under the
+// limit keep streaming.
+func TestConnectionLimitRefusesExcess(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.MaxConnectionsPerIP = 2 })
+	pub, pid := startPublishing(t, ts, "lim", rtmp.ClientConfig{})
+	player, id := startPlaying(t, ts, "lim", rtmp.ClientConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if c, err := rtmp.Dial(ctx, ts.url, rtmp.ClientConfig{}); err == nil {
+		c.Close()
+		t.Fatal("third connection from one address was admitted")
+	}
+	waitFor(t, 5*time.Second, "the refusal log line", func() bool {
+		return len(ts.logs.FilterMessage("connection refused").All()) == 1
+	})
+	send(t, pub, pid, protocol.TypeVideo, 0, avcFrame(true, 1, 100))
+	if m := readMedia(t, player, id); m.Type != protocol.TypeVideo {
+		t.Fatal("stream under the limit stopped")
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "nimbus test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// TestRTMPSPublish: ffmpeg publishes over RTMPS (a self-signed certificate
+// made here) and a player reads the stream over plain RTMP.
+func TestRTMPSPublish(t *testing.T) {
+	src := testFLV(t)
+	certFile, keyFile := selfSigned(t, t.TempDir())
+	ts := startServer(t, func(c *Config) {
+		c.RTMPS = RTMPSConfig{Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "played.flv")
+	player := testtools.FFmpeg(t, ctx, "-i", ts.url+"/secure", "-c", "copy", "-f", "flv", out)
+	playerOut := &lockedBuffer{}
+	player.Stdout, player.Stderr = playerOut, playerOut
+	if err := player.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the player to subscribe", func() bool {
+		s := ts.stream(t, "secure")
+		return s != nil && s.Info().Subscribers == 1
+	})
+	url := "rtmps://" + ts.RTMPSAddr().String() + "/live/secure"
+	if out, err := testtools.FFmpeg(t, ctx, "-re", "-i", src, "-c", "copy", "-f", "flv", url).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg publish over rtmps: %v\n%s", err, out)
+	}
+	if err := player.Wait(); err != nil {
+		t.Fatalf("ffmpeg play: %v\n%s", err, playerOut.String())
+	}
+	testtools.CheckPlayed(t, out, src)
+	if len(ts.logs.FilterField(zapString("proto", "rtmps")).FilterMessage("publishing").All()) != 1 {
+		t.Error("no publish logged on the rtmps listener")
+	}
+}

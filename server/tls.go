@@ -1,0 +1,22 @@
+package server
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+)
+
+// listenTLS opens the RTMPS listener: plain RTMP inside TLS, served by the
+// same connection handler. The TLS handshake runs on the connection's first
+// read, under the RTMP handshake deadline.
+func listenTLS(cfg RTMPSConfig) (net.Listener, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("rtmps: load certificate: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("rtmps listen: %w", err)
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
+}
