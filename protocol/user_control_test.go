@@ -1,10 +1,22 @@
-package rtmp
+package protocol
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 )
+
+func unhex(s string) []byte {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func hexPayload(n int, v byte) string { return strings.Repeat(hex.EncodeToString([]byte{v}), n) }
 
 var userControlCases = []struct {
 	uc   UserControl
@@ -20,6 +32,8 @@ var userControlCases = []struct {
 	{UserControl{Event: EventBufferEmpty, StreamID: 1}, "001f 00000001"},
 	{UserControl{Event: EventBufferReady, StreamID: 1}, "0020 00000001"},
 	{UserControl{Event: 26}, "001a"}, // SWF verification request: no data
+	{UserControl{Event: EventFlowSync, SyncID: 5, SyncCount: 2}, "0022 00000005 00000002"},
+	{UserControl{Event: EventSetKeepalive, ServerKeepalive: 15000, PeerKeepalive: 10000}, "0029 00003a98 00002710"},
 }
 
 func TestUserControlRoundTrip(t *testing.T) {
@@ -46,11 +60,11 @@ func TestParseUserControlTolerant(t *testing.T) {
 		{"0005", UserControl{Event: 5}, nil},
 		// Trailing bytes after a known event are ignored.
 		{"0000 00000001 ff", UserControl{Event: EventStreamBegin, StreamID: 1}, nil},
-		{"", UserControl{}, ErrShortPayload},
-		{"00", UserControl{}, ErrShortPayload},
-		{"0000 000001", UserControl{}, ErrShortPayload},
-		{"0003 00000001 0000", UserControl{}, ErrShortPayload},
-		{"0006", UserControl{}, ErrShortPayload},
+		{"", UserControl{}, ErrShortUserControl},
+		{"00", UserControl{}, ErrShortUserControl},
+		{"0000 000001", UserControl{}, ErrShortUserControl},
+		{"0003 00000001 0000", UserControl{}, ErrShortUserControl},
+		{"0006", UserControl{}, ErrShortUserControl},
 	} {
 		got, err := ParseUserControl(unhex(tc.wire))
 		if got != tc.want || !errors.Is(err, tc.wantErr) {
