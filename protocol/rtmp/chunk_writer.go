@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/nimbus-media/nimbus/protocol"
 )
@@ -85,6 +86,16 @@ type Writer struct {
 	chunkSize uint32
 	streams   chunkStreams[outStream]
 	err       error
+	written   uint64
+
+	// Pre-chunked messages are not copied: vec collects the buffer's
+	// segments and the shared chunk slices in order, and Flush hands them
+	// to the connection in one vectored write. mark is where the buffer's
+	// next segment starts; queued counts the shared bytes.
+	vec    net.Buffers
+	out    net.Buffers // what WriteTo consumes; a field so it does not escape per call
+	mark   int
+	queued int
 }
 
 // NewWriter returns a Writer writing chunks to w, with the default chunk
@@ -114,24 +125,55 @@ func (w *Writer) SetChunkSize(n uint32) {
 func (w *Writer) ChunkSize() uint32 { return w.chunkSize }
 
 // Buffered returns how many bytes are waiting to be written.
-func (w *Writer) Buffered() int { return len(w.buf) }
+func (w *Writer) Buffered() int { return len(w.buf) + w.queued }
 
-// Flush writes any buffered chunks to the underlying writer.
+// BytesWritten is the number of bytes written to the connection so far.
+func (w *Writer) BytesWritten() uint64 { return w.written }
+
+// Flush writes any buffered chunks to the underlying writer: in one write,
+// or, when pre-chunked messages are queued, in one vectored write (writev
+// on a TCP connection).
 func (w *Writer) Flush() error {
 	if w.err != nil {
 		return w.err
 	}
-	if len(w.buf) == 0 {
-		return nil
+	if len(w.vec) == 0 {
+		if len(w.buf) == 0 {
+			return nil
+		}
+		err := w.write(w.buf)
+		w.buf = w.buf[:0]
+		return err
 	}
-	err := w.write(w.buf)
-	w.buf = w.buf[:0]
-	return err
+	if w.mark < len(w.buf) {
+		w.vec = append(w.vec, w.buf[w.mark:])
+	}
+	want := int64(len(w.buf) + w.queued)
+	w.out = w.vec // WriteTo consumes its receiver; keep w.vec's array for reuse
+	n, err := w.out.WriteTo(w.w)
+	w.out = nil
+	w.written += uint64(n)
+	if err == nil && n < want {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		w.err = fmt.Errorf("rtmp: writing chunks: %w", err)
+	}
+	clear(w.vec) // drop references to shared chunk buffers
+	w.vec, w.buf, w.mark, w.queued = w.vec[:0], w.buf[:0], 0, 0
+	return w.err
 }
 
 // write writes p to the connection, recording the first error.
 func (w *Writer) write(p []byte) error {
+	if len(w.vec) > 0 {
+		// Keep the order: what is queued goes first.
+		w.vec = append(w.vec, p)
+		w.queued += len(p)
+		return w.Flush()
+	}
 	n, err := w.w.Write(p)
+	w.written += uint64(n)
 	if err == nil && n < len(p) {
 		err = io.ErrShortWrite
 	}
@@ -139,6 +181,65 @@ func (w *Writer) write(p []byte) error {
 		w.err = fmt.Errorf("rtmp: writing chunks: %w", err)
 	}
 	return w.err
+}
+
+// AppendChunks appends m, split into chunks of chunkSize on chunk stream
+// csid, in a form that does not depend on what was sent before: a type 0
+// header on the first chunk and type 3 headers on the rest (with the
+// extended timestamp in each when in effect, errata §5.1). Every connection
+// with the same chunk size can send the result as it is, which is how one
+// live frame is chunked once for all of its RTMP players (WritePrechunked).
+func AppendChunks(dst []byte, csid uint32, m protocol.Message, chunkSize uint32) []byte {
+	chunkSize = min(chunkSize, maxEffectiveChunkSize)
+	ext := m.Timestamp >= extendedTimestamp
+	length := uint32(len(m.Payload))
+	dst = appendBasicHeader(dst, fmtFull, csid)
+	dst = appendUint24(dst, min(m.Timestamp, extendedTimestamp))
+	dst = appendUint24(dst, length)
+	dst = append(dst, byte(m.Type))
+	dst = binary.LittleEndian.AppendUint32(dst, m.StreamID)
+	p := m.Payload
+	for first := true; first || len(p) > 0; first = false {
+		if !first {
+			dst = appendBasicHeader(dst, fmtContinued, csid)
+		}
+		if ext {
+			dst = binary.BigEndian.AppendUint32(dst, m.Timestamp)
+		}
+		n := min(uint32(len(p)), chunkSize)
+		dst = append(dst, p[:n]...)
+		p = p[n:]
+	}
+	return dst
+}
+
+// WritePrechunked queues chunks, which AppendChunks made from m for csid at
+// this Writer's chunk size, without copying them, and records m as the
+// chunk stream's last message so that later headers compress against it.
+// chunks must not change until the next Flush returns.
+func (w *Writer) WritePrechunked(csid uint32, m protocol.Message, chunks []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if csid < MinChunkStreamID || csid > MaxChunkStreamID {
+		return fmt.Errorf("%w: %d", ErrInvalidChunkStreamID, csid)
+	}
+	st := w.streams.get(csid)
+	if st == nil {
+		st = w.streams.add(csid)
+	}
+	st.used = false // the shared chunks start with a type 0 header
+	st.advance(m)
+	if w.mark < len(w.buf) {
+		w.vec = append(w.vec, w.buf[w.mark:])
+		w.mark = len(w.buf)
+	}
+	w.vec = append(w.vec, chunks)
+	w.queued += len(chunks)
+	if w.Buffered() >= writerFlushThreshold {
+		return w.Flush()
+	}
+	return nil
 }
 
 // WriteMessage appends the chunks of m on chunk stream csid to the buffer.
@@ -174,7 +275,7 @@ func (w *Writer) WriteMessage(csid uint32, m protocol.Message) error {
 	chunks := max((length+chunkSize-1)/chunkSize, 1)
 	size := basicHeaderSize(csid) + messageHeaderSize[format] + ext + int(length) +
 		int(chunks-1)*(basicHeaderSize(csid)+ext)
-	if len(w.buf) > 0 && len(w.buf)+size > writerFlushThreshold {
+	if w.Buffered() > 0 && w.Buffered()+size > writerFlushThreshold {
 		if err := w.Flush(); err != nil {
 			return err
 		}
@@ -221,14 +322,14 @@ func (w *Writer) WriteMessage(csid uint32, m protocol.Message) error {
 		}
 		p = p[n:]
 		w.buf = b
-		if len(p) > 0 && len(b) >= writerFlushThreshold {
+		if len(p) > 0 && w.Buffered() >= writerFlushThreshold {
 			if err := w.Flush(); err != nil {
 				return err
 			}
 			b = w.buf
 		}
 	}
-	if len(w.buf) >= writerFlushThreshold {
+	if w.Buffered() >= writerFlushThreshold {
 		return w.Flush()
 	}
 	return nil
