@@ -2,6 +2,8 @@ package media
 
 import (
 	"bytes"
+	"sync"
+	"sync/atomic"
 
 	"github.com/nimbus-media/nimbus/protocol"
 )
@@ -19,6 +21,43 @@ type Frame struct {
 	Metadata  bool   // onMetaData data message
 	ConfigKey uint64 // which sequence header this one replaces
 	Codec     string
+
+	// Wire encodings shared by every subscriber that needs the same one
+	// (RTMP: one per chunk size, chunk stream and message stream ID).
+	// Almost every player of a stream uses the same encoding, so the first
+	// is read without locking.
+	first atomic.Pointer[encoding]
+	encMu sync.Mutex
+	encs  []*encoding
+}
+
+type encoding struct {
+	key uint64
+	b   []byte
+}
+
+// Encoded returns the frame's wire encoding for key, building it with
+// build the first time any subscriber asks. The result is shared and must
+// not be modified.
+func (f *Frame) Encoded(key uint64, build func(dst []byte) []byte) []byte {
+	if e := f.first.Load(); e != nil && e.key == key {
+		return e.b
+	}
+	f.encMu.Lock()
+	defer f.encMu.Unlock()
+	if e := f.first.Load(); e != nil && e.key == key {
+		return e.b
+	}
+	for _, e := range f.encs {
+		if e.key == key {
+			return e.b
+		}
+	}
+	e := &encoding{key: key, b: build(nil)}
+	if !f.first.CompareAndSwap(nil, e) {
+		f.encs = append(f.encs, e)
+	}
+	return e.b
 }
 
 // Size is the frame's payload size, the unit of queue bounds.

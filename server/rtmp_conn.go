@@ -51,6 +51,7 @@ type rtmpConn struct {
 	closeOnce  sync.Once
 	peerWindow uint32 // reader goroutine only
 	lastAck    uint64 // reader goroutine only
+	flushedOut uint64 // writer goroutine only: bytes already added to bytesOut
 }
 
 func (c *rtmpConn) Protocol() string     { return c.proto }
@@ -215,15 +216,6 @@ func (c *rtmpConn) handle(m protocol.Message) error {
 	return c.core.HandleMessage(m)
 }
 
-// countingWriter counts bytes sent.
-type countingWriter struct{ c *rtmpConn }
-
-func (w countingWriter) Write(p []byte) (int, error) {
-	n, err := w.c.nc.Write(p)
-	w.c.bytesOut.Add(uint64(n))
-	return n, err
-}
-
 func csidFor(m *protocol.Message) uint32 {
 	switch {
 	case m.Type.IsControl():
@@ -240,7 +232,12 @@ func csidFor(m *protocol.Message) uint32 {
 
 func (c *rtmpConn) writeLoop() error {
 	out := c.core.Outbox()
-	w := rtmp.NewWriter(countingWriter{c})
+	// The writer gets the connection itself so that its vectored writes
+	// reach writev; it counts the bytes.
+	w := rtmp.NewWriter(c.nc)
+	// Over TLS a vectored write is a record per segment: copy instead.
+	shared := c.proto == "rtmp"
+	defer func() { c.bytesOut.Add(w.BytesWritten() - c.flushedOut) }()
 	ping := time.NewTicker(c.cfg.PingInterval.Duration)
 	defer ping.Stop()
 	for {
@@ -265,7 +262,17 @@ func (c *rtmpConn) writeLoop() error {
 			if !ok {
 				break
 			}
-			if err := w.WriteMessage(csidFor(&o.Message), o.Message); err != nil {
+			csid := csidFor(&o.Message)
+			if shared && o.Frame != nil && o.StreamID <= 0xffffff {
+				chunkSize := w.ChunkSize()
+				key := uint64(chunkSize)<<40 | uint64(csid)<<24 | uint64(o.StreamID)
+				chunks := o.Frame.Encoded(key, func(dst []byte) []byte {
+					return rtmp.AppendChunks(dst, csid, o.Message, chunkSize)
+				})
+				if err := w.WritePrechunked(csid, o.Message, chunks); err != nil {
+					return err
+				}
+			} else if err := w.WriteMessage(csid, o.Message); err != nil {
 				return err
 			}
 			if o.Type == protocol.TypeSetChunkSize {
@@ -276,7 +283,10 @@ func (c *rtmpConn) writeLoop() error {
 				w.SetChunkSize(size)
 			}
 		}
-		if err := w.Flush(); err != nil {
+		err := w.Flush()
+		c.bytesOut.Add(w.BytesWritten() - c.flushedOut)
+		c.flushedOut = w.BytesWritten()
+		if err != nil {
 			return err
 		}
 		if cause := out.Closing(); cause != nil {

@@ -22,6 +22,9 @@ type Outgoing struct {
 	Media     bool
 	SeqHeader bool
 	Keyframe  bool
+	// Frame is the shared frame a media message comes from; transports
+	// cache their wire encoding on it (Frame.Encoded).
+	Frame *media.Frame
 }
 
 // Outbox is a connection's outbound side: a bounded FIFO of commands and
@@ -196,6 +199,7 @@ func (p *play) next() (Outgoing, bool) {
 			Media:     true,
 			SeqHeader: f.SeqHeader || f.Metadata,
 			Keyframe:  f.Keyframe,
+			Frame:     f,
 		}, true
 	}
 }
