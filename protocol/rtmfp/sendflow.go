@@ -1,0 +1,384 @@
+package rtmfp
+
+import (
+	"context"
+	"time"
+
+	"github.com/nimbus-media/nimbus/protocol/rtmfp/wire"
+)
+
+// FlowOptions configures a new sending flow.
+type FlowOptions struct {
+	// ReturnFor associates the new flow with a flow the peer opened to us
+	// (RFC 7016 §2.3.11.1.2): Flash opens its NetStream flows in return to
+	// the server's NetConnection flow, and the server answers on flows
+	// returning to the client's.
+	ReturnFor *RecvFlow
+}
+
+// WriteOptions qualifies one message.
+type WriteOptions struct {
+	// Deadline, if positive, is how long the message may wait for
+	// delivery: once it has not been fully acknowledged this long after
+	// Write, it is abandoned (never retransmitted again) and the receiver
+	// skips it (RFC 7016 §3.6.2.7). Zero means fully reliable.
+	Deadline time.Duration
+}
+
+type flowState uint8
+
+const (
+	flowOpen    flowState = iota
+	flowClosing           // Close called: finishing the queue
+	flowDone              // all acknowledged after Close, or failed
+)
+
+// sendFrag is one SEND_QUEUE entry (RFC 7016 §3.6.2).
+type sendFrag struct {
+	seq           uint64
+	data          []byte
+	blk           *dataBlock
+	deadline      time.Time
+	tsn           uint64
+	size          int // transmit size of the chunk when last sent
+	fra           wire.Fragment
+	nak           uint8
+	abandoned     bool
+	sentAbandoned bool
+	inFlight      bool
+	everSent      bool
+	acked         bool
+}
+
+// SendFlow is the sending side of a flow. Its methods are safe for
+// concurrent use.
+type SendFlow struct {
+	s        *Session
+	id       uint64
+	metadata []byte
+	assoc    uint64
+	hasAssoc bool
+
+	// Guarded by s.mu.
+	opts         []byte // STARTUP_OPTIONS; nil once acknowledged
+	q            []sendFrag
+	head         int // q[head:] is the live queue; q[i].seq == q[head].seq + i - head
+	cursor       int // no eligible entry before this index except q[head]
+	nextSeq      uint64
+	finalSeq     uint64 // 0 until Close
+	highestAcked uint64
+	writer       blockWriter
+	queued       int // data bytes not yet acknowledged or abandoned
+	outstanding  int // bytes in flight
+	rxWindow     uint64
+	withDeadline int // live entries with a deadline
+	state        flowState
+	err          error
+	probeAt      time.Time
+	probeEvery   time.Duration
+
+	writable chan struct{}
+	done     chan struct{}
+}
+
+func newSendFlow(s *Session, id uint64, metadata []byte, assoc *RecvFlow) *SendFlow {
+	f := &SendFlow{
+		s: s, id: id, metadata: metadata, nextSeq: 1,
+		rxWindow: 65536, // RFC 7016 §3.6.2 initial RX_BUFFER_SIZE
+		writable: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	if assoc != nil {
+		f.assoc, f.hasAssoc = assoc.id, true
+	}
+	f.opts = wire.AppendFlowOptions(nil, metadata, f.assoc, f.hasAssoc)
+	return f
+}
+
+// ID is the flow identifier on the wire.
+func (f *SendFlow) ID() uint64 { return f.id }
+
+// Metadata returns the flow's metadata (do not modify).
+func (f *SendFlow) Metadata() []byte { return f.metadata }
+
+// Session returns the session the flow belongs to.
+func (f *SendFlow) Session() *Session { return f.s }
+
+// Write queues msg (copied) for transmission and returns at once. It fails
+// with ErrWouldBlock if the flow's send buffer cannot take the message now,
+// with ErrMessageTooLarge if it never could, and with the flow's or
+// session's error once either has failed or been closed.
+func (f *SendFlow) Write(msg []byte, opts WriteOptions) error {
+	s := f.s
+	s.mu.Lock()
+	err := f.writeLocked(msg, opts)
+	s.mu.Unlock()
+	if err == nil {
+		s.signal()
+	}
+	return err
+}
+
+// WriteContext is Write that waits for send buffer space instead of
+// returning ErrWouldBlock.
+func (f *SendFlow) WriteContext(ctx context.Context, msg []byte, opts WriteOptions) error {
+	for {
+		err := f.Write(msg, opts)
+		if err != ErrWouldBlock {
+			return err
+		}
+		select {
+		case <-f.writable:
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Writable is signalled when send buffer space has been freed. Use it with
+// Write to wait for space without blocking in Write.
+func (f *SendFlow) Writable() <-chan struct{} { return f.writable }
+
+// Buffered returns the bytes queued and not yet acknowledged or abandoned.
+func (f *SendFlow) Buffered() int {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.queued
+}
+
+// Done is closed when the flow has finished: everything acknowledged after
+// Close, or the flow failed (see Err).
+func (f *SendFlow) Done() <-chan struct{} { return f.done }
+
+// Err returns why the flow failed: a *FlowError if the receiver rejected
+// it, or the session's error. It is nil for a flow closed and completed
+// normally.
+func (f *SendFlow) Err() error {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.err
+}
+
+// Close finishes the flow: queued messages are still delivered, then the
+// receiver sees the end of the flow. It does not wait; see Done.
+func (f *SendFlow) Close() error {
+	s := f.s
+	s.mu.Lock()
+	if f.state != flowOpen {
+		s.mu.Unlock()
+		return nil
+	}
+	f.state = flowClosing
+	// RFC 7016 §3.6.2.11: mark the unsent tail final, or queue an abandoned
+	// final entry.
+	if n := len(f.q); n > f.head && f.q[n-1].seq == f.nextSeq-1 && !f.q[n-1].everSent {
+		f.finalSeq = f.q[n-1].seq
+	} else {
+		f.q = append(f.q, sendFrag{seq: f.nextSeq, abandoned: true})
+		f.finalSeq = f.nextSeq
+		f.nextSeq++
+	}
+	s.mu.Unlock()
+	s.signal()
+	return nil
+}
+
+func (f *SendFlow) writeLocked(msg []byte, opts WriteOptions) error {
+	s := f.s
+	if f.err != nil {
+		return f.err
+	}
+	if f.state != flowOpen {
+		return ErrClosed
+	}
+	limit := s.e.cfg.SendBuffer
+	if len(msg) > limit {
+		return ErrMessageTooLarge
+	}
+	if f.queued+len(msg) > limit {
+		return ErrWouldBlock
+	}
+	var deadline time.Time
+	if opts.Deadline > 0 {
+		deadline = time.Now().Add(opts.Deadline)
+	}
+	size := s.fragmentSize(f)
+	n := max((len(msg)+size-1)/size, 1)
+	for i := 0; i < n; i++ {
+		part := msg[min(i*size, len(msg)):min((i+1)*size, len(msg))]
+		fra := wire.FragmentMiddle
+		switch {
+		case n == 1:
+			fra = wire.FragmentWhole
+		case i == 0:
+			fra = wire.FragmentBegin
+		case i == n-1:
+			fra = wire.FragmentEnd
+		}
+		e := sendFrag{seq: f.nextSeq, fra: fra, deadline: deadline}
+		if len(part) > 0 {
+			e.data, e.blk = f.writer.alloc(len(part))
+			copy(e.data, part)
+		}
+		f.q = append(f.q, e)
+		f.nextSeq++
+		if !deadline.IsZero() {
+			f.withDeadline++
+		}
+	}
+	f.queued += len(msg)
+	return nil
+}
+
+// release frees an entry's payload and stops counting it as queued.
+func (f *SendFlow) release(e *sendFrag) {
+	if e.blk != nil {
+		f.queued -= len(e.data)
+		e.blk.release()
+		e.blk, e.data = nil, nil
+	}
+	if !e.deadline.IsZero() {
+		f.withDeadline--
+		e.deadline = time.Time{}
+	}
+}
+
+// trim drops acknowledged entries and abandoned entries that need no
+// (re)transmission from the front of the queue (RFC 7016 §3.6.2.3 step 1),
+// and compacts the slice when its dead prefix is large.
+func (f *SendFlow) trim() {
+	for f.head < len(f.q) {
+		e := &f.q[f.head]
+		if !e.acked && !(e.abandoned && !e.inFlight && len(f.q)-f.head >= 2) {
+			break
+		}
+		f.release(e)
+		*e = sendFrag{}
+		f.head++
+	}
+	f.cursor = max(f.cursor, f.head)
+	if f.head == len(f.q) {
+		f.q, f.head, f.cursor = f.q[:0], 0, 0
+	} else if f.head > 256 && f.head > len(f.q)/2 {
+		n := copy(f.q, f.q[f.head:])
+		clear(f.q[n:])
+		f.q = f.q[:n]
+		f.cursor -= f.head
+		f.head = 0
+	}
+}
+
+// fsn returns the forward sequence number to send (RFC 7016 §3.6.2.3).
+func (f *SendFlow) fsn() uint64 {
+	if f.head == len(f.q) {
+		return f.nextSeq - 1
+	}
+	e := &f.q[f.head]
+	if !e.abandoned || (e.inFlight && !e.sentAbandoned) {
+		return e.seq - 1
+	}
+	return e.seq
+}
+
+// eligible returns the index of the next entry to transmit, or -1.
+func (f *SendFlow) eligible() int {
+	if f.head == len(f.q) {
+		return -1
+	}
+	if f.outstanding >= int(min(f.rxWindow, 1<<40)) && f.err == nil {
+		return -1
+	}
+	if e := &f.q[f.head]; !e.inFlight && !e.acked {
+		return f.head
+	}
+	for i := max(f.cursor, f.head+1); i < len(f.q); i++ {
+		e := &f.q[i]
+		if e.inFlight || e.acked || (e.abandoned && e.seq != f.finalSeq) {
+			continue
+		}
+		f.cursor = i
+		return i
+	}
+	f.cursor = len(f.q)
+	return -1
+}
+
+// abandonExpired abandons every message whose deadline has passed and
+// returns the earliest deadline still pending.
+func (f *SendFlow) abandonExpired(now time.Time) time.Time {
+	var next time.Time
+	if f.withDeadline == 0 {
+		return next
+	}
+	for i := f.head; i < len(f.q); i++ {
+		e := &f.q[i]
+		if e.deadline.IsZero() || e.acked || e.abandoned {
+			continue
+		}
+		if now.Before(e.deadline) {
+			if next.IsZero() || e.deadline.Before(next) {
+				next = e.deadline
+			}
+			continue
+		}
+		// Abandon the whole message this fragment belongs to.
+		start := i
+		for start > f.head && f.q[start].fra != wire.FragmentBegin && f.q[start].fra != wire.FragmentWhole {
+			start--
+		}
+		end := i
+		for end < len(f.q)-1 && f.q[end].fra != wire.FragmentEnd && f.q[end].fra != wire.FragmentWhole {
+			end++
+		}
+		for j := start; j <= end; j++ {
+			if g := &f.q[j]; !g.acked && !g.abandoned {
+				g.abandoned = true
+				f.release(g)
+			}
+		}
+		i = end
+	}
+	f.cursor = f.head
+	return next
+}
+
+// fail ends the flow with err, abandoning everything queued.
+func (f *SendFlow) fail(err error) {
+	if f.state == flowDone {
+		return
+	}
+	if f.err == nil {
+		f.err = err
+	}
+	for i := f.head; i < len(f.q); i++ {
+		f.release(&f.q[i])
+	}
+	f.q, f.head, f.cursor = nil, 0, 0
+	f.s.outstanding -= f.outstanding
+	f.outstanding = 0
+	f.writer.close()
+	f.state = flowDone
+	close(f.done)
+	notify(f.writable)
+}
+
+// finishIfComplete moves a closing flow whose queue has drained to done.
+func (f *SendFlow) finishIfComplete() bool {
+	if f.state == flowClosing && f.head == len(f.q) {
+		f.writer.close()
+		f.state = flowDone
+		close(f.done)
+		notify(f.writable)
+		return true
+	}
+	return false
+}
+
+// notify does a non-blocking send on a 1-slot signal channel.
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,278 @@
+package rtmfp
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// maxRxDrain bounds how many queued datagrams one loop iteration processes
+// before sending, so acknowledgements keep flowing under load.
+const maxRxDrain = 64
+
+// run is the session's goroutine. It alone decrypts the session's packets,
+// runs its timers and builds its outgoing packets; API calls change flow
+// state under s.mu and wake it. Each iteration:
+//  1. waits for a datagram, an API wake-up, the timer or a close request;
+//  2. processes up to maxRxDrain queued datagrams;
+//  3. runs due timers (retransmission, delayed ack, keepalive, idle,
+//     close, handshake retransmission, message deadlines, buffer probes);
+//  4. builds every packet it may send now and writes them in one batch;
+//  5. re-arms the single timer for the earliest deadline.
+func (s *Session) run() {
+	defer s.exit()
+	timer := time.NewTimer(0) // first iteration sends at once
+	defer timer.Stop()
+	closeReq := s.closeReq
+	for {
+		select {
+		case p := <-s.rx:
+			s.mu.Lock()
+			s.receive(p)
+		drain:
+			for i := 1; i < maxRxDrain; i++ {
+				select {
+				case p = <-s.rx:
+					s.receive(p)
+				default:
+					break drain
+				}
+			}
+			s.mu.Unlock()
+		case <-s.wake:
+		case <-timer.C:
+		case <-closeReq:
+			closeReq = nil
+			s.mu.Lock()
+			s.beginClose(time.Now())
+			s.mu.Unlock()
+		case <-s.e.closing:
+			s.mu.Lock()
+			s.terminate(time.Now(), ErrClosed, true)
+			s.mu.Unlock()
+		}
+		now := time.Now()
+		s.mu.Lock()
+		s.tick(now)
+		s.flush(now)
+		next := s.nextWake(now)
+		closed := s.state == stateClosed
+		s.mu.Unlock()
+		s.writeOut()
+		if closed {
+			return
+		}
+		timer.Reset(next)
+	}
+}
+
+// exit releases everything when run returns.
+func (s *Session) exit() {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = ErrClosed
+	}
+	for _, f := range s.sendOrder {
+		f.fail(s.err)
+	}
+	for _, f := range s.recvFlows {
+		f.fail(s.err)
+	}
+	for _, f := range s.acceptQ {
+		f.fail(s.err)
+	}
+	s.sendFlows, s.sendOrder, s.recvFlows, s.acceptQ = nil, nil, nil, nil
+	s.mu.Unlock()
+	s.e.removeSession(s)
+	for {
+		select {
+		case p := <-s.rx:
+			putPacket(p)
+			continue
+		default:
+		}
+		break
+	}
+	s.log.Debug("rtmfp session ended", zap.Uint32("id", s.nearID), zap.Error(s.err))
+	close(s.done)
+}
+
+// terminate ends the session now. With sendCloseAck it first tells the
+// peer, which is the RFC's abrupt close (§3.5.5).
+func (s *Session) terminate(now time.Time, err error, sendCloseAck bool) {
+	if s.state == stateClosed {
+		return
+	}
+	if s.err == nil {
+		s.err = err
+	}
+	if sendCloseAck && s.sealer != nil && s.state != stateIHello && s.state != stateIIKeying {
+		s.sendCloseAck = true
+		s.flush(now)
+	}
+	s.state = stateClosed
+}
+
+// failFlows fails every flow with err (on entering a closing state, RFC
+// 7016 §3.5.5 aborts all flows).
+func (s *Session) failFlows(err error) {
+	for _, f := range s.sendOrder {
+		f.fail(err)
+	}
+	for _, f := range s.recvFlows {
+		f.fail(err)
+	}
+}
+
+// beginClose starts an orderly close.
+func (s *Session) beginClose(now time.Time) {
+	switch s.state {
+	case stateOpen:
+		s.err = ErrClosed
+		s.failFlows(ErrClosed)
+		s.state = stateNearClose
+		s.sendClose = true
+		s.closeAt = now.Add(closeRetransmit)
+		s.closeEnd = now.Add(s.e.cfg.CloseTimeout)
+	case stateIHello, stateIIKeying:
+		s.terminate(now, ErrClosed, false)
+	}
+}
+
+// closeRetransmit is how often Close is repeated while waiting for its ack.
+const closeRetransmit = time.Second
+
+// tick runs every timer that is due.
+func (s *Session) tick(now time.Time) {
+	cfg := &s.e.cfg
+	switch s.state {
+	case stateIHello, stateIIKeying:
+		if now.After(s.hs.deadline) {
+			s.terminate(now, ErrHandshakeTimeout, false)
+		}
+		return
+	case stateNearClose:
+		if now.After(s.closeEnd) {
+			s.state = stateClosed
+		} else if !now.Before(s.closeAt) {
+			s.sendClose = true
+			s.closeAt = now.Add(closeRetransmit)
+		}
+		return
+	case stateFarClose:
+		if now.After(s.closeEnd) {
+			s.state = stateClosed
+		}
+		return
+	case stateClosed:
+		return
+	}
+	idle := now.Sub(s.lastRecv)
+	if idle >= cfg.IdleTimeout {
+		s.terminate(now, ErrIdleTimeout, true)
+		return
+	}
+	if idle >= cfg.KeepaliveInterval && !now.Before(s.pingAt) {
+		s.sendPing = true
+		s.pingAt = now.Add(max(cfg.KeepaliveInterval/4, s.erto))
+	}
+	if !s.rtoAt.IsZero() && !now.Before(s.rtoAt) {
+		s.retransmitTimeout(now)
+	}
+	if !s.delackAt.IsZero() && !now.Before(s.delackAt) {
+		s.ackNow = true
+	}
+	for _, f := range s.sendOrder {
+		f.abandonExpired(now)
+		if f.rxWindow == 0 && f.head < len(f.q) && f.err == nil && !now.Before(f.probeAt) {
+			f.probeEvery = min(max(2*f.probeEvery, time.Second, s.erto), max(time.Minute, s.erto))
+			f.probeAt = now.Add(f.probeEvery)
+			s.probes = append(s.probes, f.id)
+		}
+	}
+	for id, f := range s.recvFlows {
+		if f.state == recvComplete && now.Sub(f.completeAt) > recvFlowLinger {
+			delete(s.recvFlows, id)
+		}
+	}
+}
+
+// recvFlowLinger is how long a completed receiving flow is remembered so
+// late retransmissions are acknowledged rather than mistaken for a new flow
+// (RF_COMPLETE_LINGER, RFC 7016 §3.6.3).
+const recvFlowLinger = 120 * time.Second
+
+// retransmitTimeout handles TIMEOUT_ALARM (RFC 7016 §3.6.2.6).
+func (s *Session) retransmitTimeout(now time.Time) {
+	s.rtoAt = time.Time{}
+	wasLoss := false
+	for _, f := range s.sendOrder {
+		for i := f.head; i < len(f.q); i++ {
+			if e := &f.q[i]; e.inFlight {
+				e.inFlight = false
+				f.outstanding -= e.size
+				wasLoss = true
+			}
+		}
+		f.cursor = f.head
+	}
+	s.outstanding = 0
+	if wasLoss {
+		s.erto = max(min(time.Duration(float64(s.erto)*1.4142), 10*time.Second), s.mrto)
+		s.cc.OnTimeout(s.nextTSN)
+	}
+}
+
+// nextWake returns how long run may sleep.
+func (s *Session) nextWake(now time.Time) time.Duration {
+	cfg := &s.e.cfg
+	next := now.Add(time.Minute)
+	at := func(t time.Time) {
+		if !t.IsZero() && t.Before(next) {
+			next = t
+		}
+	}
+	switch s.state {
+	case stateIHello, stateIIKeying:
+		at(s.hs.nextAt)
+		at(s.hs.deadline)
+	case stateNearClose:
+		at(s.closeAt)
+		at(s.closeEnd)
+	case stateFarClose:
+		at(s.closeEnd)
+	case stateOpen:
+		at(s.lastRecv.Add(cfg.IdleTimeout))
+		if ka := s.lastRecv.Add(cfg.KeepaliveInterval); ka.After(s.pingAt) {
+			at(ka)
+		} else {
+			at(s.pingAt)
+		}
+		at(s.rtoAt)
+		at(s.delackAt)
+		at(s.paceAt)
+		for _, f := range s.sendOrder {
+			at(f.abandonExpired(now))
+			if f.rxWindow == 0 && f.head < len(f.q) {
+				at(f.probeAt)
+			}
+		}
+	}
+	return max(next.Sub(now), 0)
+}
+
+// writeOut sends the batch built by flush and recycles its buffers.
+func (s *Session) writeOut() {
+	if len(s.out) == 0 {
+		return
+	}
+	if err := s.e.sock.writeBatch(s.out); err != nil {
+		s.log.Debug("rtmfp write failed", zap.Error(err))
+	}
+	for i, p := range s.outPkt {
+		putPacket(p)
+		s.outPkt[i] = nil
+	}
+	clear(s.out)
+	s.out, s.outPkt = s.out[:0], s.outPkt[:0]
+}
