@@ -148,8 +148,16 @@ func (f *RecvFlow) ReadMessage(ctx context.Context) (Message, error) {
 func (f *RecvFlow) onData(c *wire.UserData, maxBuffer int) (ackNow bool) {
 	f.shouldAck = true
 	ackNow = f.state != recvOpen || (f.advertised && f.prevBlocks < 2) || c.Abandon || f.seqs.hasGaps()
-	dup := f.seqs.contains(c.Seq)
-	if dup {
+	// The forward sequence number is a promise about earlier sequence
+	// numbers, valid whatever becomes of this chunk (it may be a
+	// duplicate sent as an FSN update).
+	if fsn := c.FSN(); fsn > 0 {
+		f.seqs.addRange(1, fsn)
+	}
+	if f.seqs.contains(c.Seq) {
+		f.prune()
+		f.checkComplete()
+		notify(f.ready)
 		return true
 	}
 	// Bound memory: data far beyond the cumulative ack, data that does not
@@ -174,9 +182,6 @@ func (f *RecvFlow) onData(c *wire.UserData, maxBuffer int) (ackNow bool) {
 		}
 		f.insert(e)
 		f.buffered += len(c.Data)
-	}
-	if fsn := c.FSN(); fsn > 0 {
-		f.seqs.addRange(1, fsn)
 	}
 	f.seqs.add(c.Seq)
 	if f.seqs.hasGaps() {

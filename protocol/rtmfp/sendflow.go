@@ -67,6 +67,8 @@ type SendFlow struct {
 	nextSeq      uint64
 	finalSeq     uint64 // 0 until Close
 	highestAcked uint64
+	cumAcked     uint64    // highest cumulative acknowledgement received
+	fsnUpdateAt  time.Time // when to send an FSN update, if one is needed
 	writer       blockWriter
 	queued       int // data bytes not yet acknowledged or abandoned
 	outstanding  int // bytes in flight
@@ -250,7 +252,7 @@ func (f *SendFlow) release(e *sendFrag) {
 func (f *SendFlow) trim() {
 	for f.head < len(f.q) {
 		e := &f.q[f.head]
-		if !e.acked && !(e.abandoned && !e.inFlight && len(f.q)-f.head >= 2) {
+		if !e.acked && !(e.abandoned && !e.inFlight && f.liveAfter(f.head)) {
 			break
 		}
 		f.release(e)
@@ -269,6 +271,18 @@ func (f *SendFlow) trim() {
 	}
 }
 
+// liveAfter reports whether an unacknowledged entry follows q[i]: the last
+// live entry must stay queued so that it carries the final forward sequence
+// number to the receiver.
+func (f *SendFlow) liveAfter(i int) bool {
+	for j := i + 1; j < len(f.q); j++ {
+		if !f.q[j].acked {
+			return true
+		}
+	}
+	return false
+}
+
 // fsn returns the forward sequence number to send (RFC 7016 §3.6.2.3).
 func (f *SendFlow) fsn() uint64 {
 	if f.head == len(f.q) {
@@ -279,6 +293,23 @@ func (f *SendFlow) fsn() uint64 {
 		return e.seq - 1
 	}
 	return e.seq
+}
+
+// fsnUpdateDue reports whether the receiver must be sent a Forward Sequence
+// Number Update (RFC 7016 §3.6.2.7.1): its cumulative acknowledgement lags
+// our FSN, so it is missing sequence numbers we abandoned and trimmed, and
+// no queued fragment is left to carry the FSN. The first due time leaves
+// one ERTO for chunks in flight to carry it; later ones repeat every ERTO
+// until the receiver catches up.
+func (f *SendFlow) fsnUpdateDue(now time.Time, erto time.Duration) bool {
+	if f.cumAcked >= f.fsn() || f.eligible() >= 0 || f.err != nil {
+		f.fsnUpdateAt = time.Time{}
+		return false
+	}
+	if f.fsnUpdateAt.IsZero() {
+		f.fsnUpdateAt = now.Add(erto)
+	}
+	return !now.Before(f.fsnUpdateAt)
 }
 
 // eligible returns the index of the next entry to transmit, or -1.
@@ -365,7 +396,7 @@ func (f *SendFlow) fail(err error) {
 
 // finishIfComplete moves a closing flow whose queue has drained to done.
 func (f *SendFlow) finishIfComplete() bool {
-	if f.state == flowClosing && f.head == len(f.q) {
+	if f.state == flowClosing && f.head == len(f.q) && f.cumAcked >= f.finalSeq {
 		f.writer.close()
 		f.state = flowDone
 		close(f.done)

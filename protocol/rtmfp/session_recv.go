@@ -232,12 +232,16 @@ func (s *Session) onAck(a *wire.Ack) {
 		return
 	}
 	f.opts = nil
+	f.cumAcked = max(f.cumAcked, a.CumAck)
 	wasClosed := f.rxWindow == 0
 	f.rxWindow = a.BufferBlocks * 1024
 	if wasClosed && f.rxWindow > 0 {
 		f.probeEvery, f.probeAt = 0, time.Time{}
 	}
 	if f.head == len(f.q) {
+		if f.finishIfComplete() {
+			s.removeSendFlow(f)
+		}
 		return
 	}
 	base := f.q[f.head].seq

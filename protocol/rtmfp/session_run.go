@@ -256,6 +256,7 @@ func (s *Session) nextWake(now time.Time) time.Duration {
 			if f.rxWindow == 0 && f.head < len(f.q) {
 				at(f.probeAt)
 			}
+			at(f.fsnUpdateAt)
 		}
 	}
 	return max(next.Sub(now), 0)

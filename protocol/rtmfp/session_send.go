@@ -65,9 +65,9 @@ func (s *Session) dataAllowed(now time.Time) bool {
 }
 
 // hasData reports whether some flow has a fragment eligible to send.
-func (s *Session) hasData() bool {
+func (s *Session) hasData(now time.Time) bool {
 	for _, f := range s.sendOrder {
-		if f.eligible() >= 0 {
+		if f.eligible() >= 0 || f.fsnUpdateDue(now, s.erto) {
 			return true
 		}
 	}
@@ -82,7 +82,7 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 		(s.ackPending && (s.ackNow || (!s.delackAt.IsZero() && !now.Before(s.delackAt))))
 	data := false
 	if main && !urgent {
-		if !s.hasData() || !s.dataAllowed(now) {
+		if !s.hasData(now) || !s.dataAllowed(now) {
 			return false
 		}
 		data = true
@@ -118,9 +118,9 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 		if s.ackPending {
 			b = s.appendAcks(b, limit, len(b) == body)
 		}
-		if (data || urgent) && len(b) < limit-32 && s.hasData() && (data || s.dataAllowed(now)) {
+		if (data || urgent) && len(b) < limit-32 && s.hasData(now) && (data || s.dataAllowed(now)) {
 			var sent bool
-			if b, sent = s.appendData(b, limit); sent {
+			if b, sent = s.appendData(b, limit, now); sent {
 				s.rtoAt = now.Add(s.erto)
 			}
 		}
@@ -231,7 +231,7 @@ func (s *Session) appendAcks(b []byte, limit int, alone bool) []byte {
 
 // appendData adds user data fragments, round-robin across flows, while the
 // packet has room and congestion control allows (RFC 7016 §3.6.2.3).
-func (s *Session) appendData(b []byte, limit int) ([]byte, bool) {
+func (s *Session) appendData(b []byte, limit int, now time.Time) ([]byte, bool) {
 	sent := false
 	n := len(s.sendOrder)
 	for tries := 0; tries < n; tries++ {
@@ -239,10 +239,18 @@ func (s *Session) appendData(b []byte, limit int) ([]byte, bool) {
 		s.rrNext = (s.rrNext + 1) % n
 		f.trim()
 		i := f.eligible()
+		fsn := f.fsn()
 		if i < 0 {
+			if f.fsnUpdateDue(now, s.erto) {
+				ud := wire.UserData{FlowID: f.id, Seq: fsn, Abandon: true, Final: fsn == f.finalSeq}
+				if len(b)+wire.UserDataOverhead(&ud) > limit {
+					return b, sent
+				}
+				b, _ = wire.AppendUserData(b, &ud)
+				f.fsnUpdateAt = now.Add(s.erto)
+			}
 			continue
 		}
-		fsn := f.fsn()
 		prevSeq := uint64(0)
 		for ; i >= 0; i = f.eligible() {
 			if !s.cc.CanSend(s.outstanding) {
