@@ -144,7 +144,7 @@ func TestDigestAndAMF3Client(t *testing.T) {
 	}
 	// An unknown method gets _error with NetConnection.Call.Failed.
 	_, err := pub.Call("noSuchMethod", 1.0)
-	var se *rtmp.StatusError
+	var se *protocol.StatusError
 	if !errors.As(err, &se) || se.Code != protocol.CallFailed {
 		t.Errorf("unknown method: err = %v, want %s", err, protocol.CallFailed)
 	}

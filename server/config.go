@@ -20,6 +20,7 @@ type Config struct {
 	HTTP    HTTPConfig    `toml:"http"`
 	Media   MediaConfig   `toml:"media"`
 	NetConn NetConnConfig `toml:"netconn"`
+	Auth    AuthConfig    `toml:"auth"`
 	Apps    []AppConfig   `toml:"app"`
 }
 
@@ -76,9 +77,32 @@ type NetConnConfig struct {
 	FMSVersion string `toml:"fms_version"`
 }
 
-// AppConfig declares one application.
+// AppConfig declares one application and who may use it.
 type AppConfig struct {
 	Name string `toml:"name"`
+	// TokenSecret enables signed, expiring stream-name tokens (see
+	// `nimbus token`), for publishing and/or playing.
+	TokenSecret  string `toml:"token_secret"`
+	TokenPublish bool   `toml:"token_publish"`
+	TokenPlay    bool   `toml:"token_play"`
+	// Users enables authmod=adobe on every connect to the app.
+	Users []UserConfig `toml:"users"`
+	// HTTP callbacks (nginx-rtmp on_* convention): 2xx allows.
+	OnConnect string `toml:"on_connect"`
+	OnPublish string `toml:"on_publish"`
+	OnPlay    string `toml:"on_play"`
+	OnDone    string `toml:"on_done"`
+}
+
+// UserConfig is one authmod=adobe account.
+type UserConfig struct {
+	Name     string `toml:"name"`
+	Password string `toml:"password"`
+}
+
+// AuthConfig tunes authorization.
+type AuthConfig struct {
+	CallbackTimeout Duration `toml:"callback_timeout"`
 }
 
 // Duration is a time.Duration written as "10s" in TOML.
@@ -134,6 +158,7 @@ func Defaults() Config {
 			SubscriberMaxLag: Duration{10 * time.Second}, PublisherTimeout: Duration{10 * time.Second},
 		},
 		NetConn: NetConnConfig{MaxStreams: 32, FMSVersion: "FMS/5,0,17,5001"},
+		Auth:    AuthConfig{CallbackTimeout: Duration{5 * time.Second}},
 	}
 }
 
@@ -162,6 +187,14 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: app name %q is empty or repeated", a.Name)
 		}
 		seen[a.Name] = true
+		if (a.TokenPublish || a.TokenPlay) && a.TokenSecret == "" {
+			return fmt.Errorf("config: app %q: token_publish/token_play need token_secret", a.Name)
+		}
+		for _, u := range a.Users {
+			if u.Name == "" || u.Password == "" {
+				return fmt.Errorf("config: app %q: every user needs a name and a password", a.Name)
+			}
+		}
 	}
 	return nil
 }

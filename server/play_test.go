@@ -151,7 +151,7 @@ func TestPublisherTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = second.Publish(id, "take", "live")
-	var se *rtmp.StatusError
+	var se *protocol.StatusError
 	if !errorsAs(err, &se) || se.Code != protocol.PublishBadName {
 		t.Fatalf("publish while the first publisher is live: %v, want %s", err, protocol.PublishBadName)
 	}

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/nimbus-media/nimbus"
 	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/apps/auth"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/server/netconn"
 )
@@ -27,6 +29,7 @@ type Server struct {
 	log  *zap.Logger
 	apps *apps.Registry
 
+	core    netconn.Config // shared by every connection
 	rtmpLn  net.Listener
 	rtmpsLn net.Listener // nil when RTMPS is off
 	admit   *admission
@@ -51,7 +54,41 @@ func New(cfg Config, log *zap.Logger) *Server {
 			PublisherTimeout: cfg.Media.PublisherTimeout.Duration,
 			AlwaysTakeover:   cfg.Media.AlwaysTakeover,
 		}}),
+		core: netconn.Config{
+			FMSVer:        cfg.NetConn.FMSVersion,
+			MaxStreams:    cfg.NetConn.MaxStreams,
+			SampleAccess:  cfg.Media.SampleAccess,
+			ServerVersion: nimbus.Version,
+			Subscriber: media.SubscriberConfig{
+				MaxBytes: cfg.Media.SubscriberQueueBytes,
+				MaxLag:   cfg.Media.SubscriberMaxLag.Duration,
+			},
+			Auth: newAuth(cfg),
+		},
 	}
+}
+
+// newAuth builds the per-application authorization policies.
+func newAuth(cfg Config) *auth.Manager {
+	policies := make(map[string]auth.Policy)
+	for _, a := range cfg.Apps {
+		p := auth.Policy{
+			TokenSecret: a.TokenSecret, TokenPublish: a.TokenPublish, TokenPlay: a.TokenPlay,
+			OnConnect: a.OnConnect, OnPublish: a.OnPublish, OnPlay: a.OnPlay, OnDone: a.OnDone,
+		}
+		if len(a.Users) > 0 {
+			p.Users = make(map[string]string, len(a.Users))
+			for _, u := range a.Users {
+				p.Users[u.Name] = u.Password
+			}
+		}
+		policies[a.Name] = p
+	}
+	// The key signs authmod=adobe challenges, which live a minute: a fresh
+	// one per process is enough.
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return auth.NewManager(policies, key, cfg.Auth.CallbackTimeout.Duration)
 }
 
 // Apps is the server's application registry.
@@ -155,16 +192,7 @@ func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	log := s.log.With(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
 	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: s.cfg.RTMP, log: log, ctx: ctx, cancel: cancel}
-	c.core = netconn.NewConn(id, c, s.apps, netconn.Config{
-		FMSVer:        s.cfg.NetConn.FMSVersion,
-		MaxStreams:    s.cfg.NetConn.MaxStreams,
-		SampleAccess:  s.cfg.Media.SampleAccess,
-		ServerVersion: nimbus.Version,
-		Subscriber: media.SubscriberConfig{
-			MaxBytes: s.cfg.Media.SubscriberQueueBytes,
-			MaxLag:   s.cfg.Media.SubscriberMaxLag.Duration,
-		},
-	}, log)
+	c.core = netconn.NewConn(id, c, s.apps, s.core, log)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()

@@ -87,7 +87,7 @@ func TestConnectReplyOnTheWire(t *testing.T) {
 func TestUnknownAppRejected(t *testing.T) {
 	ts := startServer(t, nil)
 	_, err := rtmp.Dial(t.Context(), "rtmp://"+ts.RTMPAddr().String()+"/nosuchapp/x", rtmp.ClientConfig{})
-	var se *rtmp.StatusError
+	var se *protocol.StatusError
 	if !errorsAs(err, &se) || se.Code != protocol.ConnectInvalidApp || se.Level != "error" {
 		t.Fatalf("connect to unknown app: %v", err)
 	}

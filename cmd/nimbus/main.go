@@ -3,6 +3,7 @@
 //	nimbus [serve] [-config FILE] [-rtmp ADDR] [-rtmfp ADDR] [-http ADDR]
 //	nimbus publish [-loop] FILE.flv URL
 //	nimbus play [-o FILE.flv] [-duration D] URL
+//	nimbus token -secret SECRET [-app APP] [-ttl 1h] STREAM
 package main
 
 import (
@@ -36,8 +37,10 @@ func run(ctx context.Context, args []string) error {
 		return publish(ctx, args)
 	case "play":
 		return play(ctx, args)
+	case "token":
+		return token(args)
 	case "version":
 		return printVersion()
 	}
-	return fmt.Errorf("unknown command %q (serve, publish, play, version)", cmd)
+	return fmt.Errorf("unknown command %q (serve, publish, play, token, version)", cmd)
 }

@@ -71,33 +71,21 @@ func ParseURL(raw string) (URL, error) {
 	return out, nil
 }
 
-// StatusError is a status or _error the server answered with.
-type StatusError struct {
-	Level, Code, Description string
-	Info                     amf.Object
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("rtmp: %s (%s)", e.Code, e.Description)
-}
-
-// Client is a NetConnection client: connect, createStream, publish, play,
-// and raw message I/O. Write methods are safe for concurrent use; reading
-// (ReadMessage and the methods that wait for a reply) must happen on one
-// goroutine.
+// Client is an RTMP NetConnection client: the handshake, the chunk stream
+// with its acknowledgements and ping answers, under the transport-neutral
+// protocol.ClientConn (connect, calls, createStream, publish, play).
+// Write methods are safe for concurrent use; reading (ReadMessage and the
+// methods that wait for a reply) must happen on one goroutine.
 type Client struct {
+	*protocol.ClientConn
 	nc   net.Conn
 	cfg  ClientConfig
 	r    *Reader
-	dec  *amf.Decoder
 	info amf.Object // connect _result information object
 
-	wmu     sync.Mutex
-	w       *Writer
-	scratch []byte
+	wmu sync.Mutex
+	w   *Writer
 
-	txn     float64
-	pending []protocol.Message
 	window  uint32
 	lastAck uint64
 }
@@ -133,7 +121,8 @@ func NewClient(ctx context.Context, nc net.Conn, u URL, cfg ClientConfig) (*Clie
 	if cfg.FlashVer == "" {
 		cfg.FlashVer = "LNX 9,0,124,2"
 	}
-	c := &Client{nc: nc, cfg: cfg, r: NewReader(nc, cfg.MaxMessageSize), w: NewWriter(nc), dec: amf.NewDecoder()}
+	c := &Client{nc: nc, cfg: cfg, r: NewReader(nc, cfg.MaxMessageSize), w: NewWriter(nc)}
+	c.ClientConn = protocol.NewClientConn(pipe{c}, cfg.ObjectEncoding == 3)
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 		defer nc.SetDeadline(time.Time{})
@@ -149,26 +138,34 @@ func NewClient(ctx context.Context, nc net.Conn, u URL, cfg ClientConfig) (*Clie
 	c.wmu.Lock()
 	c.w.SetChunkSize(cfg.ChunkSize)
 	c.wmu.Unlock()
-	obj := amf.Object{
-		{Key: "app", Value: u.App},
-		{Key: "flashVer", Value: cfg.FlashVer},
-		{Key: "tcUrl", Value: u.TCURL},
+	info, err := c.Connect(ConnectObject(u.App, u.TCURL, cfg.FlashVer, cfg.ObjectEncoding), cfg.ConnectArgs...)
+	if err != nil {
+		return nil, err
+	}
+	c.info = info
+	return c, nil
+}
+
+// ConnectObject is the connect command object a Flash-like client sends.
+func ConnectObject(app, tcURL, flashVer string, objectEncoding float64) amf.Object {
+	return amf.Object{
+		{Key: "app", Value: app},
+		{Key: "flashVer", Value: flashVer},
+		{Key: "tcUrl", Value: tcURL},
 		{Key: "fpad", Value: false},
 		{Key: "capabilities", Value: 15.0},
 		{Key: "audioCodecs", Value: 4071.0},
 		{Key: "videoCodecs", Value: 252.0},
 		{Key: "videoFunction", Value: 1.0},
-		{Key: "objectEncoding", Value: cfg.ObjectEncoding},
+		{Key: "objectEncoding", Value: objectEncoding},
 	}
-	// connect itself is always AMF0 (type 20): the encoding is not
-	// negotiated yet.
-	res, err := c.call(0, "connect", obj, false, cfg.ConnectArgs...)
-	if err != nil {
-		return nil, err
-	}
-	c.info, _ = res.Arg(0).(amf.Object)
-	return c, nil
 }
+
+// pipe is the client's chunk stream as a protocol.MessagePipe.
+type pipe struct{ c *Client }
+
+func (p pipe) WriteMessage(m protocol.Message) error  { return p.c.WriteMessage(m) }
+func (p pipe) ReadMessage() (protocol.Message, error) { return p.c.readRaw() }
 
 // Info is the connect result's information object.
 func (c *Client) Info() amf.Object { return c.info }
@@ -213,166 +210,6 @@ func (c *Client) writeMessage(csid uint32, m protocol.Message) error {
 		return err
 	}
 	return c.w.Flush()
-}
-
-// Command sends a command without waiting for a reply.
-func (c *Client) Command(streamID uint32, name string, txn float64, obj any, args ...any) error {
-	c.wmu.Lock()
-	b, t, err := c.appendCommand(c.scratch[:0], name, txn, obj, c.cfg.ObjectEncoding == 3, args...)
-	c.wmu.Unlock()
-	if err != nil {
-		return err
-	}
-	return c.writeMessage(csidCommandClient, protocol.Message{Type: t, StreamID: streamID, Payload: b})
-}
-
-// appendCommand encodes a command as AMF0 (type 20) or, with amf3, as
-// Flash Player does after negotiating AMF3: type 17, a zero format byte,
-// the name and transaction ID in AMF0 and every other value switched to
-// AMF3 with the 0x11 marker.
-func (c *Client) appendCommand(b []byte, name string, txn float64, obj any, amf3 bool, args ...any) ([]byte, protocol.Type, error) {
-	if !amf3 {
-		b, err := protocol.AppendCommand(b, name, txn, obj, args...)
-		return b, protocol.TypeCommandAMF0, err
-	}
-	b = append(b, 0)
-	var err error
-	if b, err = amf.AppendAMF0(b, name); err != nil {
-		return b, 0, err
-	}
-	if b, err = amf.AppendAMF0(b, txn); err != nil {
-		return b, 0, err
-	}
-	var enc amf.Encoder
-	for _, v := range append([]any{obj}, args...) {
-		b = append(b, 0x11)
-		if b, err = enc.AppendAMF3(b, v); err != nil {
-			return b, 0, err
-		}
-	}
-	return b, protocol.TypeCommandAMF3, nil
-}
-
-// Call invokes a server method and waits for its _result (or _error, as a
-// *StatusError). Messages that arrive meanwhile are kept for ReadMessage.
-func (c *Client) Call(name string, args ...any) (protocol.Command, error) {
-	return c.call(0, name, nil, c.cfg.ObjectEncoding == 3, args...)
-}
-
-func (c *Client) call(streamID uint32, name string, obj any, amf3 bool, args ...any) (protocol.Command, error) {
-	c.txn++
-	txn := c.txn
-	b, t, err := c.appendCommand(nil, name, txn, obj, amf3, args...)
-	if err != nil {
-		return protocol.Command{}, err
-	}
-	if err := c.writeMessage(csidCommandClient, protocol.Message{Type: t, StreamID: streamID, Payload: b}); err != nil {
-		return protocol.Command{}, err
-	}
-	for {
-		m, err := c.readRaw()
-		if err != nil {
-			return protocol.Command{}, err
-		}
-		if m.Type == protocol.TypeCommandAMF0 || m.Type == protocol.TypeCommandAMF3 {
-			cmd, err := protocol.DecodeCommand(c.dec, m.Type, m.Payload)
-			if err == nil && cmd.TxnID == txn && (cmd.Name == "_result" || cmd.Name == "_error") {
-				if cmd.Name == "_error" {
-					return cmd, statusError(cmd.Arg(0))
-				}
-				return cmd, nil
-			}
-		}
-		c.keep(m)
-	}
-}
-
-func statusError(v any) error {
-	info, _ := v.(amf.Object)
-	return &StatusError{Level: info.String("level"), Code: info.String("code"), Description: info.String("description"), Info: info}
-}
-
-func (c *Client) keep(m protocol.Message) {
-	m.Payload = append([]byte(nil), m.Payload...)
-	c.pending = append(c.pending, m)
-}
-
-// CreateStream creates a NetStream and returns its ID.
-func (c *Client) CreateStream() (uint32, error) {
-	res, err := c.Call("createStream")
-	if err != nil {
-		return 0, err
-	}
-	id, ok := res.ArgNumber(0)
-	if !ok || id < 1 {
-		return 0, fmt.Errorf("rtmp: createStream returned %v", res.Arg(0))
-	}
-	return uint32(id), nil
-}
-
-// Publish starts publishing name on streamID and waits for
-// NetStream.Publish.Start; an error status comes back as *StatusError.
-func (c *Client) Publish(streamID uint32, name, kind string) error {
-	if kind == "" {
-		kind = "live"
-	}
-	if err := c.Command(streamID, "publish", 0, nil, name, kind); err != nil {
-		return err
-	}
-	_, err := c.WaitStatus(streamID, "NetStream.Publish.Start")
-	return err
-}
-
-// Play asks to play name from start (-2 live or recorded, -1 live only) and
-// waits for NetStream.Play.Start.
-func (c *Client) Play(streamID uint32, name string, start float64) error {
-	if err := c.Command(streamID, "play", 0, nil, name, start); err != nil {
-		return err
-	}
-	_, err := c.WaitStatus(streamID, "NetStream.Play.Start")
-	return err
-}
-
-// WaitStatus reads until an onStatus with the given code arrives on
-// streamID and returns its info object. An onStatus of level "error" on that
-// stream ends the wait with a *StatusError.
-func (c *Client) WaitStatus(streamID uint32, code string) (amf.Object, error) {
-	for {
-		m, err := c.readRaw()
-		if err != nil {
-			return nil, err
-		}
-		if m.StreamID == streamID && (m.Type == protocol.TypeCommandAMF0 || m.Type == protocol.TypeCommandAMF3) {
-			cmd, err := protocol.DecodeCommand(c.dec, m.Type, m.Payload)
-			if err == nil && cmd.Name == "onStatus" {
-				info, _ := cmd.Arg(0).(amf.Object)
-				if info.String("code") == code {
-					return info, nil
-				}
-				if info.String("level") == "error" {
-					return info, statusError(info)
-				}
-			}
-		}
-		c.keep(m)
-	}
-}
-
-// ReadMessage returns the next message from the server, after any kept
-// while waiting for replies. Control messages (window size, pings) are
-// answered here and also returned. The payload is valid until the next call.
-func (c *Client) ReadMessage() (protocol.Message, error) {
-	if len(c.pending) > 0 {
-		m := c.pending[0]
-		c.pending = c.pending[1:]
-		return m, nil
-	}
-	return c.readRaw()
-}
-
-// DecodeCommand decodes a command or data message's AMF values.
-func (c *Client) DecodeCommand(m protocol.Message) (protocol.Command, error) {
-	return protocol.DecodeCommand(c.dec, m.Type, m.Payload)
 }
 
 var errServerAbort = errors.New("rtmp: server sent an invalid control message")

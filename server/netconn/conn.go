@@ -1,6 +1,7 @@
 package netconn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/apps/auth"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 )
@@ -58,6 +60,8 @@ type Config struct {
 	SampleAccess bool
 	// ServerVersion goes into the connect _result's data.version.
 	ServerVersion string
+	// Auth authorizes connect, publish and play; nil allows everything.
+	Auth *auth.Manager
 }
 
 func (c Config) withDefaults() Config {
@@ -104,6 +108,8 @@ type Conn struct {
 	objectEncoding float64
 	agent          string
 	tcURL          string
+
+	pageURL, swfURL string
 
 	streams map[uint32]*netStream
 	// fcPublished holds names announced with FCPublish, answered with
@@ -300,11 +306,19 @@ func (c *Conn) onConnect(cmd *protocol.Command) error {
 		c.log.Info("connect rejected", zap.String("app", appName), zap.Error(err))
 		return c.reject(cmd.TxnID, protocol.ConnectInvalidApp, fmt.Sprintf("Application (%s) is not defined.", appName))
 	}
+	c.mu.Lock()
+	c.agent, c.tcURL = obj.String("flashVer"), tcURL
+	c.mu.Unlock()
+	c.pageURL, c.swfURL = obj.String("pageUrl"), obj.String("swfUrl")
+	if err := c.cfg.Auth.Connect(context.Background(), c.authRequest(appName, "", ""), connectQuery(tcURL, obj.String("app"))); err != nil {
+		c.log.Info("connect refused", zap.String("app", appName), zap.Error(err))
+		return c.reject(cmd.TxnID, protocol.ConnectRejected, denialText(err))
+	}
 	if err := c.tr.ConnectAccepted(c.out); err != nil {
 		return err
 	}
 	c.mu.Lock()
-	c.inst, c.objectEncoding, c.agent, c.tcURL = inst, encoding, obj.String("flashVer"), tcURL
+	c.inst, c.objectEncoding = inst, encoding
 	c.mu.Unlock()
 	log := c.log.With(zap.String("app", appName), zap.String("instance", inst.Name()))
 	c.log = log

@@ -1,6 +1,7 @@
 package netconn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -65,7 +66,7 @@ func (ns *netStream) onPublish(cmd *protocol.Command) error {
 		ns.stopPublish(true)
 		return nil
 	}
-	name, _ := splitQuery(raw)
+	name, query := splitQuery(raw)
 	if ns.pub != nil || ns.play != nil {
 		ns.close(false)
 	}
@@ -79,6 +80,11 @@ func (ns *netStream) onPublish(cmd *protocol.Command) error {
 		c.log.Warn("recording is not available; publishing live", zap.String("stream", name), zap.String("type", kind))
 	default:
 		c.log.Info("unknown publish type; publishing live", zap.String("stream", name), zap.String("type", kind))
+	}
+	if err := c.cfg.Auth.Publish(context.Background(), c.streamAuth(name, query, kind)); err != nil {
+		c.log.Info("publish refused", zap.String("stream", name), zap.Error(err))
+		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName, denialText(err),
+			amf.Property{Key: "details", Value: name})
 	}
 	s, err := c.inst.Streams().Publish(name, ns)
 	if err != nil {
@@ -106,6 +112,7 @@ func (ns *netStream) stopPublish(notify bool) {
 	}
 	ns.pub.Unpublish(ns)
 	ns.c.log.Info("unpublished", zap.String("stream", ns.pubName))
+	ns.c.cfg.Auth.Done(ns.c.streamAuth(ns.pubName, "", "publish"))
 	if notify {
 		_ = ns.c.sendStatus(ns.id, protocol.LevelStatus, protocol.UnpublishSuccess, ns.pubName+" is now unpublished.",
 			amf.Property{Key: "details", Value: ns.pubName})
@@ -168,10 +175,15 @@ func (ns *netStream) onPlay(cmd *protocol.Command) error {
 		ns.stopPlay() // play(false) stops playback
 		return nil
 	}
-	name, _ := splitQuery(raw)
+	name, query := splitQuery(raw)
 	args := parsePlayArgs(cmd)
 	if ns.pub != nil || ns.play != nil {
 		ns.close(false)
+	}
+	if err := c.cfg.Auth.Play(context.Background(), c.streamAuth(name, query, "")); err != nil {
+		c.log.Info("play refused", zap.String("stream", name), zap.Error(err))
+		return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed, denialText(err),
+			amf.Property{Key: "details", Value: name})
 	}
 	mustExist := args.liveOnly()
 	if mustExist {
@@ -243,6 +255,7 @@ func (ns *netStream) stopPlay() {
 	}
 	ns.play = nil
 	ns.c.log.Info("stopped playing", zap.String("stream", p.name))
+	ns.c.cfg.Auth.Done(ns.c.streamAuth(p.name, "", "play"))
 }
 
 // onPlay2 handles NetStream.play2 (RTMP commands draft §4.2.2): switching a
