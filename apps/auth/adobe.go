@@ -103,4 +103,3 @@ func StripCredentials(q url.Values) url.Values {
 	}
 	return out
 }
-

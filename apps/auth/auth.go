@@ -39,7 +39,9 @@ func (d *Denial) Error() string { return "auth: " + d.Description }
 // Unwrap makes errors.Is(err, ErrDenied) hold.
 func (d *Denial) Unwrap() error { return ErrDenied }
 
-func deny(format string, args ...any) error { return &Denial{Description: fmt.Sprintf(format, args...)} }
+func deny(format string, args ...any) error {
+	return &Denial{Description: fmt.Sprintf(format, args...)}
+}
 
 // Policy is one application's rules. The zero Policy allows everything.
 type Policy struct {
