@@ -101,8 +101,7 @@ func (f *RecvFlow) Reject(code uint64) {
 	if f.state == recvOpen {
 		f.state, f.excCode = recvRejected, code
 		f.dropAll()
-		f.shouldAck = true
-		s.ackNow = true
+		s.requestAck(f)
 		if f.err == nil {
 			f.err = ErrClosed
 		}
@@ -235,8 +234,7 @@ func (f *RecvFlow) drop(i, j int) {
 	}
 	if f.advertised && f.prevBlocks < 2 {
 		// Reopening a closed window must be announced (§3.6.3.5).
-		f.shouldAck = true
-		f.s.ackNow = true
+		f.s.requestAck(f)
 		f.s.signal()
 	}
 }

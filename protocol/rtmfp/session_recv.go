@@ -71,8 +71,7 @@ func (s *Session) receive(p *packet) {
 		case wire.ChunkBufferProbe:
 			if id, err := wire.ParseBufferProbe(c); err == nil {
 				if f := s.recvFlows[id]; f != nil {
-					f.shouldAck = true
-					s.ackPending, s.ackNow = true, true
+					s.requestAck(f)
 				}
 			}
 		case wire.ChunkFlowException:
@@ -223,6 +222,12 @@ func hasUnknownOption(opts []byte) bool {
 		}
 	}
 	return false
+}
+
+// requestAck asks for an immediate acknowledgement of f.
+func (s *Session) requestAck(f *RecvFlow) {
+	f.shouldAck = true
+	s.ackPending, s.ackNow = true, true
 }
 
 // onAck applies an acknowledgement to its sending flow (RFC 7016 §3.6.2.4).

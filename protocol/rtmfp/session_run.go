@@ -174,7 +174,7 @@ func (s *Session) tick(now time.Time) {
 	}
 	if idle >= cfg.KeepaliveInterval && !now.Before(s.pingAt) {
 		s.sendPing = true
-		s.pingAt = now.Add(max(cfg.KeepaliveInterval/4, s.erto))
+		s.pingAt = now.Add(min(max(cfg.KeepaliveInterval/4, s.erto), cfg.KeepaliveInterval))
 	}
 	if !s.rtoAt.IsZero() && !now.Before(s.rtoAt) {
 		s.retransmitTimeout(now)

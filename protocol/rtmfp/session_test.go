@@ -1,0 +1,228 @@
+package rtmfp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/nimbus-media/nimbus/protocol/rtmfp/internal/testnet"
+)
+
+// Test 5a: an orderly close ends both sessions and frees every goroutine.
+func TestCloseFreesGoroutines(t *testing.T) {
+	leakCheck(t)
+	_, _, ss, cs := pair(t, testConfig(), testConfig())
+	f, err := cs.OpenFlow([]byte("x"), FlowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Write([]byte("hello"), WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rf, err := ss.AcceptFlow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ss.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("server session did not end after the peer closed")
+	}
+	if !errors.Is(ss.Err(), ErrPeerClosed) || !errors.Is(cs.Err(), ErrClosed) {
+		t.Fatalf("errors: server %v, client %v", ss.Err(), cs.Err())
+	}
+	if _, err := rf.ReadMessage(ctx); err == nil || err == io.EOF {
+		t.Fatalf("read on a closed session: %v", err)
+	}
+	if err := f.Write([]byte("late"), WriteOptions{}); err == nil {
+		t.Fatal("write on a closed session succeeded")
+	}
+}
+
+// Test 5b: a silent peer is timed out and every goroutine is freed, while
+// keepalive pings keep an idle but live session open.
+func TestIdleTimeoutAndKeepalive(t *testing.T) {
+	leakCheck(t)
+	cfg := testConfig()
+	cfg.KeepaliveInterval = 100 * time.Millisecond
+	cfg.IdleTimeout = 600 * time.Millisecond
+	server := listen(t, cfg)
+	client := listen(t, cfg)
+	r, err := testnet.New(addrOf(server), testnet.Impairments{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go client.DialEPD(ctx, []byte{0x05, 0x0a, 'u', 'r', 'l', '!'}, r.Addr())
+	ss, err := server.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // idle, but pings flow
+	if err := ss.Err(); err != nil {
+		t.Fatalf("idle session with keepalives ended: %v", err)
+	}
+	r.SetImpairments(testnet.Impairments{Loss: 1})
+	select {
+	case <-ss.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no idle timeout")
+	}
+	if !errors.Is(ss.Err(), ErrIdleTimeout) {
+		t.Fatalf("server error %v, want idle timeout", ss.Err())
+	}
+}
+
+func TestDialTimeout(t *testing.T) {
+	leakCheck(t)
+	cfg := testConfig()
+	cfg.HandshakeTimeout = 300 * time.Millisecond
+	client := listen(t, cfg)
+	silent := listen(t, Config{AcceptHello: func(*Hello) bool { return false }})
+	_, err := client.Dial(context.Background(), urlOf(silent))
+	if !errors.Is(err, ErrHandshakeTimeout) {
+		t.Fatalf("dial error %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := client.Dial(ctx, urlOf(silent)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled dial: %v", err)
+	}
+}
+
+// Return association, unordered delivery, rejection and flow control on one
+// session.
+func TestFlowFeatures(t *testing.T) {
+	leakCheck(t)
+	scfg := testConfig()
+	scfg.RecvBuffer = 16 << 10
+	_, _, ss, cs := pair(t, scfg, testConfig())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// Client opens a control flow; server answers on a return flow.
+	ctl, err := cs.OpenFlow([]byte("TC\x04\x00"), FlowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Write([]byte("connect"), WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sctl, err := ss.AcceptFlow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sctl.Association() != nil {
+		t.Fatal("first flow has an association")
+	}
+	ret, err := ss.OpenFlow([]byte("TC\x04\x00"), FlowOptions{ReturnFor: sctl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ret.Write([]byte("_result"), WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cret, err := cs.AcceptFlow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cret.Association() != ctl {
+		t.Fatal("return flow not associated with the client's control flow")
+	}
+	if m, err := cret.ReadMessage(ctx); err != nil || string(m.Data) != "_result" {
+		t.Fatalf("return flow read %q %v", m.Data, err)
+	}
+
+	// A rejected flow fails the sender with the exception code.
+	bad, _ := cs.OpenFlow([]byte("unknown stream"), FlowOptions{})
+	bad.Write([]byte("x"), WriteOptions{})
+	sbad, err := ss.AcceptFlow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbad.Reject(42)
+	select {
+	case <-bad.Done():
+	case <-ctx.Done():
+		t.Fatal("rejected flow not finished")
+	}
+	var fe *FlowError
+	if err := bad.Err(); !errors.As(err, &fe) || fe.Code != 42 || !errors.Is(err, ErrFlowRejected) {
+		t.Fatalf("rejected flow error %v", bad.Err())
+	}
+
+	// Flow control: 200 KB through a 16 KB receive window with a slow
+	// reader; unordered delivery still yields every message once.
+	data, _ := cs.OpenFlow([]byte("bulk"), FlowOptions{})
+	go func() {
+		msg := make([]byte, 2000)
+		for i := 0; i < 100; i++ {
+			msg[0] = byte(i)
+			if err := data.WriteContext(ctx, msg, WriteOptions{}); err != nil {
+				t.Errorf("write: %v", err)
+				return
+			}
+		}
+		data.Close()
+	}()
+	sdata, err := ss.AcceptFlow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdata.SetUnordered(true)
+	seen := make(map[byte]bool)
+	for {
+		m, err := sdata.ReadMessage(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if len(m.Data) != 2000 || seen[m.Data[0]] {
+			t.Fatalf("bad or duplicate message %d (%d bytes)", m.Data[0], len(m.Data))
+		}
+		seen[m.Data[0]] = true
+		time.Sleep(time.Millisecond)
+	}
+	if len(seen) != 100 {
+		t.Fatalf("%d of 100 messages", len(seen))
+	}
+	select {
+	case <-data.Done():
+	case <-ctx.Done():
+		t.Fatal("closed flow never completed")
+	}
+	if data.Err() != nil {
+		t.Fatalf("completed flow error %v", data.Err())
+	}
+}
+
+func TestWriteLimits(t *testing.T) {
+	leakCheck(t)
+	ccfg := testConfig()
+	ccfg.SendBuffer = 10000
+	_, _, _, cs := pair(t, testConfig(), ccfg)
+	f, _ := cs.OpenFlow([]byte("x"), FlowOptions{})
+	if err := f.Write(make([]byte, 10001), WriteOptions{}); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("oversized write: %v", err)
+	}
+	if err := f.Write(make([]byte, 8000), WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Write(make([]byte, 8000), WriteOptions{}); !errors.Is(err, ErrWouldBlock) && err != nil {
+		t.Fatalf("second write: %v", err)
+	}
+	if _, err := cs.OpenFlow(make([]byte, MaxMetadata+1), FlowOptions{}); !errors.Is(err, ErrMetadataTooLarge) {
+		t.Fatalf("metadata limit: %v", err)
+	}
+}
