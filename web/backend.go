@@ -1,0 +1,126 @@
+package web
+
+import "time"
+
+// Backend is what the admin server reads and steers. The server package
+// implements it over its application registry; web never imports the
+// server, so the dependency points one way and tests can fake it.
+//
+// Snapshot methods are called from HTTP handlers and once per stats tick;
+// they must be safe for concurrent use and should not block on a
+// connection's I/O. Actions return an error wrapping ErrNotFound when the
+// named object does not exist.
+type Backend interface {
+	// Listeners are the bound listen addresses by protocol.
+	Listeners() []Listener
+	// Apps lists the applications and their running instances.
+	Apps() []AppInfo
+	// Clients lists the connected clients of every instance.
+	Clients() []ClientInfo
+	// Streams lists the live streams of every instance.
+	Streams() []StreamInfo
+	// SharedObjects lists remote shared objects (empty until the transport
+	// supports them).
+	SharedObjects() []SharedObjectInfo
+	// NetGroups lists RTMFP NetGroups (empty until RTMFP groups land).
+	NetGroups() []NetGroupInfo
+
+	// DisconnectClient closes the client's connection, telling it why.
+	DisconnectClient(id string) error
+	// StopStream ends the stream's publisher (a kick); players stay
+	// subscribed and are told the stream was unpublished.
+	StopStream(app, instance, name string) error
+	// ReloadApp unloads and restarts an application instance; instance ""
+	// means every instance of the application.
+	ReloadApp(app, instance string) error
+	// UnloadApp disconnects an instance's clients with
+	// NetConnection.Connect.AppShutdown; instance "" means every instance.
+	UnloadApp(app, instance string) error
+}
+
+// Listener is one bound listener.
+type Listener struct {
+	Protocol string `json:"protocol"`
+	Addr     string `json:"addr"`
+}
+
+// AppInfo describes an application.
+type AppInfo struct {
+	Name      string         `json:"name"`
+	Instances []InstanceInfo `json:"instances"`
+	Clients   int            `json:"clients"`
+	Streams   int            `json:"streams"`
+}
+
+// InstanceInfo describes one running instance of an application.
+type InstanceInfo struct {
+	Name    string    `json:"name"`
+	Path    string    `json:"path"` // "app/instance"
+	Since   time.Time `json:"since"`
+	Clients int       `json:"clients"`
+	Streams int       `json:"streams"`
+}
+
+// ClientInfo describes a connected client.
+type ClientInfo struct {
+	ID       string    `json:"id"`
+	Protocol string    `json:"protocol"`
+	Address  string    `json:"address"`
+	Agent    string    `json:"agent"`
+	App      string    `json:"app"` // "app/instance"
+	Since    time.Time `json:"since"`
+	BytesIn  uint64    `json:"bytesIn"`
+	BytesOut uint64    `json:"bytesOut"`
+	// RTTMillis is RTMFP's smoothed round-trip time; zero for transports
+	// without one.
+	RTTMillis float64 `json:"rttMs,omitempty"`
+}
+
+// StreamInfo describes a live stream.
+type StreamInfo struct {
+	App       string    `json:"app"`
+	Instance  string    `json:"instance"`
+	Name      string    `json:"name"`
+	Published bool      `json:"published"`
+	Since     time.Time `json:"since"`
+	// Publisher is the publishing client's ID, "" when unknown or idle.
+	Publisher         string `json:"publisher"`
+	PublisherProtocol string `json:"publisherProtocol,omitempty"`
+	PublisherAddress  string `json:"publisherAddress,omitempty"`
+
+	VideoCodec string  `json:"videoCodec"`
+	AudioCodec string  `json:"audioCodec"`
+	Width      int     `json:"width"`
+	Height     int     `json:"height"`
+	FrameRate  float64 `json:"frameRate"`
+	// Bitrates are bits per second over the last seconds.
+	Bitrate      float64 `json:"bitrate"`
+	VideoBitrate float64 `json:"videoBitrate"`
+	AudioBitrate float64 `json:"audioBitrate"`
+	// KeyframeInterval is in seconds.
+	KeyframeInterval float64 `json:"keyframeInterval"`
+
+	Subscribers           int            `json:"subscribers"`
+	SubscribersByProtocol map[string]int `json:"subscribersByProtocol"`
+	BytesIn               uint64         `json:"bytesIn"`
+	FramesIn              uint64         `json:"framesIn"`
+}
+
+// SharedObjectInfo describes a remote shared object.
+type SharedObjectInfo struct {
+	App         string `json:"app"`
+	Instance    string `json:"instance"`
+	Name        string `json:"name"`
+	Persistent  bool   `json:"persistent"`
+	Version     uint32 `json:"version"`
+	Slots       int    `json:"slots"`
+	Subscribers int    `json:"subscribers"`
+}
+
+// NetGroupInfo describes an RTMFP NetGroup.
+type NetGroupInfo struct {
+	App      string `json:"app"`
+	Instance string `json:"instance"`
+	ID       string `json:"id"`
+	Members  int    `json:"members"`
+}

@@ -1,0 +1,142 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func dialEvents(t *testing.T, base string, hdr http.Header) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, ReadBufferSize: 1024}
+	conn, res, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/v1/events", hdr)
+	if err != nil {
+		status := 0
+		if res != nil {
+			status = res.StatusCode
+		}
+		t.Fatalf("dial events: %v (status %d)", err, status)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEventsSnapshotsAndEvents(t *testing.T) {
+	s, _, base := startTest(t, true, nil)
+	conn := dialEvents(t, base, bearer(testToken))
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var first Snapshot
+	if err := conn.ReadJSON(&first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Type != "stats" || first.Server.TotalConnections != 2 || len(first.Streams) != 1 {
+		t.Fatalf("first message %+v, want the current snapshot", first)
+	}
+	s.emit(Event{Type: "publish", Time: time.Now(), App: "live/_definst_", Stream: "new"})
+	for {
+		var m map[string]any
+		if err := conn.ReadJSON(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m["type"] == "publish" {
+			if m["stream"] != "new" || m["app"] != "live/_definst_" {
+				t.Fatalf("event %v", m)
+			}
+			return
+		}
+	}
+}
+
+func TestEventsRefuseCrossOrigin(t *testing.T) {
+	_, _, base := startTest(t, false, nil)
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	hdr := http.Header{"Origin": {"http://evil.example"}}
+	conn, res, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/v1/events", hdr)
+	if err == nil {
+		conn.Close()
+		t.Fatal("a cross-origin page opened the event stream")
+	}
+	if res == nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin upgrade: %v, want 403", err)
+	}
+}
+
+// TestStalledDashboardDropped: a dashboard that never reads is disconnected
+// once its queue is full, while one that reads keeps getting every message
+// and the API keeps answering.
+func TestStalledDashboardDropped(t *testing.T) {
+	s, _, base := startTest(t, true, func(c *Config) {
+		c.QueueLen = 8
+		c.StatsInterval = time.Hour // only the test's events flow
+	})
+	stalled := dialEvents(t, base, bearer(testToken))
+	_ = stalled // never read
+	reader := dialEvents(t, base, bearer(testToken))
+	waitUntil(t, 5*time.Second, "both dashboards", func() bool { return s.hub.count() == 2 })
+
+	got := make(chan int, 1)
+	go func() {
+		defer close(got)
+		for {
+			_, msg, err := reader.ReadMessage()
+			if err != nil {
+				return
+			}
+			var ev Event
+			if json.Unmarshal(msg, &ev) == nil && ev.Type == "publish" {
+				n, _ := strconv.Atoi(strings.TrimRight(ev.Stream, "x"))
+				got <- n
+			}
+		}
+	}()
+	// Large events fill the stalled connection's socket buffers, then its
+	// queue. Each is sent once the reader has seen the previous one, so the
+	// reader is never more than one behind.
+	pad := strings.Repeat("x", 32<<10)
+	start := time.Now()
+	for i := 0; s.hub.dropped.Load() == 0; i++ {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("stalled dashboard not dropped after %d events", i)
+		}
+		s.emit(Event{Type: "publish", Time: time.Now(), App: "live/_definst_", Stream: strconv.Itoa(i) + pad})
+		select {
+		case n, ok := <-got:
+			if !ok {
+				t.Fatalf("the reading dashboard was disconnected at event %d", i)
+			}
+			if n != i {
+				t.Fatalf("reader got event %d, want %d", n, i)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("reader did not get event %d", i)
+		}
+	}
+	if n := s.hub.count(); n != 1 {
+		t.Fatalf("%d dashboards connected after the drop, want the reader only", n)
+	}
+	res := do(t, browser(t), "GET", base+"/api/v1/server", bearer(testToken))
+	expectStatus(t, res, http.StatusOK)
+	// The stalled connection was closed by the server.
+	_ = stalled.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := stalled.ReadMessage(); err != nil {
+			break
+		}
+	}
+}

@@ -1,0 +1,226 @@
+// The dashboard: a hash-routed single page fed by the REST API for lists
+// and by the live socket for a stats snapshot every second and events as
+// they happen.
+import { session, request, live } from './api.js';
+import { Chart } from './chart.js';
+import { h, bits, bytes, duration, since, resolution, byProtocol } from './format.js';
+
+const $ = (id) => document.getElementById(id);
+const state = { streams: [], clients: [], apps: [], events: [], server: null, detail: null };
+const maxEvents = 500;
+
+const bwChart = new Chart($('chart-bw'), [{ name: 'in', color: '#2f7de1' }, { name: 'out', color: '#e1742f' }], { format: bits });
+const connChart = new Chart($('chart-conns'), [{ name: 'connections', color: '#3aa55d' }]);
+const streamChart = new Chart($('chart-stream'), [{ name: 'bitrate', color: '#2f7de1' }], { format: bits });
+
+function toast(msg, bad = false) {
+  const t = $('toast');
+  t.textContent = msg;
+  t.className = bad ? 'toast bad' : 'toast';
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
+}
+
+async function act(what, method, path) {
+  try {
+    await request(method, path);
+    toast(what);
+    refreshLists();
+  } catch (e) {
+    toast(`${what} failed: ${e.message}`, true);
+  }
+}
+
+const streamKey = (s) => `${s.app}/${s.instance}/${s.name}`;
+const streamPath = (s) => `/api/v1/streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.instance)}/${s.name.split('/').map(encodeURIComponent).join('/')}`;
+
+function stopStream(s) {
+  if (confirm(`Stop ${s.name}? Its publisher is disconnected.`)) act(`Stopped ${s.name}`, 'DELETE', streamPath(s));
+}
+
+function streamsTable(table, streams) {
+  const head = h('tr', {}, ...['Stream', 'App', 'Publisher', 'Video', 'Audio', 'Resolution', 'FPS', 'Bitrate', 'Keyframes', 'Players', 'Uptime', ''].map((c) => h('th', {}, c)));
+  const rows = streams.filter((s) => s.published).map((s) => h('tr', { data: { stream: streamKey(s) } },
+    h('td', { class: 'name' }, h('a', { href: `#/stream/${encodeURIComponent(streamKey(s))}` }, s.name)),
+    h('td', {}, `${s.app}/${s.instance}`),
+    h('td', { class: 'publisher' }, s.publisher ? `#${s.publisher} ${s.publisherProtocol || ''}` : '–'),
+    h('td', { class: 'codec' }, s.videoCodec || '–'),
+    h('td', { class: 'acodec' }, s.audioCodec || '–'),
+    h('td', { class: 'resolution' }, resolution(s)),
+    h('td', { class: 'fps' }, s.frameRate ? s.frameRate.toFixed(1) : '–'),
+    h('td', { class: 'bitrate', data: { bps: String(Math.round(s.bitrate)) } }, bits(s.bitrate)),
+    h('td', {}, s.keyframeInterval ? `${s.keyframeInterval.toFixed(1)} s` : '–'),
+    h('td', { class: 'subs', title: byProtocol(s.subscribersByProtocol) }, String(s.subscribers)),
+    h('td', {}, since(s.since)),
+    h('td', { class: 'actions' }, h('button', { class: 'danger small', onclick: () => stopStream(s) }, 'Stop')),
+  ));
+  table.replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows));
+  if (!rows.length) table.append(h('tbody', {}, h('tr', {}, h('td', { colspan: '12', class: 'empty' }, 'No live streams'))));
+}
+
+function clientsTable() {
+  const head = h('tr', {}, ...['ID', 'Protocol', 'Address', 'Agent', 'App', 'Connected', 'In', 'Out', 'RTT', ''].map((c) => h('th', {}, c)));
+  const rows = state.clients.map((c) => h('tr', { data: { client: c.id } },
+    h('td', {}, c.id), h('td', {}, c.protocol), h('td', {}, c.address), h('td', { class: 'agent' }, c.agent || '–'),
+    h('td', {}, c.app), h('td', {}, since(c.since)), h('td', {}, bytes(c.bytesIn)), h('td', {}, bytes(c.bytesOut)),
+    h('td', {}, c.rttMs ? `${c.rttMs.toFixed(0)} ms` : '–'),
+    h('td', { class: 'actions' }, h('button', {
+      class: 'danger small',
+      onclick: () => { if (confirm(`Disconnect client ${c.id}?`)) act(`Disconnected ${c.id}`, 'DELETE', `/api/v1/clients/${encodeURIComponent(c.id)}`); },
+    }, 'Disconnect')),
+  ));
+  $('clients').replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows));
+  if (!rows.length) $('clients').append(h('tbody', {}, h('tr', {}, h('td', { colspan: '10', class: 'empty' }, 'No clients'))));
+}
+
+function appsTable() {
+  const head = h('tr', {}, ...['Application', 'Instance', 'Loaded', 'Clients', 'Streams', ''].map((c) => h('th', {}, c)));
+  const rows = [];
+  for (const a of state.apps) {
+    const insts = a.instances.length ? a.instances : [null];
+    for (const i of insts) {
+      const q = i ? `?instance=${encodeURIComponent(i.name)}` : '';
+      const base = `/api/v1/apps/${encodeURIComponent(a.name)}`;
+      rows.push(h('tr', {},
+        h('td', {}, a.name), h('td', {}, i ? i.name : '(not loaded)'), h('td', {}, i ? since(i.since) : '–'),
+        h('td', {}, i ? String(i.clients) : '0'), h('td', {}, i ? String(i.streams) : '0'),
+        h('td', { class: 'actions' }, i ? [
+          h('button', { class: 'small', onclick: () => { if (confirm(`Reload ${i.path}? Its clients are disconnected.`)) act(`Reloaded ${i.path}`, 'POST', `${base}/reload${q}`); } }, 'Reload'),
+          ' ',
+          h('button', { class: 'danger small', onclick: () => { if (confirm(`Unload ${i.path}? Its clients are disconnected.`)) act(`Unloaded ${i.path}`, 'POST', `${base}/unload${q}`); } }, 'Unload'),
+        ] : []),
+      ));
+    }
+  }
+  $('apps').replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows));
+}
+
+function simpleTable(id, cols, items, cells, empty) {
+  const rows = items.map((it) => h('tr', {}, ...cells(it).map((c) => h('td', {}, c))));
+  if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: String(cols.length), class: 'empty' }, empty)));
+  $(id).replaceChildren(h('thead', {}, h('tr', {}, ...cols.map((c) => h('th', {}, c)))), h('tbody', {}, ...rows));
+}
+
+function renderStreams() {
+  streamsTable($('overview-streams'), state.streams);
+  streamsTable($('streams'), state.streams);
+  $('c-streams').textContent = String(state.streams.filter((s) => s.published).length);
+  renderDetail();
+}
+
+function renderDetail() {
+  const key = state.detail;
+  if (!key) return;
+  const s = state.streams.find((x) => streamKey(x) === key);
+  $('sd-title').textContent = s ? `${s.name} — ${s.app}/${s.instance}` : `${key} (not live)`;
+  $('sd-stop').disabled = !s || !s.published;
+  if (!s) { $('sd-cards').replaceChildren(); return; }
+  const card = (t, v, extra = '') => h('div', { class: 'card' }, h('h3', {}, t), h('p', {}, v), extra ? h('small', { class: 'muted' }, extra) : null);
+  $('sd-cards').replaceChildren(
+    card('Publisher', s.publisher ? `#${s.publisher}` : '–', `${s.publisherProtocol || ''} ${s.publisherAddress || ''}`),
+    card('Video', s.videoCodec || '–', `${resolution(s)} · ${s.frameRate ? s.frameRate.toFixed(1) : '–'} fps`),
+    card('Audio', s.audioCodec || '–', bits(s.audioBitrate)),
+    card('Bitrate', bits(s.bitrate), `video ${bits(s.videoBitrate)}`),
+    card('Keyframe interval', s.keyframeInterval ? `${s.keyframeInterval.toFixed(2)} s` : '–'),
+    card('Players', String(s.subscribers), byProtocol(s.subscribersByProtocol)),
+    card('Uptime', since(s.since), `${bytes(s.bytesIn)} in · ${s.framesIn} frames`),
+  );
+  streamChart.push(s.bitrate);
+}
+
+function renderServer(st) {
+  state.server = st;
+  $('version').textContent = `v${st.version}`;
+  $('c-uptime').textContent = duration(st.uptime);
+  $('c-conns').textContent = String(st.totalConnections);
+  $('c-conns-by').textContent = byProtocol(st.connections);
+  $('c-bwin').textContent = bits(st.bandwidthIn);
+  $('c-bwout').textContent = bits(st.bandwidthOut);
+  $('c-cpu').textContent = `${st.cpuPercent.toFixed(1)} %`;
+  $('c-mem').textContent = bytes(st.memoryBytes);
+  $('c-heap').textContent = `heap ${bytes(st.heapBytes)}`;
+  $('c-gor').textContent = String(st.goroutines);
+  bwChart.push(st.bandwidthIn, st.bandwidthOut);
+  connChart.push(st.totalConnections);
+}
+
+function logEvent(ev) {
+  state.events.unshift(ev);
+  if (state.events.length > maxEvents) state.events.pop();
+  const t = new Date(ev.time).toLocaleTimeString();
+  const what = ev.client
+    ? `client #${ev.client.id} (${ev.client.protocol} ${ev.client.address}${ev.client.agent ? `, ${ev.client.agent}` : ''})`
+    : `stream ${ev.stream}`;
+  const li = h('li', { class: `ev ${ev.type}` }, h('time', {}, t), h('span', { class: 'kind' }, ev.type), h('span', {}, `${what} on ${ev.app}`));
+  const list = $('events');
+  list.prepend(li);
+  while (list.children.length > maxEvents) list.lastChild.remove();
+}
+
+let refreshing = null;
+function refreshLists() {
+  if (refreshing) return;
+  refreshing = setTimeout(async () => {
+    refreshing = null;
+    try {
+      const [clients, apps, sos, groups] = await Promise.all([
+        request('GET', '/api/v1/clients'), request('GET', '/api/v1/apps'),
+        request('GET', '/api/v1/sharedobjects'), request('GET', '/api/v1/netgroups'),
+      ]);
+      state.clients = clients;
+      state.apps = apps;
+      clientsTable();
+      appsTable();
+      simpleTable('sharedobjects', ['App', 'Name', 'Persistent', 'Version', 'Slots', 'Subscribers'], sos,
+        (o) => [`${o.app}/${o.instance}`, o.name, o.persistent ? 'yes' : 'no', String(o.version), String(o.slots), String(o.subscribers)], 'No shared objects');
+      simpleTable('netgroups', ['App', 'Group', 'Members'], groups, (g) => [`${g.app}/${g.instance}`, g.id, String(g.members)], 'No NetGroups');
+    } catch (e) {
+      toast(e.message, true);
+    }
+  }, 150);
+}
+
+function route() {
+  const hash = location.hash || '#/';
+  let view = hash.slice(2).split('/')[0] || 'overview';
+  state.detail = null;
+  if (view === 'stream') {
+    state.detail = decodeURIComponent(hash.slice('#/stream/'.length));
+    streamChart.data = [[]];
+    renderDetail();
+  }
+  if (!document.getElementById(`view-${view}`)) view = 'overview';
+  for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== `view-${view}`;
+  for (const a of document.querySelectorAll('#nav a')) {
+    a.classList.toggle('active', a.dataset.view === view || (view === 'stream' && a.dataset.view === 'streams'));
+  }
+  if (view === 'clients' || view === 'apps') refreshLists();
+}
+
+$('sd-stop').addEventListener('click', () => {
+  const s = state.streams.find((x) => streamKey(x) === state.detail);
+  if (s) stopStream(s);
+});
+
+async function main() {
+  window.addEventListener('hashchange', route);
+  route();
+  await session();
+  refreshLists();
+  let tick = 0;
+  live((msg) => {
+    if (msg.type === 'stats') {
+      renderServer(msg.server);
+      state.streams = msg.streams || [];
+      renderStreams();
+      // Byte counters and "connected since" move every second too.
+      if (++tick % 2 === 0 && !$('view-clients').hidden) refreshLists();
+      return;
+    }
+    logEvent(msg);
+    refreshLists();
+  }, (up) => { $('live').className = up ? 'dot on' : 'dot off'; });
+}
+
+main().catch((e) => toast(e.message, true));
