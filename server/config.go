@@ -50,9 +50,18 @@ type RTMPSConfig struct {
 	KeyFile  string `toml:"key_file"`
 }
 
-// RTMFPConfig configures the RTMFP listener.
+// RTMFPConfig configures the RTMFP listener; it is off while Listen is empty.
 type RTMFPConfig struct {
 	Listen string `toml:"listen"`
+	// IdleTimeout closes a session the client stopped answering.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// ServerKeepalive and PeerKeepalive are the periods clients are asked
+	// to keep their sessions alive with (Set Keepalive Timers).
+	ServerKeepalive Duration `toml:"server_keepalive"`
+	PeerKeepalive   Duration `toml:"peer_keepalive"`
+	// MediaDeadline is how long live audio and video may wait for
+	// delivery to a player before they are abandoned.
+	MediaDeadline Duration `toml:"media_deadline"`
 }
 
 // HTTPConfig configures the admin HTTP listener.
@@ -150,7 +159,9 @@ func Defaults() Config {
 			HandshakeTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{60 * time.Second},
 			PingInterval: Duration{20 * time.Second}, WriteTimeout: Duration{15 * time.Second},
 		},
-		RTMFP:  RTMFPConfig{Listen: ":1935"},
+		RTMFP: RTMFPConfig{Listen: ":1935", IdleTimeout: Duration{60 * time.Second},
+			ServerKeepalive: Duration{15 * time.Second}, PeerKeepalive: Duration{10 * time.Second},
+			MediaDeadline: Duration{time.Second}},
 		Limits: LimitsConfig{MaxConnections: 10000, MaxConnectionsPerIP: 1000, HandshakesPerIPPerSecond: 100},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080"},
 		Media: MediaConfig{
@@ -178,6 +189,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: media.subscriber_queue_bytes %d is below 65536", c.Media.SubscriberQueueBytes)
 	case c.RTMPS.Listen != "" && (c.RTMPS.CertFile == "" || c.RTMPS.KeyFile == ""):
 		return errors.New("config: rtmps.listen needs rtmps.cert_file and rtmps.key_file")
+	case c.RTMFP.Listen != "" && (c.RTMFP.IdleTimeout.Duration <= 0 || c.RTMFP.MediaDeadline.Duration <= 0 ||
+		c.RTMFP.ServerKeepalive.Duration < 5*time.Second || c.RTMFP.PeerKeepalive.Duration < 5*time.Second):
+		return errors.New("config: rtmfp timeouts must be positive and keepalives at least 5s")
 	case c.NetConn.MaxStreams < 1:
 		return fmt.Errorf("config: netconn.max_streams %d must be at least 1", c.NetConn.MaxStreams)
 	}

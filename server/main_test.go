@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +37,7 @@ func TestMain(m *testing.M) {
 type testServer struct {
 	*Server
 	url  string // rtmp://127.0.0.1:PORT/live
+	mfp  string // rtmfp://127.0.0.1:PORT/live
 	logs *observer.ObservedLogs
 }
 
@@ -44,6 +47,7 @@ func startServer(t *testing.T, change func(*Config)) *testServer {
 	t.Helper()
 	cfg := Defaults()
 	cfg.RTMP.Listen = "127.0.0.1:0"
+	cfg.RTMFP.Listen = "127.0.0.1:0"
 	cfg.Apps = []AppConfig{{Name: "live"}}
 	if change != nil {
 		change(&cfg)
@@ -71,10 +75,16 @@ func startServer(t *testing.T, change func(*Config)) *testServer {
 				t.Errorf("serve: %v", err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Error("server did not stop within 10 s")
+			var stacks strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Errorf("server did not stop within 10 s; goroutines:\n%s", stacks.String())
 		}
 	})
-	return &testServer{Server: srv, url: fmt.Sprintf("rtmp://%s/live", srv.RTMPAddr()), logs: logs}
+	ts := &testServer{Server: srv, url: fmt.Sprintf("rtmp://%s/live", srv.RTMPAddr()), logs: logs}
+	if a := srv.RTMFPAddr(); a != nil {
+		ts.mfp = fmt.Sprintf("rtmfp://%s/live", a)
+	}
+	return ts
 }
 
 // stream returns the live stream called name in live/_definst_, or nil.

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -20,8 +21,12 @@ import (
 	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/apps/auth"
 	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/server/netconn"
 )
+
+// closer is what the server needs of a connection at shutdown.
+type closer interface{ Close(cause error) }
 
 // Server is one running Nimbus.
 type Server struct {
@@ -31,12 +36,15 @@ type Server struct {
 
 	core    netconn.Config // shared by every connection
 	rtmpLn  net.Listener
-	rtmpsLn net.Listener // nil when RTMPS is off
+	rtmpsLn net.Listener    // nil when RTMPS is off
+	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
 	admit   *admission
 	nextID  atomic.Uint64
 
+	rtmfpDone chan struct{} // closed when the RTMFP accept loop has returned
+
 	mu    sync.Mutex
-	conns map[*rtmpConn]struct{}
+	conns map[closer]struct{}
 	wg    sync.WaitGroup
 }
 
@@ -47,7 +55,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 		names = append(names, a.Name)
 	}
 	return &Server{
-		cfg: cfg, log: log, conns: make(map[*rtmpConn]struct{}), admit: newAdmission(cfg.Limits),
+		cfg: cfg, log: log, conns: make(map[closer]struct{}), admit: newAdmission(cfg.Limits),
 		apps: apps.NewRegistry(apps.Config{Apps: names, Media: media.Config{
 			GOPCache:         cfg.Media.GOPCache,
 			MaxGOPBytes:      cfg.Media.MaxGOPBytes,
@@ -110,7 +118,26 @@ func (s *Server) Listen() error {
 		}
 		s.log.Info("rtmps listening", zap.String("addr", s.rtmpsLn.Addr().String()))
 	}
+	if s.cfg.RTMFP.Listen != "" {
+		if s.rtmfpEP, err = s.listenRTMFP(); err != nil {
+			_ = ln.Close()
+			if s.rtmpsLn != nil {
+				_ = s.rtmpsLn.Close()
+			}
+			return err
+		}
+		s.log.Info("rtmfp listening", zap.String("addr", s.rtmfpEP.LocalAddr().String()),
+			zap.String("peer_id", hex.EncodeToString(peerID(s.rtmfpEP))))
+	}
 	return nil
+}
+
+// RTMFPAddr is the bound RTMFP (UDP) address, nil when RTMFP is off.
+func (s *Server) RTMFPAddr() net.Addr {
+	if s.rtmfpEP == nil {
+		return nil
+	}
+	return s.rtmfpEP.LocalAddr()
 }
 
 // RTMPAddr is the bound RTMP address.
@@ -136,9 +163,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.rtmpsLn != nil {
 		listeners["rtmps"] = s.rtmpsLn
 	}
-	errs := make(chan error, len(listeners))
+	errs := make(chan error, len(listeners)+1)
 	for proto, ln := range listeners {
 		go func() { errs <- s.accept(ln, proto) }()
+	}
+	if s.rtmfpEP != nil {
+		go func() { errs <- s.acceptRTMFP(ctx) }()
 	}
 	var err error
 	select {
@@ -153,6 +183,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		c.Close(context.Cause(ctx))
 	}
 	s.mu.Unlock()
+	if s.rtmfpEP != nil {
+		// Ends the sessions' close handshakes at once (peers get a Close
+		// Ack) rather than waiting for each.
+		_ = s.rtmfpEP.Close()
+		<-s.rtmfpDone
+	}
 	s.wg.Wait()
 	if ctx.Err() != nil {
 		return nil

@@ -110,6 +110,7 @@ type Conn struct {
 	tcURL          string
 
 	pageURL, swfURL string
+	peerAddrs       []string // guarded by mu
 
 	streams map[uint32]*netStream
 	// fcPublished holds names announced with FCPublish, answered with
@@ -257,6 +258,8 @@ func (c *Conn) dispatch(streamID uint32, cmd *protocol.Command) error {
 			protocol.StatusObject(protocol.LevelStatus, protocol.PlayStart, "Subscribed to "+name+"."))
 	case "FCUnsubscribe":
 		return nil
+	case "setPeerInfo":
+		return c.onSetPeerInfo(cmd)
 	}
 	if cmd.TxnID != 0 {
 		return c.sendCommand(0, "_error", cmd.TxnID, nil, protocol.StatusObject(protocol.LevelError,
@@ -332,7 +335,50 @@ func (c *Conn) onConnect(cmd *protocol.Command) error {
 		amf.Property{Key: "objectEncoding", Value: encoding},
 		amf.Property{Key: "data", Value: amf.ECMAArray{{Key: "version", Value: c.cfg.ServerVersion}}})
 	log.Info("connected", zap.String("agent", c.agent), zap.Float64("objectEncoding", encoding))
-	return c.sendCommand(0, "_result", cmd.TxnID, props, info)
+	if err := c.sendCommand(0, "_result", cmd.TxnID, props, info); err != nil {
+		return err
+	}
+	if a, ok := c.tr.(resultSentHook); ok {
+		return a.ConnectResultSent(c.out)
+	}
+	return nil
+}
+
+// resultSentHook is implemented by transports with messages to send right
+// after the connect result (RTMFP: the keepalive periods).
+type resultSentHook interface {
+	ConnectResultSent(out *Outbox) error
+}
+
+// HasStream reports whether the client created NetStream id.
+func (c *Conn) HasStream(id uint32) bool { return c.streams[id] != nil }
+
+// PeerAddresses are the addresses the client reported with setPeerInfo
+// (RTMFP: its local and alternate addresses, for P2P introductions).
+func (c *Conn) PeerAddresses() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peerAddrs
+}
+
+// onSetPeerInfo records the addresses an RTMFP client reports. Malformed
+// entries (mobile AIR has sent some) are skipped.
+func (c *Conn) onSetPeerInfo(cmd *protocol.Command) error {
+	var addrs []string
+	for _, a := range cmd.Args {
+		if s, ok := a.(string); ok && s != "" {
+			if _, _, err := net.SplitHostPort(s); err == nil && len(addrs) < 16 {
+				addrs = append(addrs, s)
+			}
+		}
+	}
+	c.mu.Lock()
+	c.peerAddrs = addrs
+	c.mu.Unlock()
+	if cmd.TxnID != 0 {
+		return c.reply(cmd.TxnID, nil, amf.Undefined{})
+	}
+	return nil
 }
 
 // reject answers connect with _error and closes the connection once it is sent.

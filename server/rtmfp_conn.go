@@ -1,0 +1,342 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nimbus-media/nimbus/protocol"
+	"github.com/nimbus-media/nimbus/protocol/rtmfp"
+	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
+	"github.com/nimbus-media/nimbus/server/netconn"
+)
+
+// Flow exception codes the server rejects flows with.
+const (
+	rejectUnknownStream = 0x5e // a NetStream flow for a stream ID never created (tcserver's code)
+	rejectUnsupported   = 0    // metadata the server does not serve (P2P-only flows)
+)
+
+// rtmfpFlowKind separates a NetStream's traffic over flows, so that late
+// video can be abandoned without holding up audio or commands.
+type rtmfpFlowKind uint8
+
+const (
+	flowCommands rtmfpFlowKind = iota // commands, data, user control
+	flowAudio
+	flowVideo
+)
+
+type rtmfpFlowKey struct {
+	stream uint32
+	kind   rtmfpFlowKind
+}
+
+// rtmfpConn is the RTMFP transport of one client session: a goroutine per
+// incoming flow feeds the NetConnection core (serialised by coreMu, since
+// the core is single-threaded), and one writer goroutine drains the core's
+// outbox onto the session's flows.
+type rtmfpConn struct {
+	id   string
+	s    *rtmfp.Session
+	cfg  RTMFPConfig
+	log  *zap.Logger
+	core *netconn.Conn
+
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	wg      sync.WaitGroup // flow readers, flow acceptor, writer
+	closeWG sync.WaitGroup // the orderly session close
+
+	coreMu sync.Mutex
+	ncRecv atomic.Pointer[rtmfp.RecvFlow] // the client's NetConnection flow
+
+	lastRead  atomic.Int64
+	bytesIn   atomic.Uint64
+	bytesOut  atomic.Uint64
+	closeOnce sync.Once
+
+	// Writer goroutine only.
+	flows   map[rtmfpFlowKey]*rtmfp.SendFlow
+	waitKey map[uint32]bool // streams whose video dropped a frame: skip to a keyframe
+	scratch []byte
+}
+
+func (c *rtmfpConn) Protocol() string { return "rtmfp" }
+
+func (c *rtmfpConn) RemoteAddr() net.Addr {
+	return net.UDPAddrFromAddrPort(c.s.RemoteAddr())
+}
+
+// Silence implements netconn.Transport.
+func (c *rtmfpConn) Silence() time.Duration { return time.Since(time.Unix(0, c.lastRead.Load())) }
+
+// Stats implements netconn.Transport.
+func (c *rtmfpConn) Stats() netconn.TransportStats {
+	return netconn.TransportStats{BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), RTT: c.s.RTT()}
+}
+
+// ConnectAccepted implements netconn.Transport: RTMFP has no chunk or
+// window settings to send before the connect result.
+func (c *rtmfpConn) ConnectAccepted(*netconn.Outbox) error { return nil }
+
+// ConnectResultSent tells the client the keepalive periods we want, right
+// after the connect result, as AMS and MonaServer do (RFC 7425 §5.3.4).
+func (c *rtmfpConn) ConnectResultSent(out *netconn.Outbox) error {
+	return out.Push(protocol.Message{Type: protocol.TypeUserControl, Payload: protocol.AppendUserControl(nil, protocol.UserControl{
+		Event:           protocol.EventSetKeepalive,
+		ServerKeepalive: uint32(c.cfg.ServerKeepalive.Milliseconds()),
+		PeerKeepalive:   uint32(c.cfg.PeerKeepalive.Milliseconds()),
+	})})
+}
+
+// Close implements netconn.Transport. The orderly session close waits for
+// the peer's acknowledgement, so it runs in the background.
+func (c *rtmfpConn) Close(cause error) {
+	c.closeOnce.Do(func() {
+		c.cancel(cause)
+		c.closeWG.Add(1)
+		go func() {
+			defer c.closeWG.Done()
+			_ = c.s.Close()
+		}()
+	})
+}
+
+// run serves the session until it ends; it returns after every goroutine
+// has stopped and the core has released the client's streams.
+func (c *rtmfpConn) run() {
+	start := time.Now()
+	c.lastRead.Store(start.UnixNano())
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		c.acceptFlows()
+	}()
+	go func() {
+		defer c.wg.Done()
+		if err := c.writeLoop(); err != nil {
+			c.Close(err)
+		}
+	}()
+	select {
+	case <-c.s.Done():
+		c.Close(c.s.Err())
+	case <-c.ctx.Done():
+	}
+	c.wg.Wait()
+	// The client's streams go as soon as its session does, not after the
+	// session's close handshake or linger.
+	c.coreMu.Lock()
+	c.core.Close()
+	c.coreMu.Unlock()
+	defer c.closeWG.Wait()
+	cause := context.Cause(c.ctx)
+	fields := []zap.Field{zap.Duration("duration", time.Since(start)),
+		zap.Uint64("bytes_in", c.bytesIn.Load()), zap.Uint64("bytes_out", c.bytesOut.Load())}
+	if cause != nil && !errors.Is(cause, rtmfp.ErrPeerClosed) && !errors.Is(cause, rtmfp.ErrClosed) {
+		fields = append(fields, zap.Error(cause))
+	}
+	c.log.Info("closed", fields...)
+}
+
+// acceptFlows takes every flow the client opens: its NetConnection flow,
+// NetStream flows of streams it created, nothing else.
+func (c *rtmfpConn) acceptFlows() {
+	for {
+		f, err := c.s.AcceptFlow(c.ctx)
+		if err != nil {
+			// The session failed or the peer closed it; ctx is done
+			// otherwise, and Close is then a no-op.
+			c.Close(err)
+			return
+		}
+		kind, md, err := tc.ParseMetadata(f.Metadata())
+		switch {
+		case err != nil:
+			c.log.Info("flow refused", zap.Error(err))
+			f.Reject(rejectUnsupported)
+			continue
+		case kind != tc.KindTC:
+			c.log.Debug("flow refused: not a TC flow", zap.Binary("metadata", f.Metadata()))
+			f.Reject(rejectUnsupported)
+			continue
+		case md.StreamID == 0:
+			c.ncRecv.CompareAndSwap(nil, f)
+		default:
+			c.coreMu.Lock()
+			ok := c.core.HasStream(md.StreamID)
+			c.coreMu.Unlock()
+			if !ok || c.ncRecv.Load() == nil {
+				c.log.Info("flow refused: unknown stream", zap.Uint32("stream", md.StreamID))
+				f.Reject(rejectUnknownStream)
+				continue
+			}
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			if err := c.readFlow(f, md.StreamID); err != nil {
+				c.Close(err)
+			}
+		}()
+	}
+}
+
+// readFlow hands a flow's messages to the core.
+func (c *rtmfpConn) readFlow(f *rtmfp.RecvFlow, streamID uint32) error {
+	for {
+		m, err := f.ReadMessage(c.ctx)
+		if err != nil {
+			if c.ctx.Err() != nil {
+				return nil
+			}
+			return nil // the flow ended; the session's end is seen by run
+		}
+		c.lastRead.Store(time.Now().UnixNano())
+		c.bytesIn.Add(uint64(len(m.Data)))
+		msg, err := tc.ParseMessage(m.Data, streamID)
+		if err != nil {
+			return err
+		}
+		c.coreMu.Lock()
+		err = c.core.HandleMessage(msg)
+		c.coreMu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// flowFor returns (opening on first use) the flow an outgoing message goes
+// on: the NetConnection return flow for stream 0, otherwise the stream's
+// flow for its kind. Stream user-control events (StreamBegin, EOF) travel
+// on the stream's command flow.
+func (c *rtmfpConn) flowFor(m *protocol.Message) (*rtmfp.SendFlow, error) {
+	key := rtmfpFlowKey{stream: m.StreamID}
+	switch m.Type {
+	case protocol.TypeAudio:
+		key.kind = flowAudio
+	case protocol.TypeVideo:
+		key.kind = flowVideo
+	case protocol.TypeUserControl:
+		if uc, err := protocol.ParseUserControl(m.Payload); err == nil {
+			switch uc.Event {
+			case protocol.EventStreamBegin, protocol.EventStreamEOF, protocol.EventStreamDry, protocol.EventStreamIsRecorded:
+				key.stream = uc.StreamID
+			}
+		}
+	}
+	if f := c.flows[key]; f != nil {
+		return f, nil
+	}
+	nc := c.ncRecv.Load()
+	if nc == nil {
+		return nil, errors.New("rtmfp: no NetConnection flow from the client")
+	}
+	f, err := c.s.OpenFlow(tc.AppendMetadata(nil, tc.Metadata{StreamID: key.stream}), rtmfp.FlowOptions{ReturnFor: nc})
+	if err != nil {
+		return nil, err
+	}
+	c.flows[key] = f
+	return f, nil
+}
+
+func (c *rtmfpConn) writeLoop() error {
+	out := c.core.Outbox()
+	c.flows = make(map[rtmfpFlowKey]*rtmfp.SendFlow)
+	c.waitKey = make(map[uint32]bool)
+	for {
+		select {
+		case <-c.ctx.Done():
+			return nil
+		case <-out.Wake():
+		}
+		for {
+			o, ok := out.Next()
+			if !ok {
+				break
+			}
+			if err := c.send(&o); err != nil {
+				return err
+			}
+		}
+		if cause := out.Closing(); cause != nil {
+			c.drain()
+			return cause
+		}
+	}
+}
+
+// drainTimeout bounds how long a closing connection waits for its last
+// messages (a rejection, a kick's status) to be acknowledged.
+const drainTimeout = 3 * time.Second
+
+// drain closes the send flows and waits until the client has acknowledged
+// what they carry, so that the session close does not overtake them.
+func (c *rtmfpConn) drain() {
+	timeout := time.NewTimer(drainTimeout)
+	defer timeout.Stop()
+	for _, f := range c.flows {
+		_ = f.Close()
+	}
+	for _, f := range c.flows {
+		select {
+		case <-f.Done():
+		case <-timeout.C:
+			return
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// send writes one outgoing message. Commands, status and sequence headers
+// are reliable (waiting for buffer space); live media carries a transmit
+// deadline and is dropped when its flow is full: a player that falls
+// behind loses late frames instead of queueing them, and its video then
+// resumes at a keyframe.
+func (c *rtmfpConn) send(o *netconn.Outgoing) error {
+	switch o.Type {
+	case protocol.TypeSetChunkSize, protocol.TypeAbort, protocol.TypeAck, protocol.TypeWindowAckSize, protocol.TypeSetPeerBandwidth:
+		return nil // RTMP chunk-stream control has no meaning on RTMFP
+	}
+	f, err := c.flowFor(&o.Message)
+	if err != nil {
+		return err
+	}
+	c.scratch = tc.AppendMessage(c.scratch[:0], o.Message)
+	if !o.Media || o.SeqHeader {
+		if err := f.WriteContext(c.ctx, c.scratch, rtmfp.WriteOptions{}); err != nil {
+			return err
+		}
+		c.bytesOut.Add(uint64(len(c.scratch)))
+		return nil
+	}
+	if o.Type == protocol.TypeVideo && c.waitKey[o.StreamID] {
+		if !o.Keyframe {
+			return nil
+		}
+		delete(c.waitKey, o.StreamID)
+	}
+	err = f.Write(c.scratch, rtmfp.WriteOptions{Deadline: c.cfg.MediaDeadline.Duration})
+	if errors.Is(err, rtmfp.ErrWouldBlock) {
+		if o.Type == protocol.TypeVideo {
+			c.waitKey[o.StreamID] = true
+		}
+		return nil
+	}
+	if err == nil {
+		c.bytesOut.Add(uint64(len(c.scratch)))
+	}
+	return err
+}
+
+// rtmfpAddr converts a session address for admission control.
+func rtmfpAddr(a netip.AddrPort) netip.Addr { return a.Addr().Unmap() }

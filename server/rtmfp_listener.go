@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nimbus-media/nimbus/protocol/rtmfp"
+	"github.com/nimbus-media/nimbus/server/netconn"
+)
+
+// listenRTMFP opens the RTMFP endpoint on UDP.
+func (s *Server) listenRTMFP() (*rtmfp.Endpoint, error) {
+	ep, err := rtmfp.Listen("udp", s.cfg.RTMFP.Listen, rtmfp.Config{
+		IdleTimeout:       s.cfg.RTMFP.IdleTimeout.Duration,
+		KeepaliveInterval: s.cfg.RTMFP.ServerKeepalive.Duration,
+		Logger:            s.log.Named("rtmfp"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.rtmfpDone = make(chan struct{})
+	return ep, nil
+}
+
+func peerID(ep *rtmfp.Endpoint) []byte {
+	id := ep.PeerID()
+	return id[:]
+}
+
+// acceptRTMFP takes sessions until the endpoint closes.
+func (s *Server) acceptRTMFP(ctx context.Context) error {
+	defer close(s.rtmfpDone)
+	for {
+		sess, err := s.rtmfpEP.Accept(ctx)
+		if err != nil {
+			if errors.Is(err, rtmfp.ErrClosed) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		release, refusal := s.admit.admit(rtmfpAddr(sess.RemoteAddr()), time.Now())
+		if refusal != "" {
+			s.log.Warn("connection refused", zap.String("proto", "rtmfp"), zap.String("remote", sess.RemoteAddr().String()),
+				zap.String("limit", refusal))
+			go sess.Close()
+			continue
+		}
+		s.startRTMFP(sess, release)
+	}
+}
+
+func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
+	id := strconv.FormatUint(s.nextID.Add(1), 10)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	log := s.log.With(zap.String("conn", id), zap.String("proto", "rtmfp"), zap.String("remote", sess.RemoteAddr().String()))
+	c := &rtmfpConn{id: id, s: sess, cfg: s.cfg.RTMFP, log: log, ctx: ctx, cancel: cancel}
+	c.core = netconn.NewConn(id, c, s.apps, s.core, log)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer release()
+		c.run()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+}
