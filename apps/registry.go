@@ -150,6 +150,9 @@ func (i *Instance) App() *App { return i.app }
 // Name is the instance name.
 func (i *Instance) Name() string { return i.name }
 
+// Created is when the instance started (AMS "loaded since").
+func (i *Instance) Created() time.Time { return i.created }
+
 // Path is "app/instance".
 func (i *Instance) Path() string { return i.app.name + "/" + i.name }
 

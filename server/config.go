@@ -64,9 +64,18 @@ type RTMFPConfig struct {
 	MediaDeadline Duration `toml:"media_deadline"`
 }
 
-// HTTPConfig configures the admin HTTP listener.
+// HTTPConfig configures the admin HTTP listener (dashboard, JSON and AMS
+// admin APIs, metrics). Without credentials it must listen on loopback.
 type HTTPConfig struct {
-	Listen string `toml:"listen"`
+	Listen string `toml:"listen"` // empty: no admin listener
+	// User and PasswordHash ("nimbus passwd" prints one) log in to the
+	// dashboard and authenticate basic auth and AMS auser/apswd.
+	User         string `toml:"user"`
+	PasswordHash string `toml:"password_hash"`
+	// TokenSHA256 is the hex SHA-256 of a bearer token for scripts
+	// ("nimbus passwd -token" makes one).
+	TokenSHA256 string   `toml:"token_sha256"`
+	SessionTTL  Duration `toml:"session_ttl"` // dashboard login lifetime
 }
 
 // MediaConfig tunes stream routing.
@@ -163,7 +172,7 @@ func Defaults() Config {
 			ServerKeepalive: Duration{15 * time.Second}, PeerKeepalive: Duration{10 * time.Second},
 			MediaDeadline: Duration{time.Second}},
 		Limits: LimitsConfig{MaxConnections: 10000, MaxConnectionsPerIP: 1000, HandshakesPerIPPerSecond: 100},
-		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080"},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", SessionTTL: Duration{12 * time.Hour}},
 		Media: MediaConfig{
 			GOPCache: true, MaxGOPBytes: 32 << 20, SubscriberQueueBytes: 4 << 20,
 			SubscriberMaxLag: Duration{10 * time.Second}, PublisherTimeout: Duration{10 * time.Second},
@@ -194,6 +203,11 @@ func (c *Config) Validate() error {
 		return errors.New("config: rtmfp timeouts must be positive and keepalives at least 5s")
 	case c.NetConn.MaxStreams < 1:
 		return fmt.Errorf("config: netconn.max_streams %d must be at least 1", c.NetConn.MaxStreams)
+	}
+	if c.HTTP.Listen != "" {
+		if err := webConfig(c.HTTP).Validate(); err != nil {
+			return fmt.Errorf("config: http: %w", err)
+		}
 	}
 	seen := map[string]bool{}
 	for _, a := range c.Apps {

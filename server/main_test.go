@@ -48,6 +48,7 @@ func startServer(t *testing.T, change func(*Config)) *testServer {
 	cfg := Defaults()
 	cfg.RTMP.Listen = "127.0.0.1:0"
 	cfg.RTMFP.Listen = "127.0.0.1:0"
+	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Apps = []AppConfig{{Name: "live"}}
 	if change != nil {
 		change(&cfg)

@@ -23,6 +23,7 @@ import (
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/server/netconn"
+	"github.com/nimbus-media/nimbus/web"
 )
 
 // closer is what the server needs of a connection at shutdown.
@@ -40,6 +41,8 @@ type Server struct {
 	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
 	admit   *admission
 	nextID  atomic.Uint64
+	web     *web.Server // nil when http.listen is empty
+	webErr  error
 
 	rtmfpDone chan struct{} // closed when the RTMFP accept loop has returned
 
@@ -54,14 +57,8 @@ func New(cfg Config, log *zap.Logger) *Server {
 	for _, a := range cfg.Apps {
 		names = append(names, a.Name)
 	}
-	return &Server{
+	s := &Server{
 		cfg: cfg, log: log, conns: make(map[closer]struct{}), admit: newAdmission(cfg.Limits),
-		apps: apps.NewRegistry(apps.Config{Apps: names, Media: media.Config{
-			GOPCache:         cfg.Media.GOPCache,
-			MaxGOPBytes:      cfg.Media.MaxGOPBytes,
-			PublisherTimeout: cfg.Media.PublisherTimeout.Duration,
-			AlwaysTakeover:   cfg.Media.AlwaysTakeover,
-		}}),
 		core: netconn.Config{
 			FMSVer:        cfg.NetConn.FMSVersion,
 			MaxStreams:    cfg.NetConn.MaxStreams,
@@ -74,6 +71,21 @@ func New(cfg Config, log *zap.Logger) *Server {
 			Auth: newAuth(cfg),
 		},
 	}
+	var events apps.Events
+	if cfg.HTTP.Listen != "" {
+		// The admin server hears about connections and publications from
+		// the registry; an error here surfaces from Listen.
+		if s.web, s.webErr = web.New(webConfig(cfg.HTTP), adminBackend{s}, log.Named("web")); s.webErr == nil {
+			events = s.web
+		}
+	}
+	s.apps = apps.NewRegistry(apps.Config{Apps: names, Events: events, Media: media.Config{
+		GOPCache:         cfg.Media.GOPCache,
+		MaxGOPBytes:      cfg.Media.MaxGOPBytes,
+		PublisherTimeout: cfg.Media.PublisherTimeout.Duration,
+		AlwaysTakeover:   cfg.Media.AlwaysTakeover,
+	}})
+	return s
 }
 
 // newAuth builds the per-application authorization policies.
@@ -129,6 +141,16 @@ func (s *Server) Listen() error {
 		s.log.Info("rtmfp listening", zap.String("addr", s.rtmfpEP.LocalAddr().String()),
 			zap.String("peer_id", hex.EncodeToString(peerID(s.rtmfpEP))))
 	}
+	if err := s.listenHTTP(); err != nil {
+		_ = ln.Close()
+		if s.rtmpsLn != nil {
+			_ = s.rtmpsLn.Close()
+		}
+		if s.rtmfpEP != nil {
+			_ = s.rtmfpEP.Close()
+		}
+		return err
+	}
 	return nil
 }
 
@@ -170,6 +192,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.rtmfpEP != nil {
 		go func() { errs <- s.acceptRTMFP(ctx) }()
 	}
+	webCtx, stopWeb := context.WithCancel(ctx)
+	webDone := s.serveHTTP(webCtx)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -190,6 +214,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		<-s.rtmfpDone
 	}
 	s.wg.Wait()
+	stopWeb()
+	if werr := <-webDone; werr != nil && err == nil {
+		err = werr
+	}
 	if ctx.Err() != nil {
 		return nil
 	}

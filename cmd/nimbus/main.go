@@ -4,6 +4,7 @@
 //	nimbus publish [-loop] FILE.flv URL
 //	nimbus play [-o FILE.flv] [-duration D] URL
 //	nimbus token -secret SECRET [-app APP] [-ttl 1h] STREAM
+//	nimbus passwd [-token] [-iterations N] < password
 package main
 
 import (
@@ -39,8 +40,10 @@ func run(ctx context.Context, args []string) error {
 		return play(ctx, args)
 	case "token":
 		return token(args)
+	case "passwd":
+		return passwd(args, os.Stdin, os.Stdout)
 	case "version":
 		return printVersion()
 	}
-	return fmt.Errorf("unknown command %q (serve, publish, play, token, version)", cmd)
+	return fmt.Errorf("unknown command %q (serve, publish, play, token, passwd, version)", cmd)
 }

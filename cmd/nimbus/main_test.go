@@ -90,7 +90,7 @@ func TestServePublishPlay(t *testing.T) {
 	defer cancel()
 
 	serverLog := &syncBuffer{}
-	srv := exec.CommandContext(ctx, bin, "serve", "-rtmp", addr)
+	srv := exec.CommandContext(ctx, bin, "serve", "-rtmp", addr, "-http", "127.0.0.1:0")
 	srv.Stdout, srv.Stderr = serverLog, serverLog
 	srv.WaitDelay = 5 * time.Second
 	if err := srv.Start(); err != nil {

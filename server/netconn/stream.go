@@ -27,6 +27,9 @@ type netStream struct {
 // Silence implements media.Publisher.
 func (ns *netStream) Silence() time.Duration { return ns.c.tr.Silence() }
 
+// ClientID names the publishing connection for monitoring.
+func (ns *netStream) ClientID() string { return ns.c.id }
+
 // Evict implements media.Publisher: another connection took the name over.
 func (ns *netStream) Evict(reason error) {
 	ns.c.log.Info("publisher evicted", zap.String("stream", ns.pubName), zap.Error(reason))
@@ -227,7 +230,9 @@ func (ns *netStream) sendPlayStart(name string, reset bool) error {
 func (ns *netStream) subscribe(name string, mustExist bool) error {
 	c := ns.c
 	p := &play{streamID: ns.id, name: name}
-	p.sub = media.NewSubscriber(c.cfg.Subscriber, c.out.wake, func() {
+	subCfg := c.cfg.Subscriber
+	subCfg.Label = c.tr.Protocol()
+	p.sub = media.NewSubscriber(subCfg, c.out.wake, func() {
 		c.log.Warn("slow subscriber dropped", zap.String("stream", name))
 		c.tr.Close(ErrSlowSubscriber)
 	})

@@ -1,0 +1,254 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/nimbus-media/nimbus"
+
+	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/protocol"
+	"github.com/nimbus-media/nimbus/web"
+)
+
+// Errors of admin actions; they reach operators through the admin API.
+var (
+	// ErrKickedByAdmin is the cause logged for a client an operator
+	// disconnected.
+	ErrKickedByAdmin = errors.New("server: disconnected by an administrator")
+	// ErrStoppedByAdmin is the reason given to a publisher an operator
+	// stopped.
+	ErrStoppedByAdmin = errors.New("server: stream stopped by an administrator")
+	// ErrAppUnloaded is the cause logged for clients of an unloaded instance.
+	ErrAppUnloaded = errors.New("server: application instance unloaded by an administrator")
+)
+
+// adminBackend is the admin server's view of the running server: it walks
+// the application registry for snapshots and performs the actions.
+type adminBackend struct{ s *Server }
+
+var _ web.Backend = adminBackend{}
+
+// publisherID is implemented by publishers that can name their connection.
+type publisherID interface{ ClientID() string }
+
+func (b adminBackend) Listeners() []web.Listener {
+	var out []web.Listener
+	for _, l := range []struct {
+		proto string
+		addr  net.Addr
+	}{{"rtmp", addrOf(b.s.rtmpLn)}, {"rtmps", addrOf(b.s.rtmpsLn)}, {"rtmfp", b.s.rtmfpAddr()}, {"http", b.s.HTTPAddr()}} {
+		if l.addr != nil {
+			out = append(out, web.Listener{Protocol: l.proto, Addr: l.addr.String()})
+		}
+	}
+	return out
+}
+
+func addrOf(ln net.Listener) net.Addr {
+	if ln == nil {
+		return nil
+	}
+	return ln.Addr()
+}
+
+func (s *Server) rtmfpAddr() net.Addr {
+	if s.rtmfpEP == nil {
+		return nil
+	}
+	return s.rtmfpEP.LocalAddr()
+}
+
+func (b adminBackend) Apps() []web.AppInfo {
+	var out []web.AppInfo
+	for _, a := range b.s.apps.Apps() {
+		ai := web.AppInfo{Name: a.Name(), Instances: []web.InstanceInfo{}}
+		for _, inst := range a.Instances() {
+			ii := web.InstanceInfo{Name: inst.Name(), Path: inst.Path(), Since: inst.Created(), Clients: len(inst.Clients())}
+			for _, st := range inst.Streams().Streams() {
+				if st.Published() {
+					ii.Streams++
+				}
+			}
+			ai.Clients += ii.Clients
+			ai.Streams += ii.Streams
+			ai.Instances = append(ai.Instances, ii)
+		}
+		out = append(out, ai)
+	}
+	return out
+}
+
+func (b adminBackend) Clients() []web.ClientInfo {
+	var out []web.ClientInfo
+	for _, a := range b.s.apps.Apps() {
+		for _, inst := range a.Instances() {
+			for _, c := range inst.Clients() {
+				out = append(out, web.NewClientInfo(c.Info()))
+			}
+		}
+	}
+	return out
+}
+
+func (b adminBackend) Streams() []web.StreamInfo {
+	var out []web.StreamInfo
+	for _, a := range b.s.apps.Apps() {
+		for _, inst := range a.Instances() {
+			var clients map[string]apps.ClientInfo
+			for _, st := range inst.Streams().Streams() {
+				si := web.NewStreamInfo(a.Name(), inst.Name(), st.Info())
+				if p, ok := st.Publisher().(publisherID); ok {
+					if clients == nil {
+						clients = clientsByID(inst)
+					}
+					ci := clients[p.ClientID()]
+					si.Publisher, si.PublisherProtocol, si.PublisherAddress = p.ClientID(), ci.Protocol, ci.RemoteAddr
+				}
+				out = append(out, si)
+			}
+		}
+	}
+	return out
+}
+
+func clientsByID(inst *apps.Instance) map[string]apps.ClientInfo {
+	cs := inst.Clients()
+	m := make(map[string]apps.ClientInfo, len(cs))
+	for _, c := range cs {
+		m[c.ID()] = c.Info()
+	}
+	return m
+}
+
+// SharedObjects and NetGroups have no source yet: shared objects and RTMFP
+// groups report here when their packages expose them.
+func (b adminBackend) SharedObjects() []web.SharedObjectInfo { return nil }
+
+// NetGroups: see SharedObjects.
+func (b adminBackend) NetGroups() []web.NetGroupInfo { return nil }
+
+func (b adminBackend) DisconnectClient(id string) error {
+	for _, a := range b.s.apps.Apps() {
+		for _, inst := range a.Instances() {
+			for _, c := range inst.Clients() {
+				if c.ID() == id {
+					c.Disconnect(protocol.ConnectClosed, "Disconnected by the administrator.", ErrKickedByAdmin)
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%w: client %q", web.ErrNotFound, id)
+}
+
+func (b adminBackend) instance(app, instance string) (*apps.Instance, error) {
+	for _, a := range b.s.apps.Apps() {
+		if a.Name() != app {
+			continue
+		}
+		for _, inst := range a.Instances() {
+			if inst.Name() == instance {
+				return inst, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: instance %s/%s", web.ErrNotFound, app, instance)
+}
+
+func (b adminBackend) StopStream(app, instance, name string) error {
+	inst, err := b.instance(app, instance)
+	if err != nil {
+		return err
+	}
+	st := inst.Streams().Get(name)
+	var pub media.Publisher
+	if st != nil {
+		pub = st.Publisher()
+	}
+	if pub == nil {
+		return fmt.Errorf("%w: no publisher on %s/%s/%s", web.ErrNotFound, app, instance, name)
+	}
+	pub.Evict(ErrStoppedByAdmin)
+	return nil
+}
+
+// instances resolves an action's target: one instance, or every instance
+// of app when instance is "".
+func (b adminBackend) instances(app, instance string) ([]*apps.Instance, error) {
+	if instance != "" {
+		inst, err := b.instance(app, instance)
+		if err != nil {
+			return nil, err
+		}
+		return []*apps.Instance{inst}, nil
+	}
+	for _, a := range b.s.apps.Apps() {
+		if a.Name() == app {
+			return a.Instances(), nil
+		}
+	}
+	return nil, fmt.Errorf("%w: application %q", web.ErrNotFound, app)
+}
+
+// UnloadApp ends an instance as AMS does: every client is told
+// NetConnection.Connect.AppShutdown and disconnected, which also ends its
+// publications. The instance starts afresh on the next connect.
+func (b adminBackend) UnloadApp(app, instance string) error {
+	insts, err := b.instances(app, instance)
+	if err != nil {
+		return err
+	}
+	for _, inst := range insts {
+		for _, c := range inst.Clients() {
+			c.Disconnect(protocol.ConnectAppShutdown, "Application ("+inst.Path()+") is shutting down.", ErrAppUnloaded)
+		}
+	}
+	return nil
+}
+
+// ReloadApp is an unload: an instance holds no state of its own beyond its
+// clients and streams, so the next connect reloads it.
+func (b adminBackend) ReloadApp(app, instance string) error { return b.UnloadApp(app, instance) }
+
+// webConfig maps the [http] section onto the admin server's configuration.
+func webConfig(c HTTPConfig) web.Config {
+	return web.Config{
+		Listen: c.Listen, User: c.User, PasswordHash: c.PasswordHash, TokenSHA256: c.TokenSHA256,
+		SessionTTL: c.SessionTTL.Duration, Version: nimbus.Version,
+	}
+}
+
+// listenHTTP opens the admin listener when one is configured.
+func (s *Server) listenHTTP() error {
+	if s.webErr != nil {
+		return fmt.Errorf("admin http: %w", s.webErr)
+	}
+	if s.web == nil {
+		return nil
+	}
+	return s.web.Listen()
+}
+
+// serveHTTP runs the admin server until ctx ends; the channel yields its
+// result (nil at once when there is no admin server).
+func (s *Server) serveHTTP(ctx context.Context) <-chan error {
+	done := make(chan error, 1)
+	if s.web == nil {
+		done <- nil
+		return done
+	}
+	go func() { done <- s.web.Serve(ctx) }()
+	return done
+}
+
+// HTTPAddr is the bound admin HTTP address, nil when there is none.
+func (s *Server) HTTPAddr() net.Addr {
+	if s.web == nil {
+		return nil
+	}
+	return s.web.Addr()
+}
