@@ -40,6 +40,7 @@ type ClientConn struct {
 	dec     *amf.Decoder
 	txn     float64
 	pending []Message
+	props   amf.Object
 }
 
 // NewClientConn makes a NetConnection client over pipe. With amf3, commands
@@ -57,9 +58,14 @@ func (c *ClientConn) Connect(obj amf.Object, args ...any) (amf.Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.props, _ = res.Object.(amf.Object)
 	info, _ := res.Arg(0).(amf.Object)
 	return info, nil
 }
+
+// ServerProperties is the connect result's properties object (fmsVer,
+// capabilities, mode).
+func (c *ClientConn) ServerProperties() amf.Object { return c.props }
 
 // AppendCommandAMF3 encodes a command as Flash Player does after
 // negotiating AMF3: a zero format byte, the name and transaction ID in AMF0

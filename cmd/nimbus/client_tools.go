@@ -12,7 +12,6 @@ import (
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
-	"github.com/nimbus-media/nimbus/protocol/rtmp"
 )
 
 // setDataFrame is the AMF0 string that prefixes metadata a publisher sends.
@@ -26,30 +25,24 @@ func publish(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() != 2 {
-		return errors.New("usage: nimbus publish [-loop] FILE.flv rtmp://host/app/stream")
+		return errors.New("usage: nimbus publish [-loop] FILE.flv rtmp[fp]://host/app/stream")
 	}
 	file, rawURL := fs.Arg(0), fs.Arg(1)
-	u, err := rtmp.ParseURL(rawURL)
-	if err != nil {
-		return err
-	}
-	if u.Stream == "" {
-		return fmt.Errorf("URL %q names no stream", rawURL)
-	}
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	c, err := rtmp.Dial(dctx, rawURL, rtmp.ClientConfig{Digest: *digest, FlashVer: "FMLE/3.0 (compatible; nimbus)"})
-	cancel()
+	c, stream, err := dialURL(ctx, rawURL, "FMLE/3.0 (compatible; nimbus)", *digest)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if stream == "" {
+		return fmt.Errorf("URL %q names no stream", rawURL)
+	}
 	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
 	defer stop()
 	id, err := c.CreateStream()
 	if err != nil {
 		return err
 	}
-	if err := c.Publish(id, u.Stream, "live"); err != nil {
+	if err := c.Publish(id, stream, "live"); err != nil {
 		return err
 	}
 	go drain(c) // keep answering pings and acks
@@ -57,7 +50,7 @@ func publish(ctx context.Context, args []string) error {
 }
 
 // drain reads and discards what the server sends to a publisher.
-func drain(c *rtmp.Client) {
+func drain(c netClient) {
 	for {
 		if _, err := c.ReadMessage(); err != nil {
 			return
@@ -67,7 +60,7 @@ func drain(c *rtmp.Client) {
 
 // sendFLV sends an FLV file's tags in real time; with loop it starts over,
 // keeping timestamps increasing.
-func sendFLV(ctx context.Context, c *rtmp.Client, streamID uint32, file string, loop bool) error {
+func sendFLV(ctx context.Context, c netClient, streamID uint32, file string, loop bool) error {
 	start := time.Now()
 	var offset, last uint32
 	for {
@@ -133,21 +126,15 @@ func play(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: nimbus play [-o FILE.flv] [-duration D] rtmp://host/app/stream")
+		return errors.New("usage: nimbus play [-o FILE.flv] [-duration D] rtmp[fp]://host/app/stream")
 	}
 	rawURL := fs.Arg(0)
-	u, err := rtmp.ParseURL(rawURL)
-	if err != nil {
-		return err
-	}
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	c, err := rtmp.Dial(dctx, rawURL, rtmp.ClientConfig{Digest: *digest})
-	cancel()
+	c, stream, err := dialURL(ctx, rawURL, "LNX 9,0,124,2", *digest)
 	if err != nil {
 		return err
 	}
@@ -158,7 +145,7 @@ func play(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Play(id, u.Stream, -2); err != nil {
+	if err := c.Play(id, stream, -2000); err != nil {
 		return err
 	}
 	var w io.Writer = io.Discard
@@ -174,6 +161,8 @@ func play(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	rec := &flvRecorder{fw: fw}
+	defer rec.flush()
 	for {
 		m, err := c.ReadMessage()
 		if err != nil {
@@ -193,20 +182,65 @@ func play(ctx context.Context, args []string) error {
 			}
 		case protocol.TypeCommandAMF0, protocol.TypeCommandAMF3:
 			if ended(c, m) {
-				return nil
+				return rec.flush()
 			}
 			continue
 		default:
 			continue
 		}
-		if err := fw.WriteTag(media.FLVTag{Type: m.Type, Timestamp: m.Timestamp, Data: m.Payload}); err != nil {
+		if err := rec.write(media.FLVTag{Type: m.Type, Timestamp: m.Timestamp, Data: m.Payload}); err != nil {
 			return err
 		}
 	}
 }
 
+// holdLimit is how many media tags flvRecorder holds back waiting for the
+// metadata: a few seconds of a typical stream.
+const holdLimit = 256
+
+// flvRecorder writes a played stream as FLV. RTMFP carries a stream's data,
+// audio and video on separate flows, so the metadata can arrive after the
+// first media; the recorder holds media back until the metadata comes (or
+// holdLimit tags have arrived without it) so that the file starts with it,
+// as FLV readers expect.
+type flvRecorder struct {
+	fw      *media.FLVWriter
+	started bool
+	held    []media.FLVTag
+}
+
+func (r *flvRecorder) write(t media.FLVTag) error {
+	if r.started {
+		return r.fw.WriteTag(t)
+	}
+	if t.Type == protocol.TypeDataAMF0 {
+		if err := r.fw.WriteTag(t); err != nil {
+			return err
+		}
+		return r.flush()
+	}
+	t.Data = append([]byte(nil), t.Data...)
+	r.held = append(r.held, t)
+	if len(r.held) >= holdLimit {
+		return r.flush()
+	}
+	return nil
+}
+
+// flush writes the held tags and stops holding.
+func (r *flvRecorder) flush() error {
+	r.started = true
+	for _, t := range r.held {
+		if err := r.fw.WriteTag(t); err != nil {
+			return err
+		}
+	}
+	r.held = nil
+	return nil
+}
+
 // ended reports whether a status message says the stream stopped.
-func ended(c *rtmp.Client, m protocol.Message) bool {
+func ended(c netClient, m protocol.Message) bool {
 	cmd, err := c.DecodeCommand(m)
 	if err != nil || cmd.Name != "onStatus" {
 		return false

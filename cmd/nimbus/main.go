@@ -3,6 +3,10 @@
 //	nimbus [serve] [-config FILE] [-rtmp ADDR] [-rtmfp ADDR] [-http ADDR]
 //	nimbus publish [-loop] FILE.flv URL
 //	nimbus play [-o FILE.flv] [-duration D] URL
+//	nimbus probe URL
+//
+// URLs are rtmp:// or rtmfp://.
+//
 //	nimbus token -secret SECRET [-app APP] [-ttl 1h] STREAM
 //	nimbus passwd [-token] [-iterations N] < password
 package main
@@ -40,10 +44,12 @@ func run(ctx context.Context, args []string) error {
 		return play(ctx, args)
 	case "token":
 		return token(args)
+	case "probe":
+		return probeMain(ctx, args)
 	case "passwd":
 		return passwd(args, os.Stdin, os.Stdout)
 	case "version":
 		return printVersion()
 	}
-	return fmt.Errorf("unknown command %q (serve, publish, play, token, passwd, version)", cmd)
+	return fmt.Errorf("unknown command %q (serve, publish, play, probe, token, passwd, version)", cmd)
 }

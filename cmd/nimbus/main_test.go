@@ -78,37 +78,43 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestServePublishPlay runs the real binary: `nimbus serve` with the
-// embedded configuration, `nimbus play -o` recording what `nimbus publish`
-// sends; ffprobe checks the recording; SIGTERM stops the server cleanly.
-func TestServePublishPlay(t *testing.T) {
-	dir := t.TempDir()
-	src := testtools.FLV(t, dir)
-	bin := nimbusBin(t)
-	addr := freePort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-
+// startNimbus starts `nimbus serve` and waits until its RTMP port accepts.
+func startNimbus(t *testing.T, ctx context.Context, bin, rtmpAddr, rtmfpAddr string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
 	serverLog := &syncBuffer{}
-	srv := exec.CommandContext(ctx, bin, "serve", "-rtmp", addr, "-http", "127.0.0.1:0")
+	srv := exec.CommandContext(ctx, bin, "serve", "-rtmp", rtmpAddr, "-rtmfp", rtmfpAddr, "-http", "127.0.0.1:0")
 	srv.Stdout, srv.Stderr = serverLog, serverLog
 	srv.WaitDelay = 5 * time.Second
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.Dial("tcp", addr)
+		c, err := net.Dial("tcp", rtmpAddr)
 		if err == nil {
 			c.Close()
-			break
+			return srv, serverLog
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("server did not listen: %s", serverLog.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestServePublishPlay runs the real binary: `nimbus serve` with the
+// embedded configuration, `nimbus play -o` recording what `nimbus publish`
+// sends; ffprobe checks the recording; SIGTERM stops the server cleanly.
+func TestServePublishPlay(t *testing.T) {
+	dir := t.TempDir()
+	src := testtools.FLV(t, binDir)
+	bin := nimbusBin(t)
+	addr := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	srv, serverLog := startNimbus(t, ctx, bin, addr, "127.0.0.1:0")
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 
 	url := "rtmp://" + addr + "/live/cli"
 	out := filepath.Join(dir, "played.flv")
@@ -118,7 +124,7 @@ func TestServePublishPlay(t *testing.T) {
 	if err := player.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(serverLog.String(), "playing") {
 		if time.Now().After(deadline) {
 			t.Fatalf("player did not start: %s\n%s", playerLog.String(), serverLog.String())
@@ -159,4 +165,89 @@ func TestUnknownCommand(t *testing.T) {
 	if err := run(t.Context(), []string{"frobnicate"}); err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Fatalf("run(frobnicate) = %v", err)
 	}
+}
+
+// freeUDPPort returns a loopback UDP address that was free a moment ago.
+func freeUDPPort(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
+
+// waitLog waits for a server log line containing s.
+func waitLog(t *testing.T, log *syncBuffer, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the server log:\n%s", s, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCrossProtocolTools: ffmpeg publishes over RTMP and `nimbus play
+// rtmfp://` records it; `nimbus publish rtmfp://` sends a file that ffmpeg
+// plays over RTMP. ffprobe checks both recordings; `nimbus probe` answers
+// over both protocols.
+func TestCrossProtocolTools(t *testing.T) {
+	dir := t.TempDir()
+	src := testtools.FLV(t, binDir)
+	bin := nimbusBin(t)
+	addr, udp := freePort(t), freeUDPPort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	srv, serverLog := startNimbus(t, ctx, bin, addr, udp)
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+
+	for _, u := range []string{"rtmp://" + addr + "/live", "rtmfp://" + udp + "/live"} {
+		out, err := exec.CommandContext(ctx, bin, "probe", u).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "NetConnection.Connect.Success") || !strings.Contains(string(out), "fmsVer:  FMS/") {
+			t.Fatalf("nimbus probe %s: %v\n%s", u, err, out)
+		}
+	}
+
+	// RTMP in (ffmpeg), RTMFP out (nimbus play).
+	out1 := filepath.Join(dir, "via-rtmfp.flv")
+	player := exec.CommandContext(ctx, bin, "play", "-o", out1, "rtmfp://"+udp+"/live/a")
+	playerLog := &syncBuffer{}
+	player.Stdout, player.Stderr = playerLog, playerLog
+	if err := player.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, serverLog, "playing")
+	if out, err := testtools.FFmpeg(t, ctx, "-re", "-i", src, "-c", "copy", "-f", "flv", "rtmp://"+addr+"/live/a").CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg publish: %v\n%s", err, out)
+	}
+	if err := player.Wait(); err != nil {
+		t.Fatalf("nimbus play rtmfp: %v\n%s", err, playerLog.String())
+	}
+	testtools.CheckPlayed(t, out1, src)
+
+	// RTMFP in (nimbus publish), RTMP out (ffmpeg).
+	out2 := filepath.Join(dir, "via-rtmp.flv")
+	ff := testtools.FFmpeg(t, ctx, "-i", "rtmp://"+addr+"/live/b", "-c", "copy", "-f", "flv", out2)
+	ffLog := &syncBuffer{}
+	ff.Stdout, ff.Stderr = ffLog, ffLog
+	if err := ff.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(serverLog.String(), "playing") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("ffmpeg did not start playing:\n%s", ffLog.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out, err := exec.CommandContext(ctx, bin, "publish", src, "rtmfp://"+udp+"/live/b").CombinedOutput(); err != nil {
+		t.Fatalf("nimbus publish rtmfp: %v\n%s", err, out)
+	}
+	if err := ff.Wait(); err != nil {
+		t.Fatalf("ffmpeg play: %v\n%s", err, ffLog.String())
+	}
+	testtools.CheckPlayed(t, out2, src)
 }

@@ -35,16 +35,16 @@ type ClientConfig struct {
 // ReadMessage drains.
 type Client struct {
 	*protocol.ClientConn
-	cfg   ClientConfig
-	ep    *rtmfp.Endpoint
-	s     *rtmfp.Session
-	nc    *rtmfp.SendFlow
-	info  amf.Object
-	ctx   context.Context
-	stop  context.CancelFunc
-	wg    sync.WaitGroup
-	in    chan protocol.Message
-	errc  chan error
+	cfg  ClientConfig
+	ep   *rtmfp.Endpoint
+	s    *rtmfp.Session
+	nc   *rtmfp.SendFlow
+	info amf.Object
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+	in   chan protocol.Message
+	errc chan error
 
 	mu       sync.Mutex
 	serverNC *rtmfp.RecvFlow
