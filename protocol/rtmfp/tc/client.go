@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ type ClientConfig struct {
 	Endpoint rtmfp.Config
 	// LocalAddr is the UDP address to bind (default ":0").
 	LocalAddr string
+	// PacketConn, if set, is used instead of binding LocalAddr (tests put
+	// relays and fault injectors here). Close closes it.
+	PacketConn net.PacketConn
 }
 
 // Client is an RTMFP NetConnection client, with the same methods as the
@@ -71,7 +75,12 @@ func Dial(ctx context.Context, rawURL string, cfg ClientConfig) (*Client, error)
 	if cfg.FlashVer == "" {
 		cfg.FlashVer = "LNX 9,0,124,2"
 	}
-	ep, err := rtmfp.Listen("udp", cfg.LocalAddr, cfg.Endpoint)
+	var ep *rtmfp.Endpoint
+	if cfg.PacketConn != nil {
+		ep, err = rtmfp.NewEndpoint(cfg.PacketConn, cfg.Endpoint)
+	} else {
+		ep, err = rtmfp.Listen("udp", cfg.LocalAddr, cfg.Endpoint)
+	}
 	if err != nil {
 		return nil, err
 	}
