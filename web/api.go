@@ -74,15 +74,20 @@ type sessionView struct {
 
 func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	sess := s.auth.session(r, now)
-	if sess == nil {
-		// Open server, or a script: a session gives the dashboard code
-		// one path for CSRF either way.
-		var id string
-		id, sess = s.auth.newSession(now)
+	view := sessionView{User: s.cfg.User, Open: s.auth.open()}
+	switch who, sess := s.auth.identify(r, now); {
+	case who == viaSession:
+		view.CSRF = sess.csrf
+	case who == viaOpen:
+		// An open server has no login: a session gives the dashboard its
+		// CSRF token all the same, so actions need the same proof.
+		id, sess := s.auth.newSession(now)
 		s.setSessionCookie(w, r, id)
+		view.CSRF = sess.csrf
 	}
-	writeJSON(w, http.StatusOK, sessionView{User: s.cfg.User, Open: s.auth.open(), CSRF: sess.csrf})
+	// Scripts (basic auth, tokens) need no CSRF token and get no session,
+	// so that they cannot crowd out the dashboards' sessions.
+	writeJSON(w, http.StatusOK, view)
 }
 
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, id string) {

@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
 )
 
 func getJSON(t *testing.T, c *http.Client, u string, hdr http.Header, v any) {
@@ -251,5 +254,37 @@ func TestMetricsEndpoint(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
+	}
+}
+
+// TestScriptsGetNoSession: scripts need no CSRF token, so asking for the
+// session does not create one that would count against the bound.
+func TestScriptsGetNoSession(t *testing.T) {
+	s, _, base := startTest(t, true, nil)
+	c := browser(t)
+	var sv sessionView
+	getJSON(t, c, base+"/api/v1/session", bearer(testToken), &sv)
+	if sv.CSRF != "" {
+		t.Errorf("script got CSRF token %q", sv.CSRF)
+	}
+	s.auth.mu.Lock()
+	n := len(s.auth.sessions)
+	s.auth.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d sessions after a script's request, want 0", n)
+	}
+}
+
+func BenchmarkAppendMetrics(b *testing.B) {
+	b.ReportAllocs()
+	fb := newFakeBackend()
+	snap := &Snapshot{Server: ServerStats{Version: "bench", Connections: map[string]int{"rtmp": 10, "rtmfp": 5}}}
+	for range 50 {
+		snap.Streams = append(snap.Streams, fb.streams[0])
+	}
+	h := newHub(1, time.Second, zap.NewNop())
+	buf := make([]byte, 0, 64<<10)
+	for b.Loop() {
+		buf = appendMetrics(buf[:0], snap, h)
 	}
 }

@@ -131,6 +131,10 @@ type auth struct {
 	// password, so that scripts polling with basic auth do not pay a full
 	// PBKDF2 derivation per request. Bounded: cleared when it fills.
 	cacheKey [32]byte
+	// kdf admits one key derivation at a time: each costs about a core
+	// for a fraction of a second, so guessing passwords in parallel must
+	// not take the media server's CPU.
+	kdf      chan struct{}
 	mu       sync.Mutex
 	verified map[[32]byte]struct{}
 	sessions map[string]*session
@@ -149,7 +153,10 @@ const (
 )
 
 func newAuth(cfg Config) (*auth, error) {
-	a := &auth{user: cfg.User, ttl: cfg.SessionTTL, verified: make(map[[32]byte]struct{}), sessions: make(map[string]*session)}
+	a := &auth{
+		user: cfg.User, ttl: cfg.SessionTTL, kdf: make(chan struct{}, 1),
+		verified: make(map[[32]byte]struct{}), sessions: make(map[string]*session),
+	}
 	_, _ = rand.Read(a.cacheKey[:])
 	if (cfg.User == "") != (cfg.PasswordHash == "") {
 		return nil, ErrUserWithoutPassword
@@ -195,7 +202,10 @@ func (a *auth) checkPassword(user, password string) bool {
 		return true
 	}
 	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(a.user)) == 1
-	if !a.pass.verify(password) || !userOK {
+	a.kdf <- struct{}{}
+	passOK := a.pass.verify(password)
+	<-a.kdf
+	if !passOK || !userOK {
 		return false
 	}
 	a.mu.Lock()

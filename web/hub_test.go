@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
 )
 
 func dialEvents(t *testing.T, base string, hdr http.Header) *websocket.Conn {
@@ -138,5 +139,50 @@ func TestStalledDashboardDropped(t *testing.T) {
 		if _, _, err := stalled.ReadMessage(); err != nil {
 			break
 		}
+	}
+}
+
+// idleHub is a hub with n dashboards and no writers; drain empties their
+// queues as the writers would.
+func idleHub(n int) (*hub, func()) {
+	h := newHub(1, time.Second, zap.NewNop())
+	clients := make([]*wsClient, n)
+	for i := range clients {
+		clients[i] = &wsClient{send: make(chan []byte, 1), done: make(chan struct{})}
+		h.clients[clients[i]] = struct{}{}
+	}
+	return h, func() {
+		for _, c := range clients {
+			<-c.send
+		}
+	}
+}
+
+// TestBroadcastNoAllocs: a message is encoded once and shared; fanning it
+// out allocates nothing per dashboard.
+func TestBroadcastNoAllocs(t *testing.T) {
+	h, drain := idleHub(8)
+	msg := []byte(`{"type":"publish"}`)
+	allocs := testing.AllocsPerRun(200, func() {
+		h.broadcast(msg)
+		drain()
+	})
+	if allocs != 0 {
+		t.Errorf("broadcast allocates %.1f times, want 0", allocs)
+	}
+	if h.count() != 8 || h.dropped.Load() != 0 {
+		t.Errorf("%d dashboards, %d dropped; want 8 and none", h.count(), h.dropped.Load())
+	}
+}
+
+// BenchmarkBroadcast100 is one message to 100 dashboards, with their
+// queues emptied as their writers would.
+func BenchmarkBroadcast100(b *testing.B) {
+	b.ReportAllocs()
+	h, drain := idleHub(100)
+	msg := []byte(`{"type":"stats"}`)
+	for b.Loop() {
+		h.broadcast(msg)
+		drain()
 	}
 }
