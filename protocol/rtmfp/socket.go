@@ -24,8 +24,6 @@ type socket interface {
 	writeBatch(ds []datagram) error
 }
 
-func newSocket(conn net.PacketConn) socket { return newPlainSocket(conn) }
-
 // plainSocket is the portable implementation.
 type plainSocket struct {
 	conn net.PacketConn
