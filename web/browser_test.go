@@ -251,7 +251,26 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	saveArtifact(t, "dashboard.png", png)
 
+	// The stream detail view and the clients table.
+	browser.eval(t, `location.hash = "#/stream/" + encodeURIComponent("live/_definst_/browsercam"); true`)
+	waitFor(t, 5*time.Second, "the stream detail view", func() bool {
+		return browser.eval(t, `!document.getElementById("view-stream").hidden &&
+			document.getElementById("sd-title").textContent.startsWith("browsercam") &&
+			document.getElementById("sd-cards").children.length > 0`) == "true"
+	})
+	time.Sleep(1200 * time.Millisecond)
+	browser.call(t, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
+	if png, err = base64.StdEncoding.DecodeString(shot.Data); err != nil {
+		t.Fatal(err)
+	}
+	saveArtifact(t, "stream-detail.png", png)
+	browser.eval(t, `location.hash = "#/clients"; true`)
+	waitFor(t, 5*time.Second, "the clients table", func() bool {
+		return browser.eval(t, `document.querySelectorAll('#clients tr[data-client]').length`) == "1"
+	})
+
 	// The same page on a phone-sized screen.
+	browser.eval(t, `location.hash = "#/"; true`)
 	browser.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil)
 	time.Sleep(300 * time.Millisecond)
 	browser.call(t, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
