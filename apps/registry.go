@@ -1,11 +1,18 @@
 package apps
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/media"
 )
@@ -13,42 +20,72 @@ import (
 // DefaultInstance is the instance name used when a connect URL names none.
 const DefaultInstance = "_definst_"
 
-// ErrUnknownApp is returned for an application name the server does not serve.
-var ErrUnknownApp = errors.New("apps: application is not defined")
-
 // Config describes the applications a server serves.
 type Config struct {
-	// Apps are the application names; each is served without further
-	// configuration.
+	// Apps are application names served even without a folder in Dir.
 	Apps  []string
 	Media media.Config
+	// Dir is the applications directory; every folder in it is an
+	// application. Empty means only Apps are served, without scripts.
+	Dir string
+	// IdleTimeout unloads an instance that has had no clients this long
+	// (default 5 minutes).
+	IdleTimeout time.Duration
+	// PollInterval is how often Run looks for new applications and changed
+	// script files (default 1 s).
+	PollInterval time.Duration
+	// Engine starts application scripts; nil serves every application
+	// without one.
+	Engine Engine
+	// Log receives application lifecycle events; nil discards them.
+	Log *zap.Logger
 	// Events, when set, is told about connections and publications in
 	// every instance (see Events).
 	Events Events
 }
 
+func (c Config) withDefaults() Config {
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+	return c
+}
+
 // Registry is the set of applications.
 type Registry struct {
-	cfg  Config
+	cfg Config
+	log *zap.Logger
+
 	mu   sync.Mutex
 	apps map[string]*App
 }
 
-// NewRegistry builds the applications named in cfg.
+// NewRegistry builds the applications named in cfg and those found in
+// cfg.Dir. It starts no goroutine: Run does the polling and idle unloading.
 func NewRegistry(cfg Config) *Registry {
-	r := &Registry{cfg: cfg, apps: make(map[string]*App)}
+	cfg = cfg.withDefaults()
+	r := &Registry{cfg: cfg, log: cfg.Log, apps: make(map[string]*App)}
 	for _, name := range cfg.Apps {
-		r.apps[name] = &App{name: name, reg: r, instances: make(map[string]*Instance)}
+		r.apps[name] = r.newApp(name, true)
 	}
+	r.scan()
 	return r
 }
 
-// Resolve returns the instance app/instance, creating the instance on first
-// use. An unknown application gives ErrUnknownApp.
+func (r *Registry) newApp(name string, configured bool) *App {
+	return &App{name: name, reg: r, configured: configured, instances: make(map[string]*Instance)}
+}
+
+// Resolve returns the instance app/instance, creating (and starting) the
+// instance on first use. An unknown application gives ErrUnknownApp.
 func (r *Registry) Resolve(app, instance string) (*Instance, error) {
-	r.mu.Lock()
-	a := r.apps[app]
-	r.mu.Unlock()
+	a := r.App(app)
 	if a == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownApp, app)
 	}
@@ -56,6 +93,13 @@ func (r *Registry) Resolve(app, instance string) (*Instance, error) {
 		instance = DefaultInstance
 	}
 	return a.instance(instance), nil
+}
+
+// App returns the named application, or nil.
+func (r *Registry) App(name string) *App {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.apps[name]
 }
 
 // Apps returns the applications sorted by name.
@@ -70,31 +114,139 @@ func (r *Registry) Apps() []*App {
 	return out
 }
 
+// Reload re-reads an application's folder and restarts it: its instances
+// are unloaded (their clients are told NetConnection.Connect.AppShutdown)
+// and the next connect starts a fresh instance with the current script.
+func (r *Registry) Reload(app string) error {
+	r.scan()
+	a := r.App(app)
+	if a == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownApp, app)
+	}
+	a.mu.Lock()
+	a.stamp = a.scriptStamp()
+	a.mu.Unlock()
+	r.log.Info("reloading application", zap.String("app", app))
+	a.unloadAll()
+	return nil
+}
+
+// Unload unloads every instance of an application (AMS unloadApp). The
+// application stays served: the next connect starts a new instance.
+func (r *Registry) Unload(app string) error {
+	a := r.App(app)
+	if a == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownApp, app)
+	}
+	r.log.Info("unloading application", zap.String("app", app))
+	a.unloadAll()
+	return nil
+}
+
+// Run polls the applications directory for new, removed and changed
+// applications and unloads idle instances until ctx ends; then it unloads
+// every instance (saving persistent SharedObjects and stopping scripts)
+// and returns.
+func (r *Registry) Run(ctx context.Context) {
+	t := time.NewTicker(r.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			for _, a := range r.Apps() {
+				a.unloadAll()
+			}
+			return
+		case now := <-t.C:
+			for _, name := range r.scan() {
+				r.log.Info("application files changed; reloading", zap.String("app", name))
+				if a := r.App(name); a != nil {
+					a.unloadAll()
+				}
+			}
+			for _, a := range r.Apps() {
+				a.unloadIdle(now, r.cfg.IdleTimeout)
+			}
+		}
+	}
+}
+
+// scan brings the application set in line with the directory and returns
+// the applications whose script files changed since the last scan.
+func (r *Registry) scan() (changed []string) {
+	found := map[string]string{}
+	if r.cfg.Dir != "" {
+		entries, err := os.ReadDir(r.cfg.Dir)
+		if err != nil && !os.IsNotExist(err) {
+			r.log.Warn("cannot read applications directory", zap.String("dir", r.cfg.Dir), zap.Error(err))
+		}
+		for _, e := range entries {
+			if e.IsDir() && validAppName(e.Name()) {
+				found[e.Name()] = filepath.Join(r.cfg.Dir, e.Name())
+			}
+		}
+	}
+	var removed []*App
+	r.mu.Lock()
+	for name, dir := range found {
+		if r.apps[name] == nil {
+			r.apps[name] = r.newApp(name, false)
+			r.log.Info("application found", zap.String("app", name), zap.String("dir", dir))
+		}
+	}
+	for name, a := range r.apps {
+		a.mu.Lock()
+		dir, ok := found[name]
+		switch {
+		case ok && a.dir != dir:
+			a.dir, a.stamp = dir, a.scriptStampLocked(dir)
+		case ok:
+			if s := a.scriptStampLocked(dir); s != a.stamp {
+				a.stamp = s
+				changed = append(changed, name)
+			}
+		case a.dir != "":
+			a.dir, a.stamp = "", ""
+			removed = append(removed, a)
+			if !a.configured {
+				delete(r.apps, name)
+			}
+		}
+		a.mu.Unlock()
+	}
+	r.mu.Unlock()
+	for _, a := range removed {
+		r.log.Info("application folder removed", zap.String("app", a.name))
+		a.unloadAll()
+	}
+	return changed
+}
+
+// validAppName accepts folder names usable as an RTMP application name.
+func validAppName(name string) bool {
+	return name != "" && !strings.HasPrefix(name, ".") && !strings.ContainsAny(name, "?#/\\ ")
+}
+
 // App is one application.
 type App struct {
-	name      string
-	reg       *Registry
+	name       string
+	reg        *Registry
+	configured bool
+
 	mu        sync.Mutex
+	dir       string // "" without a folder
+	stamp     string // script files' names, sizes and times at the last scan
 	instances map[string]*Instance
 }
 
 // Name is the application's name.
 func (a *App) Name() string { return a.name }
 
-func (a *App) instance(name string) *Instance {
+// Dir is the application's folder, or "" when it has none.
+func (a *App) Dir() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	inst := a.instances[name]
-	if inst == nil {
-		inst = &Instance{app: a, name: name, created: time.Now(), clients: make(map[Client]struct{})}
-		mcfg := a.reg.cfg.Media
-		if ev := a.reg.cfg.Events; ev != nil {
-			mcfg.Events = instanceEvents{inst: inst, ev: ev}
-		}
-		inst.streams = media.NewRegistry(mcfg)
-		a.instances[name] = inst
-	}
-	return inst
+	return a.dir
 }
 
 // Instances returns the application's live instances sorted by name.
@@ -109,85 +261,80 @@ func (a *App) Instances() []*Instance {
 	return out
 }
 
-// Client is an instance's view of a connected client.
-type Client interface {
-	ID() string
-	Protocol() string
-	// Info is a snapshot for monitoring.
-	Info() ClientInfo
-	// Disconnect tells the client why (a NetConnection.Connect.* code) and
-	// closes its connection. Safe from any goroutine.
-	Disconnect(code, description string, cause error)
+func (a *App) instance(name string) *Instance {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	inst := a.instances[name]
+	if inst == nil {
+		inst = newInstance(a, name, a.dir)
+		a.instances[name] = inst
+	}
+	return inst
 }
 
-// ClientInfo describes a connected client for monitoring.
-type ClientInfo struct {
-	ID         string
-	Protocol   string // "rtmp", "rtmfp"
-	RemoteAddr string
-	Agent      string // flashVer from connect
-	App        string // "app/instance"
-	Since      time.Time
-	BytesIn    uint64
-	BytesOut   uint64
-	RTT        time.Duration // RTMFP's smoothed RTT; 0 where the transport has none
-}
-
-// Instance is one running instance of an application.
-type Instance struct {
-	app     *App
-	name    string
-	created time.Time
-	streams *media.Registry
-
-	mu      sync.Mutex
-	clients map[Client]struct{}
-}
-
-// App is the instance's application.
-func (i *Instance) App() *App { return i.app }
-
-// Name is the instance name.
-func (i *Instance) Name() string { return i.name }
-
-// Created is when the instance started (AMS "loaded since").
-func (i *Instance) Created() time.Time { return i.created }
-
-// Path is "app/instance".
-func (i *Instance) Path() string { return i.app.name + "/" + i.name }
-
-// Streams is the instance's stream registry.
-func (i *Instance) Streams() *media.Registry { return i.streams }
-
-// AddClient records a connected client.
-func (i *Instance) AddClient(c Client) {
-	i.mu.Lock()
-	i.clients[c] = struct{}{}
-	i.mu.Unlock()
-	if ev := i.app.reg.cfg.Events; ev != nil {
-		ev.ClientConnected(i, c)
+func (a *App) unloadAll() {
+	a.mu.Lock()
+	insts := make([]*Instance, 0, len(a.instances))
+	for _, i := range a.instances {
+		insts = append(insts, i)
+	}
+	clear(a.instances)
+	a.mu.Unlock()
+	for _, i := range insts {
+		i.unload()
 	}
 }
 
-// RemoveClient forgets a client.
-func (i *Instance) RemoveClient(c Client) {
-	i.mu.Lock()
-	_, ok := i.clients[c]
-	delete(i.clients, c)
-	i.mu.Unlock()
-	if ev := i.app.reg.cfg.Events; ev != nil && ok {
-		ev.ClientDisconnected(i, c)
+func (a *App) unloadIdle(now time.Time, idle time.Duration) {
+	var idleInsts []*Instance
+	a.mu.Lock()
+	for name, i := range a.instances {
+		if since, ok := i.idleSince(); ok && now.Sub(since) >= idle {
+			delete(a.instances, name)
+			idleInsts = append(idleInsts, i)
+		}
+	}
+	a.mu.Unlock()
+	for _, i := range idleInsts {
+		a.reg.log.Info("unloading idle instance", zap.String("instance", i.Path()))
+		i.unload()
 	}
 }
 
-// Clients returns the connected clients sorted by ID.
-func (i *Instance) Clients() []Client {
-	i.mu.Lock()
-	out := make([]Client, 0, len(i.clients))
-	for c := range i.clients {
-		out = append(out, c)
+func (a *App) scriptStamp() string { return a.scriptStampLocked(a.dir) }
+
+// scriptStampLocked summarises the script files under dir (names, sizes,
+// modification times), skipping the SharedObject store, so that a change to
+// any of them is seen by comparing two stamps.
+func (a *App) scriptStampLocked(dir string) string {
+	if dir == "" {
+		return ""
 	}
-	i.mu.Unlock()
-	sort.Slice(out, func(a, b int) bool { return out[a].ID() < out[b].ID() })
-	return out
+	var sb strings.Builder
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if path != dir && (d.Name() == sharedObjectDir || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(path); ext != ".js" && ext != ".asc" {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		sb.WriteString(path)
+		sb.WriteByte(' ')
+		sb.WriteString(strconv.FormatInt(info.Size(), 10))
+		sb.WriteByte(' ')
+		sb.WriteString(strconv.FormatInt(info.ModTime().UnixNano(), 10))
+		sb.WriteByte('\n')
+		return nil
+	})
+	return sb.String()
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -86,28 +87,56 @@ var (
 	ErrSlowSubscriber  = errors.New("netconn: subscriber fell too far behind")
 	ErrConnectRejected = errors.New("netconn: connect rejected")
 	ErrKicked          = errors.New("netconn: disconnected by the server")
+	// ErrClosed is the result of a server-to-client call whose connection
+	// closed before the client answered.
+	ErrClosed = errors.New("netconn: connection closed")
+	// ErrTooManyCalls refuses a server-to-client call while too many
+	// earlier ones are still unanswered.
+	ErrTooManyCalls = errors.New("netconn: too many unanswered calls to the client")
+)
+
+// Connect states. A connect is pending while the application decides
+// (a script may take its time, AMS's pending onConnect).
+const (
+	stateNew int32 = iota
+	statePending
+	stateAccepted
+	stateRejected
 )
 
 // Conn is one client's NetConnection. HandleMessage and Close are called
 // from the transport's reader goroutine only; the Outbox is drained by the
 // transport's writer goroutine.
 type Conn struct {
-	id     string
-	log    *zap.Logger
-	tr     Transport
-	apps   *apps.Registry
-	cfg    Config
-	out    *Outbox
-	dec    *amf.Decoder
-	since  time.Time
-	closed bool
+	id    string
+	log   *zap.Logger
+	tr    Transport
+	apps  *apps.Registry
+	cfg   Config
+	out   *Outbox
+	dec   *amf.Decoder
+	since time.Time
+	// state is the connect state; it changes under mu, and the reader
+	// goroutine reads it without locking.
+	state atomic.Int32
+	// soType is the SharedObject message type matching the client's
+	// objectEncoding (19 or 16), set by connect.
+	soType protocol.Type
 
 	// Set by connect; read by monitoring under mu.
 	mu             sync.Mutex
+	closed         bool
 	inst           *apps.Instance
 	objectEncoding float64
 	agent          string
 	tcURL          string
+	// Server-to-client calls waiting for the client's _result or _error.
+	lastTxn float64
+	calls   map[float64]func(any, error)
+
+	// SharedObjects the client uses; reader goroutine only.
+	sos   map[string]*apps.SharedObject
+	soMsg protocol.SharedObjectMessage
 
 	pageURL, swfURL string
 	peerAddrs       []string // guarded by mu
@@ -144,6 +173,10 @@ func (c *Conn) Info() apps.ClientInfo {
 	info := apps.ClientInfo{
 		ID: c.id, Protocol: c.tr.Protocol(), RemoteAddr: c.tr.RemoteAddr().String(), Agent: c.agent,
 		Since: c.since, BytesIn: st.BytesIn, BytesOut: st.BytesOut, RTT: st.RTT,
+		Referrer: c.swfURL, PageURL: c.pageURL, URI: c.tcURL,
+	}
+	if p, ok := c.tr.(interface{ FarID() string }); ok {
+		info.FarID = p.FarID()
 	}
 	if c.inst != nil {
 		info.App = c.inst.Path()
@@ -171,6 +204,8 @@ func (c *Conn) HandleMessage(m protocol.Message) error {
 			return fmt.Errorf("decode command: %w", err)
 		}
 		return c.dispatch(m.StreamID, &cmd)
+	case protocol.TypeSharedObjectAMF0, protocol.TypeSharedObjectAMF3:
+		return c.handleSharedObject(m)
 	case protocol.TypeDataAMF0, protocol.TypeDataAMF3:
 		if ns := c.streams[m.StreamID]; ns != nil && ns.pub != nil {
 			p := m.Payload
@@ -191,7 +226,12 @@ func (c *Conn) dispatch(streamID uint32, cmd *protocol.Command) error {
 	if cmd.Name == "connect" {
 		return c.onConnect(cmd)
 	}
-	if c.inst == nil {
+	switch c.state.Load() {
+	case stateAccepted:
+	case statePending, stateRejected:
+		c.log.Debug("command before the connect was accepted", zap.String("command", cmd.Name))
+		return nil
+	default:
 		return fmt.Errorf("%w: %q", ErrNotConnected, cmd.Name)
 	}
 	if streamID != 0 {
@@ -260,12 +300,11 @@ func (c *Conn) dispatch(streamID uint32, cmd *protocol.Command) error {
 		return nil
 	case "setPeerInfo":
 		return c.onSetPeerInfo(cmd)
+	case "_result", "_error":
+		c.onCallReply(cmd)
+		return nil
 	}
-	if cmd.TxnID != 0 {
-		return c.sendCommand(0, "_error", cmd.TxnID, nil, protocol.StatusObject(protocol.LevelError,
-			protocol.CallFailed, fmt.Sprintf("Method not found (%s).", cmd.Name)))
-	}
-	c.log.Debug("ignored command", zap.String("command", cmd.Name))
+	c.callApp(cmd)
 	return nil
 }
 
@@ -291,7 +330,7 @@ func splitQuery(s string) (string, string) {
 }
 
 func (c *Conn) onConnect(cmd *protocol.Command) error {
-	if c.inst != nil {
+	if c.state.Load() != stateNew {
 		return errors.New("netconn: second connect on one connection")
 	}
 	obj, _ := cmd.Object.(amf.Object)
@@ -311,21 +350,35 @@ func (c *Conn) onConnect(cmd *protocol.Command) error {
 	}
 	c.mu.Lock()
 	c.agent, c.tcURL = obj.String("flashVer"), tcURL
-	c.mu.Unlock()
 	c.pageURL, c.swfURL = obj.String("pageUrl"), obj.String("swfUrl")
+	c.mu.Unlock()
 	if err := c.cfg.Auth.Connect(context.Background(), c.authRequest(appName, "", ""), connectQuery(tcURL, obj.String("app"))); err != nil {
 		c.log.Info("connect refused", zap.String("app", appName), zap.Error(err))
 		return c.reject(cmd.TxnID, protocol.ConnectRejected, denialText(err))
 	}
+	c.soType = protocol.TypeSharedObjectAMF0
+	if encoding == 3 {
+		c.soType = protocol.TypeSharedObjectAMF3
+	}
+	c.log = c.log.With(zap.String("app", appName), zap.String("instance", inst.Name()))
+	c.mu.Lock()
+	c.inst, c.objectEncoding = inst, encoding
+	c.state.Store(statePending)
+	c.mu.Unlock()
+	txn := cmd.TxnID
+	inst.Connect(c, cmd.Args, func(d apps.Decision) { c.decide(txn, d) })
+	return nil
+}
+
+// accept queues the transport's messages and the connect _result. It runs
+// on whichever goroutine the application decided on.
+func (c *Conn) accept(txn float64) error {
 	if err := c.tr.ConnectAccepted(c.out); err != nil {
 		return err
 	}
 	c.mu.Lock()
-	c.inst, c.objectEncoding = inst, encoding
+	encoding := c.objectEncoding
 	c.mu.Unlock()
-	log := c.log.With(zap.String("app", appName), zap.String("instance", inst.Name()))
-	c.log = log
-	inst.AddClient(c)
 	props := amf.Object{
 		{Key: "fmsVer", Value: c.cfg.FMSVer},
 		{Key: "capabilities", Value: c.cfg.Capabilities},
@@ -334,8 +387,8 @@ func (c *Conn) onConnect(cmd *protocol.Command) error {
 	info := protocol.StatusObject(protocol.LevelStatus, protocol.ConnectSuccess, "Connection succeeded.",
 		amf.Property{Key: "objectEncoding", Value: encoding},
 		amf.Property{Key: "data", Value: amf.ECMAArray{{Key: "version", Value: c.cfg.ServerVersion}}})
-	log.Info("connected", zap.String("agent", c.agent), zap.Float64("objectEncoding", encoding))
-	if err := c.sendCommand(0, "_result", cmd.TxnID, props, info); err != nil {
+	c.log.Info("connected", zap.String("agent", c.agent), zap.Float64("objectEncoding", encoding))
+	if err := c.sendCommand(0, "_result", txn, props, info); err != nil {
 		return err
 	}
 	if a, ok := c.tr.(resultSentHook); ok {
@@ -381,9 +434,10 @@ func (c *Conn) onSetPeerInfo(cmd *protocol.Command) error {
 	return nil
 }
 
-// reject answers connect with _error and closes the connection once it is sent.
-func (c *Conn) reject(txn float64, code, description string) error {
-	err := c.sendCommand(0, "_error", txn, nil, protocol.StatusObject(protocol.LevelError, code, description))
+// reject answers connect with _error and closes the connection once it is
+// sent. extra goes into the information object (application, ex).
+func (c *Conn) reject(txn float64, code, description string, extra ...amf.Property) error {
+	err := c.sendCommand(0, "_error", txn, nil, protocol.StatusObject(protocol.LevelError, code, description, extra...))
 	c.out.CloseAfterFlush(fmt.Errorf("%w: %s", ErrConnectRejected, description))
 	return err
 }
@@ -416,16 +470,29 @@ func (c *Conn) onCreateStream(cmd *protocol.Command) error {
 // subscriptions and its place in the instance. The transport calls it once,
 // after its reader has stopped.
 func (c *Conn) Close() {
+	c.mu.Lock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
 	c.closed = true
+	accepted := c.state.Load() == stateAccepted
+	calls := c.calls
+	c.calls = nil
+	c.mu.Unlock()
 	for id, ns := range c.streams {
 		ns.close(false)
 		delete(c.streams, id)
 	}
-	if inst := c.Instance(); inst != nil {
-		inst.RemoveClient(c)
+	for name, so := range c.sos {
+		so.Unsubscribe(c)
+		delete(c.sos, name)
+	}
+	for _, result := range calls {
+		result(nil, ErrClosed)
+	}
+	if accepted {
+		c.inst.Disconnect(c)
 	}
 }
 

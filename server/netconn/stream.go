@@ -97,6 +97,7 @@ func (ns *netStream) onPublish(cmd *protocol.Command) error {
 	}
 	ns.pub, ns.pubName = s, name
 	c.log.Info("publishing", zap.String("stream", name), zap.Uint32("msid", ns.id))
+	c.inst.Publish(c, name)
 	if c.fcPublished[name] {
 		delete(c.fcPublished, name)
 		if err := c.sendCommand(ns.id, "onFCPublish", 0, nil,
@@ -116,6 +117,7 @@ func (ns *netStream) stopPublish(notify bool) {
 	ns.pub.Unpublish(ns)
 	ns.c.log.Info("unpublished", zap.String("stream", ns.pubName))
 	ns.c.cfg.Auth.Done(ns.c.streamAuth(ns.pubName, "", "publish"))
+	ns.c.inst.Unpublish(ns.c, ns.pubName)
 	if notify {
 		_ = ns.c.sendStatus(ns.id, protocol.LevelStatus, protocol.UnpublishSuccess, ns.pubName+" is now unpublished.",
 			amf.Property{Key: "details", Value: ns.pubName})
