@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -286,5 +287,28 @@ func BenchmarkAppendMetrics(b *testing.B) {
 	buf := make([]byte, 0, 64<<10)
 	for b.Loop() {
 		buf = appendMetrics(buf[:0], snap, h)
+	}
+}
+
+// TestServeEndsWhenListenerFails: a failing listener ends Serve (and its
+// pump) without the context being cancelled.
+func TestServeEndsWhenListenerFails(t *testing.T) {
+	s, err := New(Config{Listen: "127.0.0.1:0"}, newFakeBackend(), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.ln.Close()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Serve on a closed listener returned nil")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after its listener failed")
 	}
 }

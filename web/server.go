@@ -189,10 +189,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
 	}
+	pctx, stopPump := context.WithCancel(ctx)
+	defer stopPump()
 	pumpDone := make(chan struct{})
 	go func() {
 		defer close(pumpDone)
-		s.pump(ctx)
+		s.pump(pctx)
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(s.ln) }()
@@ -212,6 +214,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err == nil {
 		err = <-errc
 	}
+	stopPump()
 	<-pumpDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
