@@ -64,6 +64,8 @@ type rtmfpConn struct {
 
 	// Writer goroutine only.
 	flows   map[rtmfpFlowKey]*rtmfp.SendFlow
+	synced  map[uint32]bool // streams whose flows were synchronised
+	syncID  uint32
 	waitKey map[uint32]bool // streams whose video dropped a frame: skip to a keyframe
 	scratch []byte
 }
@@ -236,6 +238,22 @@ func (c *rtmfpConn) flowFor(m *protocol.Message) (*rtmfp.SendFlow, error) {
 	if f := c.flows[key]; f != nil {
 		return f, nil
 	}
+	f, err := c.openFlow(key)
+	if err != nil {
+		return nil, err
+	}
+	if key.kind != flowCommands {
+		// A stream's media starts: make its commands/data, audio and
+		// video flows start in step (RFC 7425 §5.2 Flow Synchronization),
+		// so the player sees the metadata sent so far before any media.
+		if err := c.syncStream(key.stream); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func (c *rtmfpConn) openFlow(key rtmfpFlowKey) (*rtmfp.SendFlow, error) {
 	nc := c.ncRecv.Load()
 	if nc == nil {
 		return nil, errors.New("rtmfp: no NetConnection flow from the client")
@@ -248,9 +266,36 @@ func (c *rtmfpConn) flowFor(m *protocol.Message) (*rtmfp.SendFlow, error) {
 	return f, nil
 }
 
+// syncStream writes one Flow Synchronization event on each of stream's
+// three flows (opening the missing ones), once per stream.
+func (c *rtmfpConn) syncStream(stream uint32) error {
+	if c.synced[stream] {
+		return nil
+	}
+	c.synced[stream] = true
+	c.syncID++
+	uc := protocol.AppendUserControl(nil, protocol.UserControl{Event: protocol.EventFlowSync, SyncID: c.syncID, SyncCount: 3})
+	msg := tc.AppendMessage(nil, protocol.Message{Type: protocol.TypeUserControl, Payload: uc})
+	for _, kind := range []rtmfpFlowKind{flowCommands, flowAudio, flowVideo} {
+		key := rtmfpFlowKey{stream: stream, kind: kind}
+		f := c.flows[key]
+		if f == nil {
+			var err error
+			if f, err = c.openFlow(key); err != nil {
+				return err
+			}
+		}
+		if err := f.WriteContext(c.ctx, msg, rtmfp.WriteOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c *rtmfpConn) writeLoop() error {
 	out := c.core.Outbox()
 	c.flows = make(map[rtmfpFlowKey]*rtmfp.SendFlow)
+	c.synced = make(map[uint32]bool)
 	c.waitKey = make(map[uint32]bool)
 	for {
 		select {

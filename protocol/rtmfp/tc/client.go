@@ -49,6 +49,7 @@ type Client struct {
 	wg   sync.WaitGroup
 	in   chan protocol.Message
 	errc chan error
+	sync flowSync
 
 	mu       sync.Mutex
 	serverNC *rtmfp.RecvFlow
@@ -216,6 +217,12 @@ func (c *Client) readFlow(f *rtmfp.RecvFlow, streamID uint32) {
 		msg, err := ParseMessage(m.Data, streamID)
 		if err != nil {
 			continue
+		}
+		if msg.Type == protocol.TypeUserControl {
+			if uc, err := protocol.ParseUserControl(msg.Payload); err == nil && uc.Event == protocol.EventFlowSync {
+				c.sync.arrive(c.ctx, uc.SyncID, uc.SyncCount)
+				continue
+			}
 		}
 		msg.Payload = append([]byte(nil), msg.Payload...)
 		select {

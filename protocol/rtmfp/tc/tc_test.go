@@ -2,8 +2,11 @@ package tc
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/nimbus-media/nimbus/protocol"
 )
@@ -67,4 +70,36 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("message round trip")
 		}
 	})
+}
+
+func TestFlowSync(t *testing.T) {
+	var s flowSync
+	order := make(chan int, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 20 * time.Millisecond)
+			s.arrive(context.Background(), 7, 3)
+			order <- i
+		}()
+	}
+	wg.Wait()
+	close(order)
+	n := 0
+	for range order {
+		n++
+	}
+	if n != 3 || len(s.points) != 0 {
+		t.Fatalf("%d flows passed the sync point, %d points left", n, len(s.points))
+	}
+	// A partner that never comes does not stall a flow forever.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	s.arrive(ctx, 8, 2)
+	if time.Since(start) > time.Second {
+		t.Fatal("sync point without partners blocked")
+	}
 }
