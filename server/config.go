@@ -171,7 +171,7 @@ func Defaults() Config {
 		RTMFP: RTMFPConfig{Listen: ":1935", IdleTimeout: Duration{60 * time.Second},
 			ServerKeepalive: Duration{15 * time.Second}, PeerKeepalive: Duration{10 * time.Second},
 			MediaDeadline: Duration{time.Second}},
-		Limits: LimitsConfig{MaxConnections: 10000, MaxConnectionsPerIP: 1000, HandshakesPerIPPerSecond: 100},
+		Limits: LimitsConfig{MaxConnections: 10000, MaxConnectionsPerIP: 1000, HandshakesPerIPPerSecond: 1000},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", SessionTTL: Duration{12 * time.Hour}},
 		Media: MediaConfig{
 			GOPCache: true, MaxGOPBytes: 32 << 20, SubscriberQueueBytes: 4 << 20,
