@@ -282,3 +282,27 @@ func FuzzParseMedia(f *testing.F) {
 		ClassifyData(p)
 	})
 }
+
+func TestSubscriberRingGrowsToItsBound(t *testing.T) {
+	reg := NewRegistry(Config{})
+	pub := &testPublisher{}
+	s, _ := reg.Publish("s", pub)
+	sub := NewSubscriber(SubscriberConfig{MaxFrames: 64, MaxBytes: 1 << 20}, make(chan struct{}, 1), nil)
+	if _, err := reg.Subscribe("s", sub, true); err != nil {
+		t.Fatal(err)
+	}
+	frames := make([]*Frame, 100)
+	for i := range frames {
+		frames[i] = video(i == 0, 10)
+		s.Write(pub, frames[i])
+	}
+	if n := sub.Len(); n != 64 {
+		t.Fatalf("queued %d, want the 64-entry bound", n)
+	}
+	got := drainEntries(sub)
+	for i, e := range got {
+		if e.Frame != frames[i] {
+			t.Fatalf("entry %d out of order after growth", i)
+		}
+	}
+}

@@ -80,7 +80,29 @@ type Subscriber struct {
 // it has something to pop. onOverflow may be nil.
 func NewSubscriber(cfg SubscriberConfig, wake chan<- struct{}, onOverflow func()) *Subscriber {
 	cfg = cfg.withDefaults()
-	return &Subscriber{cfg: cfg, wake: wake, onOverflow: onOverflow, ring: make([]Entry, cfg.MaxFrames)}
+	return &Subscriber{cfg: cfg, wake: wake, onOverflow: onOverflow, ring: make([]Entry, min(initialRing, cfg.MaxFrames))}
+}
+
+// initialRing is a new subscriber's queue capacity: a player that keeps
+// up holds a frame or two, so the ring starts small and grows (to
+// MaxFrames) only for one that falls behind.
+const initialRing = 16
+
+// full reports whether the ring cannot take another entry, growing it
+// first if it may.
+func (s *Subscriber) full() bool {
+	if s.n < len(s.ring) {
+		return false
+	}
+	if len(s.ring) >= s.cfg.MaxFrames {
+		return true
+	}
+	grown := make([]Entry, 2*len(s.ring))
+	for i := range s.n {
+		grown[i] = s.ring[(s.head+i)&(len(s.ring)-1)]
+	}
+	s.ring, s.head = grown, 0
+	return false
 }
 
 // Stream returns the stream the subscriber is attached to, or nil.
@@ -156,7 +178,7 @@ func (s *Subscriber) put(e Entry) {
 // a keyframe.
 func (s *Subscriber) pushEvent(ev Event) {
 	s.mu.Lock()
-	if s.n == len(s.ring) {
+	if s.full() {
 		s.discardLocked()
 		s.needKey = true
 	}
@@ -182,7 +204,7 @@ func (s *Subscriber) discardLocked() {
 // they fit so that a resumed decoder is configured.
 func (s *Subscriber) push(f *Frame, hasVideo bool, now time.Time) {
 	s.mu.Lock()
-	room := s.n < len(s.ring) && s.bytes+f.Size() <= s.cfg.MaxBytes
+	room := s.bytes+f.Size() <= s.cfg.MaxBytes && !s.full()
 	switch {
 	case !room:
 		s.dropLocked(now)
@@ -190,7 +212,7 @@ func (s *Subscriber) push(f *Frame, hasVideo bool, now time.Time) {
 		s.put(Entry{Frame: f})
 	case s.needKey:
 		// Resume with headroom, so one more frame does not tip it over again.
-		resume := s.bytes+f.Size() <= s.cfg.MaxBytes/2 && s.n < len(s.ring)/2
+		resume := s.bytes+f.Size() <= s.cfg.MaxBytes/2 && s.n < s.cfg.MaxFrames/2
 		if hasVideo {
 			resume = resume && f.Type == protocol.TypeVideo && f.Keyframe
 		}
@@ -228,7 +250,7 @@ func (s *Subscriber) dropLocked(now time.Time) {
 func (s *Subscriber) replay(frames []*Frame) {
 	s.mu.Lock()
 	for _, f := range frames {
-		if s.n == len(s.ring) {
+		if s.full() {
 			break
 		}
 		s.put(Entry{Frame: f})

@@ -10,9 +10,11 @@ import (
 )
 
 const (
-	// readerBufferSize is the size of the Reader's bufio.Reader: large
-	// enough that a burst of small chunks costs one read system call.
-	readerBufferSize = 16 << 10
+	// readerBufferSize is the size of the Reader's bufio.Reader. Most
+	// connections are players that send a few small messages, and a
+	// server holds thousands of them, so it is small; a publisher's large
+	// chunks are read straight into the message buffer past it anyway.
+	readerBufferSize = 4 << 10
 
 	// maxReaderChunkStreams caps how many chunk streams a peer can make a
 	// Reader keep state for. Real clients use a handful.

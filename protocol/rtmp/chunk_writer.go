@@ -18,7 +18,7 @@ const (
 
 	// writerInitialBuffer is the buffer a Writer starts with; it grows on
 	// demand up to about twice the flush threshold and is then reused.
-	writerInitialBuffer = 4 << 10
+	writerInitialBuffer = 1 << 10
 )
 
 // outStream is the send state of one chunk stream: the header fields of the
