@@ -27,10 +27,18 @@ func (c *Conn) decide(txn float64, d apps.Decision) {
 		return
 	}
 	c.state.Store(stateAccepted)
-	// Joining the instance under mu orders it against Close, which leaves
-	// the instance only if it sees the connection accepted.
-	c.inst.AddClient(c)
 	c.mu.Unlock()
+	// AddClient tells monitoring, which reads Info, so mu cannot be held.
+	// Close leaves the instance when it sees the connection accepted; if it
+	// ran before AddClient, leave again here.
+	c.inst.AddClient(c)
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		c.inst.RemoveClient(c)
+		return
+	}
 	if err := c.accept(txn); err != nil {
 		c.log.Warn("cannot send the connect result", zap.Error(err))
 		c.tr.Close(err)
