@@ -12,6 +12,13 @@ import (
 
 // Config is the whole server configuration (config.toml).
 type Config struct {
+	// AppsDir is the applications directory: each folder is an
+	// application, with an optional main.js/main.asc script. A relative
+	// path is relative to the working directory.
+	AppsDir string `toml:"apps_dir"`
+	// AppIdleTimeout unloads an application instance without clients.
+	AppIdleTimeout Duration `toml:"app_idle_timeout"`
+
 	Log     LogConfig     `toml:"log"`
 	RTMP    RTMPConfig    `toml:"rtmp"`
 	RTMPS   RTMPSConfig   `toml:"rtmps"`
@@ -21,7 +28,18 @@ type Config struct {
 	Media   MediaConfig   `toml:"media"`
 	NetConn NetConnConfig `toml:"netconn"`
 	Auth    AuthConfig    `toml:"auth"`
+	Script  ScriptConfig  `toml:"scripting"`
 	Apps    []AppConfig   `toml:"app"`
+}
+
+// ScriptConfig tunes application scripts (package apps/script).
+type ScriptConfig struct {
+	// Timeout interrupts a handler that runs longer.
+	Timeout Duration `toml:"timeout"`
+	// Queue bounds the events waiting for one instance's script.
+	Queue int `toml:"queue"`
+	// PendingConnectTimeout rejects a connect the script left undecided.
+	PendingConnectTimeout Duration `toml:"pending_connect_timeout"`
 }
 
 // LogConfig selects log level and format.
@@ -40,6 +58,9 @@ type RTMPConfig struct {
 	IdleTimeout      Duration `toml:"idle_timeout"`
 	PingInterval     Duration `toml:"ping_interval"`
 	WriteTimeout     Duration `toml:"write_timeout"`
+	// WriteCoalesce is the shortest time between two writes to a
+	// player: messages that arrive meanwhile go out together.
+	WriteCoalesce Duration `toml:"write_coalesce"`
 }
 
 // RTMPSConfig configures the RTMP-over-TLS listener; it is off while
@@ -179,6 +200,8 @@ func Defaults() Config {
 		},
 		NetConn: NetConnConfig{MaxStreams: 32, FMSVersion: "FMS/5,0,17,5001"},
 		Auth:    AuthConfig{CallbackTimeout: Duration{5 * time.Second}},
+		AppsDir: "applications", AppIdleTimeout: Duration{5 * time.Minute},
+		Script: ScriptConfig{Timeout: Duration{5 * time.Second}, Queue: 1024, PendingConnectTimeout: Duration{30 * time.Second}},
 	}
 }
 
@@ -203,6 +226,12 @@ func (c *Config) Validate() error {
 		return errors.New("config: rtmfp timeouts must be positive and keepalives at least 5s")
 	case c.NetConn.MaxStreams < 1:
 		return fmt.Errorf("config: netconn.max_streams %d must be at least 1", c.NetConn.MaxStreams)
+	case c.AppIdleTimeout.Duration <= 0:
+		return errors.New("config: app_idle_timeout must be positive")
+	case c.Script.Timeout.Duration <= 0 || c.Script.PendingConnectTimeout.Duration <= 0:
+		return errors.New("config: scripting timeouts must be positive")
+	case c.Script.Queue < 1:
+		return fmt.Errorf("config: scripting.queue %d must be at least 1", c.Script.Queue)
 	}
 	if c.HTTP.Listen != "" {
 		if err := webConfig(c.HTTP).Validate(); err != nil {

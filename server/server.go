@@ -20,6 +20,7 @@ import (
 	"github.com/nimbus-media/nimbus"
 	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/apps/auth"
+	"github.com/nimbus-media/nimbus/apps/script"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/server/netconn"
@@ -79,12 +80,24 @@ func New(cfg Config, log *zap.Logger) *Server {
 			events = s.web
 		}
 	}
-	s.apps = apps.NewRegistry(apps.Config{Apps: names, Events: events, Media: media.Config{
-		GOPCache:         cfg.Media.GOPCache,
-		MaxGOPBytes:      cfg.Media.MaxGOPBytes,
-		PublisherTimeout: cfg.Media.PublisherTimeout.Duration,
-		AlwaysTakeover:   cfg.Media.AlwaysTakeover,
-	}})
+	s.apps = apps.NewRegistry(apps.Config{
+		Apps: names, Events: events, Media: media.Config{
+			GOPCache:         cfg.Media.GOPCache,
+			MaxGOPBytes:      cfg.Media.MaxGOPBytes,
+			PublisherTimeout: cfg.Media.PublisherTimeout.Duration,
+			AlwaysTakeover:   cfg.Media.AlwaysTakeover,
+		},
+		Dir:         cfg.AppsDir,
+		IdleTimeout: cfg.AppIdleTimeout.Duration,
+		Log:         log.Named("apps"),
+		Engine: script.NewEngine(script.Config{
+			Timeout:        cfg.Script.Timeout.Duration,
+			QueueSize:      cfg.Script.Queue,
+			PendingTimeout: cfg.Script.PendingConnectTimeout.Duration,
+			Subscriber:     s.core.Subscriber,
+			Log:            log.Named("script"),
+		}),
+	})
 	return s
 }
 
@@ -194,6 +207,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	webCtx, stopWeb := context.WithCancel(ctx)
 	webDone := s.serveHTTP(webCtx)
+	// The registry polls application folders and unloads idle instances;
+	// it stops, unloading every instance, after the connections are gone.
+	appsCtx, stopApps := context.WithCancel(context.Background())
+	appsDone := make(chan struct{})
+	go func() {
+		defer close(appsDone)
+		s.apps.Run(appsCtx)
+	}()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -214,6 +235,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		<-s.rtmfpDone
 	}
 	s.wg.Wait()
+	stopApps()
+	<-appsDone
 	stopWeb()
 	if werr := <-webDone; werr != nil && err == nil {
 		err = werr
