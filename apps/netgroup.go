@@ -1,0 +1,703 @@
+package apps
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// NetGroup bootstrap (reference rtmfp-flash-profile.md §5).
+//
+// Flash's NetGroup runs peer to peer: posting, routing, object replication
+// and multicast streams travel between members over their own RTMFP
+// sessions. What a rendezvous server owes a group is the bootstrap: it
+// keeps each group's membership and, when a member joins, hands it peer IDs
+// to introduce itself to (and hands the newcomer's ID to some existing
+// members), so that every member ends up in one connected overlay. Flash
+// then maintains its own topology from there.
+//
+// The overlay the server builds follows one rule, chosen so that it is
+// connected and of low diameter whatever the join order (Cumulus handed out
+// only recent joiners, and large groups split, Cumulus issue #93):
+//
+//   - Ring: members are ordered by their group address, SHA-256(0x21 0x0f
+//     || peer ID), the position NetGroup itself uses (MonaServer2
+//     Group::exchange, librtmfp buildPeerID). Every member is a neighbour of
+//     the RingNeighbors members nearest it on each side.
+//   - Long links: every member also links to RandomLinks members chosen
+//     uniformly at random when it joins; when a link's target leaves, a
+//     fresh random target replaces it. A member accepts at most
+//     4×RandomLinks incoming long links, which bounds its memory.
+//
+// A member's neighbour set is its ring neighbours, its own long links and
+// the long links that point at it; a member is never its own neighbour.
+// The ring alone guarantees connectivity; the random links make it an
+// expander-like graph whose diameter grows as log N (the tests check it
+// stays within log2(N)+2).
+//
+// Every overlay edge the server creates is announced to both of its ends
+// (an Introduction each way), as MonaServer2 tells existing neighbours
+// about a newcomer and Cumulus tells the newcomer about members: whichever
+// side reaches the other first wins, and Flash merges the two attempts.
+// Leaving needs no message to the departed member's neighbours (Flash
+// notices the end of a P2P session by itself), but the ring closes over
+// the gap: the members that become ring neighbours are introduced, and
+// long links that pointed at the departed member are re-drawn.
+
+// GroupID identifies a NetGroup: the SHA-256 form of its groupspec.
+type GroupID [32]byte
+
+// String is the group ID in lowercase hex.
+func (g GroupID) String() string { return hex.EncodeToString(g[:]) }
+
+// PeerID is an RTMFP peer ID: SHA-256 of the peer's certificate.
+type PeerID [32]byte
+
+// String is the peer ID in lowercase hex, as NetConnection.nearID shows it.
+func (p PeerID) String() string { return hex.EncodeToString(p[:]) }
+
+// GroupAddress is a peer's position on a group's ring: SHA-256(0x21 0x0f
+// || peer ID), the canonical peer EPD hashed (RFC 7425 §4.4.4).
+func GroupAddress(p PeerID) [32]byte {
+	var epd [34]byte
+	epd[0], epd[1] = 0x21, 0x0f
+	copy(epd[2:], p[:])
+	return sha256.Sum256(epd[:])
+}
+
+// Groupspec limits and option types (reference §5.1).
+const (
+	// MaxGroupspecLen bounds the groupspec text the server parses: real
+	// ones are a few hundred characters; authorisations make them longer.
+	MaxGroupspecLen = 4096
+	// groupspecVersion is the option type whose value 2 marks a version-2
+	// groupspec, whose ID is hashed twice.
+	groupspecVersion = 0x7f
+	// groupspecName is the option type carrying the group's name.
+	groupspecName = 0x0e
+)
+
+// Groupspec is a parsed NetGroup specifier, the text
+// GroupSpecifier.toString() yields: "G:" then the lowercase hex of an
+// option list whose 00 byte ends the group's identity; what follows it
+// (authorisations) is not part of the identity.
+type Groupspec struct {
+	// Identity is the text the group ID is derived from: "G:" and the hex
+	// digits up to, not including, the terminating "00".
+	Identity string
+	// Version is option 0x7f's value (0 when absent).
+	Version uint64
+	// Name is option 0x0e's value, the name given to GroupSpecifier.
+	Name string
+	// Options are the identity's options in order, as type and value.
+	Options []GroupspecOption
+	// ID is the group ID: SHA-256 of Identity, applied a second time to
+	// the digest for version-2 groupspecs (librtmfp connect2Group).
+	ID GroupID
+}
+
+// GroupspecOption is one option of a groupspec's identity.
+type GroupspecOption struct {
+	Type  uint64
+	Value []byte
+}
+
+// ParseGroupspec parses a groupspec and derives its group ID. The text
+// must start "G:", hold an even number of hex digits, and its option list
+// must be well formed up to its 00 terminator.
+func ParseGroupspec(spec string) (Groupspec, error) {
+	if len(spec) > MaxGroupspecLen {
+		return Groupspec{}, fmt.Errorf("%w: %d characters", ErrGroupspec, len(spec))
+	}
+	hexPart, ok := strings.CutPrefix(spec, "G:")
+	if !ok {
+		return Groupspec{}, fmt.Errorf("%w: no G: prefix", ErrGroupspec)
+	}
+	raw, err := hex.DecodeString(hexPart)
+	if err != nil {
+		return Groupspec{}, fmt.Errorf("%w: %w", ErrGroupspec, err)
+	}
+	var gs Groupspec
+	off := 0
+	for {
+		if off >= len(raw) {
+			return Groupspec{}, fmt.Errorf("%w: no 00 terminator", ErrGroupspec)
+		}
+		if raw[off] == 0 {
+			break
+		}
+		n, ln, err := groupspecVLU(raw[off:])
+		if err != nil || n == 0 || uint64(len(raw)-off-ln) < n {
+			return Groupspec{}, fmt.Errorf("%w: truncated option at byte %d", ErrGroupspec, off)
+		}
+		body := raw[off+ln : off+ln+int(n)]
+		typ, tl, err := groupspecVLU(body)
+		if err != nil {
+			return Groupspec{}, fmt.Errorf("%w: option type at byte %d", ErrGroupspec, off)
+		}
+		opt := GroupspecOption{Type: typ, Value: body[tl:]}
+		switch typ {
+		case groupspecVersion:
+			v, vl, err := groupspecVLU(opt.Value)
+			if err != nil || vl != len(opt.Value) {
+				return Groupspec{}, fmt.Errorf("%w: version option", ErrGroupspec)
+			}
+			gs.Version = v
+		case groupspecName:
+			gs.Name = string(opt.Value)
+		}
+		gs.Options = append(gs.Options, opt)
+		off += ln + int(n)
+	}
+	gs.Identity = spec[:len("G:")+2*off]
+	gs.ID = sha256.Sum256([]byte(gs.Identity))
+	if gs.Version == 2 {
+		gs.ID = sha256.Sum256(gs.ID[:])
+	}
+	return gs, nil
+}
+
+// groupspecVLU reads an RFC 7016 §2.1.2 variable-length unsigned integer
+// (at most 8 bytes, so the value fits 56 bits).
+func groupspecVLU(b []byte) (v uint64, n int, err error) {
+	for n < len(b) && n < 8 {
+		c := b[n]
+		v = v<<7 | uint64(c&0x7f)
+		n++
+		if c&0x80 == 0 {
+			return v, n, nil
+		}
+	}
+	return 0, 0, ErrGroupspec
+}
+
+// Group-control messages (reference §5.3, §5.4).
+const (
+	// GroupJoin is the type of the join message a member sends on its
+	// group-control ("GC") flow.
+	GroupJoin = 0x01
+	// GroupMember is the type of the server's message naming a neighbour.
+	GroupMember = 0x0b
+	// joinRawTag marks a join carrying raw group bytes the server hashes
+	// once (older Flash); any other tag carries the 32-byte ID itself
+	// (librtmfp writes 0x15).
+	joinRawTag = 0x10
+	// maxJoinRaw bounds the raw form (a groupspec's identity in bytes).
+	maxJoinRaw = MaxGroupspecLen
+)
+
+// ParseGroupJoin decodes a join message: 01, a VLU length, then either
+// 0x10 and raw bytes whose SHA-256 is the group ID, or another tag and the
+// 32-byte group ID.
+func ParseGroupJoin(msg []byte) (GroupID, error) {
+	if len(msg) < 2 || msg[0] != GroupJoin {
+		return GroupID{}, fmt.Errorf("%w: not a join (% x)", ErrGroupJoin, msg[:min(len(msg), 2)])
+	}
+	n, ln, err := groupspecVLU(msg[1:])
+	if err != nil || n == 0 || n != uint64(len(msg)-1-ln) {
+		return GroupID{}, fmt.Errorf("%w: length", ErrGroupJoin)
+	}
+	body := msg[1+ln:]
+	if body[0] == joinRawTag {
+		if len(body) == 1 || len(body) > 1+maxJoinRaw {
+			return GroupID{}, fmt.Errorf("%w: %d raw bytes", ErrGroupJoin, len(body)-1)
+		}
+		return GroupID(sha256.Sum256(body[1:])), nil
+	}
+	if len(body) != 1+32 {
+		return GroupID{}, fmt.Errorf("%w: group ID of %d bytes", ErrGroupJoin, len(body)-1)
+	}
+	return GroupID(body[1:]), nil
+}
+
+// AppendGroupJoin appends the join message for a group ID in the form
+// librtmfp sends: 01 21 15 <ID>.
+func AppendGroupJoin(b []byte, id GroupID) []byte {
+	b = append(b, GroupJoin, 0x21, 0x15)
+	return append(b, id[:]...)
+}
+
+// AppendGroupMember appends the message naming a neighbour: 0b <peer ID>.
+func AppendGroupMember(b []byte, p PeerID) []byte {
+	b = append(b, GroupMember)
+	return append(b, p[:]...)
+}
+
+// NetGroupsConfig bounds and shapes the groups.
+type NetGroupsConfig struct {
+	// MaxMembers caps one group's members. Default 100000.
+	MaxMembers int
+	// MaxGroupsPerPeer caps the groups one peer may be in. Default 16.
+	MaxGroupsPerPeer int
+	// RingNeighbors is the number of ring neighbours on each side.
+	// Default 3 (MonaServer2's choice).
+	RingNeighbors int
+	// RandomLinks is the number of random long links per member, at most
+	// 4. Default 2; negative disables them (a ring only, for tests).
+	RandomLinks int
+	// Seed seeds the choice of long links (tests make it reproducible);
+	// zero seeds from the runtime's random source.
+	Seed uint64
+}
+
+func (c NetGroupsConfig) withDefaults() NetGroupsConfig {
+	if c.MaxMembers <= 0 {
+		c.MaxMembers = 100000
+	}
+	if c.MaxGroupsPerPeer <= 0 {
+		c.MaxGroupsPerPeer = 16
+	}
+	if c.RingNeighbors <= 0 {
+		c.RingNeighbors = 3
+	}
+	c.RingNeighbors = min(c.RingNeighbors, maxRing)
+	if c.RandomLinks < 0 {
+		c.RandomLinks = 0
+	} else if c.RandomLinks == 0 {
+		c.RandomLinks = 2
+	}
+	c.RandomLinks = min(c.RandomLinks, maxLinks)
+	return c
+}
+
+// maxLinks is the most long links a member holds, and maxInFactor×
+// RandomLinks the most that may point at one member.
+const (
+	maxLinks    = 4
+	maxInFactor = 4
+)
+
+// Introduction asks a member to contact another: the server sends About's
+// peer ID to To on To's group-control flow.
+type Introduction struct {
+	Group GroupID
+	To    PeerID
+	About PeerID
+}
+
+// GroupStats describes a group for monitoring.
+type GroupStats struct {
+	ID      GroupID
+	Members int
+}
+
+// NetGroups is the membership of every group a server bootstraps. It is
+// transport-free: Join and Leave return the introductions to send. Safe
+// for concurrent use.
+type NetGroups struct {
+	cfg NetGroupsConfig
+
+	mu     sync.Mutex
+	rng    *rand.Rand
+	groups map[GroupID]*group
+	joined map[PeerID]int // groups per peer
+}
+
+// NewNetGroups makes an empty set of groups.
+func NewNetGroups(cfg NetGroupsConfig) *NetGroups {
+	cfg = cfg.withDefaults()
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	return &NetGroups{
+		cfg:    cfg,
+		rng:    rand.New(rand.NewPCG(seed, seed^0x6a09e667f3bcc909)),
+		groups: make(map[GroupID]*group),
+		joined: make(map[PeerID]int),
+	}
+}
+
+// Join adds peer to group and appends to dst the introductions that link
+// it into the overlay. Joining a group twice is a no-op. It fails with
+// ErrGroupFull or ErrTooManyGroups past the limits, changing nothing.
+func (ng *NetGroups) Join(id GroupID, peer PeerID, dst []Introduction) ([]Introduction, error) {
+	ng.mu.Lock()
+	defer ng.mu.Unlock()
+	g := ng.groups[id]
+	if g != nil && g.byPeer[peer] != nil {
+		return dst, nil
+	}
+	if g != nil && len(g.members) >= ng.cfg.MaxMembers {
+		return dst, fmt.Errorf("%w: %d members", ErrGroupFull, len(g.members))
+	}
+	if ng.joined[peer] >= ng.cfg.MaxGroupsPerPeer {
+		return dst, fmt.Errorf("%w: %d groups", ErrTooManyGroups, ng.joined[peer])
+	}
+	if g == nil {
+		g = newGroup(id, ng)
+		ng.groups[id] = g
+	}
+	ng.joined[peer]++
+	return g.join(peer, dst), nil
+}
+
+// Leave removes peer from group (a no-op if it is not a member) and
+// appends the introductions that close the gap it leaves. Empty groups
+// are deleted.
+func (ng *NetGroups) Leave(id GroupID, peer PeerID, dst []Introduction) []Introduction {
+	ng.mu.Lock()
+	defer ng.mu.Unlock()
+	g := ng.groups[id]
+	if g == nil {
+		return dst
+	}
+	m := g.byPeer[peer]
+	if m == nil {
+		return dst
+	}
+	dst = g.leave(m, dst)
+	if len(g.members) == 0 {
+		delete(ng.groups, id)
+	}
+	if ng.joined[peer]--; ng.joined[peer] <= 0 {
+		delete(ng.joined, peer)
+	}
+	return dst
+}
+
+// Members is the number of members of group.
+func (ng *NetGroups) Members(id GroupID) int {
+	ng.mu.Lock()
+	defer ng.mu.Unlock()
+	if g := ng.groups[id]; g != nil {
+		return len(g.members)
+	}
+	return 0
+}
+
+// Stats lists the groups and their member counts, largest first.
+func (ng *NetGroups) Stats() []GroupStats {
+	ng.mu.Lock()
+	out := make([]GroupStats, 0, len(ng.groups))
+	for id, g := range ng.groups {
+		out = append(out, GroupStats{ID: id, Members: len(g.members)})
+	}
+	ng.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Members != out[j].Members {
+			return out[i].Members > out[j].Members
+		}
+		return string(out[i].ID[:]) < string(out[j].ID[:])
+	})
+	return out
+}
+
+// Neighbors appends peer's neighbour set in group, as the server built it:
+// its ring neighbours and the long links from and to it.
+func (ng *NetGroups) Neighbors(id GroupID, peer PeerID, dst []PeerID) []PeerID {
+	ng.mu.Lock()
+	defer ng.mu.Unlock()
+	g := ng.groups[id]
+	if g == nil || g.byPeer[peer] == nil {
+		return dst
+	}
+	m := g.byPeer[peer]
+	start := len(dst)
+	add := func(o *member) {
+		if o == m {
+			return
+		}
+		for _, p := range dst[start:] {
+			if p == o.peer {
+				return
+			}
+		}
+		dst = append(dst, o.peer)
+	}
+	g.ring(m, add)
+	for _, l := range m.links[:m.nLinks] {
+		add(l)
+	}
+	for _, l := range m.linkedBy {
+		add(l)
+	}
+	return dst
+}
+
+// Skip list parameters: level i+1 holds a quarter of level i's members,
+// which costs 1.33 forward pointers per member on average.
+const (
+	maxLevel = 16
+	levelP   = 4
+)
+
+// member is one peer in one group: a skip-list node ordered by its group
+// address, with its long links.
+type member struct {
+	peer PeerID
+	addr [32]byte
+	next []*member // forward pointers, one per level
+	prev *member   // level-0 predecessor, nil for the first
+	idx  int       // position in group.members
+
+	links    [maxLinks]*member
+	nLinks   int
+	linkedBy []*member // members whose long links point here
+}
+
+// group is one NetGroup's members: a skip list for ring order and a dense
+// slice for uniform random choice.
+type group struct {
+	id      GroupID
+	ng      *NetGroups
+	head    member // sentinel: head.next[i] is level i's first member
+	level   int
+	members []*member
+	byPeer  map[PeerID]*member
+	update  [maxLevel]*member // scratch for insert and remove
+}
+
+func newGroup(id GroupID, ng *NetGroups) *group {
+	g := &group{id: id, ng: ng, level: 1, byPeer: make(map[PeerID]*member)}
+	g.head.next = make([]*member, maxLevel)
+	return g
+}
+
+func (g *group) randomLevel() int {
+	l := 1
+	for l < maxLevel && g.ng.rng.IntN(levelP) == 0 {
+		l++
+	}
+	return l
+}
+
+// less orders members by group address, then peer ID (addresses collide
+// only if SHA-256 does).
+func less(a *member, addr *[32]byte, peer *PeerID) bool {
+	if c := compare32(&a.addr, addr); c != 0 {
+		return c < 0
+	}
+	return compare32((*[32]byte)(&a.peer), (*[32]byte)(peer)) < 0
+}
+
+func compare32(a, b *[32]byte) int {
+	for i := 0; i < 32; i += 8 {
+		x, y := binary.BigEndian.Uint64(a[i:]), binary.BigEndian.Uint64(b[i:])
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// succ and pred walk the ring (the list wraps around).
+func (g *group) succ(m *member) *member {
+	if n := m.next[0]; n != nil {
+		return n
+	}
+	return g.head.next[0]
+}
+
+func (g *group) pred(m *member) *member {
+	if m.prev != nil {
+		return m.prev
+	}
+	return g.last()
+}
+
+func (g *group) last() *member {
+	x := &g.head
+	for i := g.level - 1; i >= 0; i-- {
+		for x.next[i] != nil {
+			x = x.next[i]
+		}
+	}
+	if x == &g.head {
+		return nil
+	}
+	return x
+}
+
+// ring calls fn for each of m's ring neighbours: up to k on each side,
+// each once, never m itself.
+func (g *group) ring(m *member, fn func(*member)) {
+	k := g.ng.cfg.RingNeighbors
+	n := len(g.members) - 1 // others
+	if n <= 0 {
+		return
+	}
+	if n <= 2*k {
+		for _, o := range g.members {
+			if o != m {
+				fn(o)
+			}
+		}
+		return
+	}
+	s, p := m, m
+	for i := 0; i < k; i++ {
+		s, p = g.succ(s), g.pred(p)
+		fn(s)
+		fn(p)
+	}
+}
+
+func (g *group) join(peer PeerID, dst []Introduction) []Introduction {
+	m := &member{peer: peer, addr: GroupAddress(peer)}
+	g.insert(m)
+	g.byPeer[peer] = m
+	m.idx = len(g.members)
+	g.members = append(g.members, m)
+	// Every ring neighbour is a new edge (the newcomer had none).
+	g.ring(m, func(o *member) { dst = g.introduce(dst, m, o) })
+	for range g.ng.cfg.RandomLinks {
+		if t := g.pickLink(m); t != nil {
+			g.link(m, t)
+			dst = g.introduce(dst, m, t)
+		}
+	}
+	return dst
+}
+
+func (g *group) leave(m *member, dst []Introduction) []Introduction {
+	k := g.ng.cfg.RingNeighbors
+	// Members at distance i before and j after m become ring neighbours
+	// when i+j = k+1: they were k+1 apart, now k. With fewer than 2k+2
+	// members everyone already neighboured everyone.
+	if len(g.members) >= 2*k+2 {
+		var before, after [maxRing]*member
+		p, s := m, m
+		for i := 0; i < k; i++ {
+			p, s = g.pred(p), g.succ(s)
+			before[i], after[i] = p, s
+		}
+		for i := 1; i <= k; i++ {
+			dst = g.introduce(dst, before[i-1], after[k-i])
+		}
+	}
+	g.remove(m)
+	delete(g.byPeer, m.peer)
+	last := g.members[len(g.members)-1]
+	g.members[m.idx], last.idx = last, m.idx
+	g.members[len(g.members)-1] = nil
+	g.members = g.members[:len(g.members)-1]
+	for _, t := range m.links[:m.nLinks] {
+		t.unlinkFrom(m)
+	}
+	for _, from := range m.linkedBy {
+		from.dropLink(m)
+		if t := g.pickLink(from); t != nil {
+			g.link(from, t)
+			dst = g.introduce(dst, from, t)
+		}
+	}
+	return dst
+}
+
+// maxRing bounds RingNeighbors for the fixed scratch arrays.
+const maxRing = 16
+
+// introduce announces the edge a–b to both ends.
+func (g *group) introduce(dst []Introduction, a, b *member) []Introduction {
+	return append(dst, Introduction{Group: g.id, To: a.peer, About: b.peer}, Introduction{Group: g.id, To: b.peer, About: a.peer})
+}
+
+// pickLink draws a random long-link target for m: not m, not one of its
+// links, not a member already holding its share of incoming links. A few
+// draws suffice; giving up leaves m a link short until its next repair.
+func (g *group) pickLink(m *member) *member {
+	n := len(g.members)
+	if n < 2 || m.nLinks >= g.ng.cfg.RandomLinks {
+		return nil
+	}
+	maxIn := maxInFactor * g.ng.cfg.RandomLinks
+draw:
+	for range 8 {
+		t := g.members[g.ng.rng.IntN(n)]
+		if t == m || len(t.linkedBy) >= maxIn {
+			continue
+		}
+		for _, l := range m.links[:m.nLinks] {
+			if l == t {
+				continue draw
+			}
+		}
+		return t
+	}
+	return nil
+}
+
+func (g *group) link(from, to *member) {
+	from.links[from.nLinks] = to
+	from.nLinks++
+	to.linkedBy = append(to.linkedBy, from)
+}
+
+func (m *member) dropLink(t *member) {
+	for i, l := range m.links[:m.nLinks] {
+		if l == t {
+			m.nLinks--
+			m.links[i], m.links[m.nLinks] = m.links[m.nLinks], nil
+			return
+		}
+	}
+}
+
+func (m *member) unlinkFrom(from *member) {
+	for i, l := range m.linkedBy {
+		if l == from {
+			last := len(m.linkedBy) - 1
+			m.linkedBy[i], m.linkedBy[last] = m.linkedBy[last], nil
+			m.linkedBy = m.linkedBy[:last]
+			return
+		}
+	}
+}
+
+// insert links m into the skip list at its address.
+func (g *group) insert(m *member) {
+	x := &g.head
+	for i := g.level - 1; i >= 0; i-- {
+		for x.next[i] != nil && less(x.next[i], &m.addr, &m.peer) {
+			x = x.next[i]
+		}
+		g.update[i] = x
+	}
+	lvl := g.randomLevel()
+	for i := g.level; i < lvl; i++ {
+		g.update[i] = &g.head
+	}
+	g.level = max(g.level, lvl)
+	m.next = make([]*member, lvl)
+	for i := 0; i < lvl; i++ {
+		m.next[i] = g.update[i].next[i]
+		g.update[i].next[i] = m
+	}
+	if g.update[0] != &g.head {
+		m.prev = g.update[0]
+	}
+	if n := m.next[0]; n != nil {
+		n.prev = m
+	}
+	clear(g.update[:])
+}
+
+// remove unlinks m from the skip list.
+func (g *group) remove(m *member) {
+	x := &g.head
+	for i := g.level - 1; i >= 0; i-- {
+		for x.next[i] != nil && x.next[i] != m && less(x.next[i], &m.addr, &m.peer) {
+			x = x.next[i]
+		}
+		g.update[i] = x
+	}
+	for i := range m.next {
+		g.update[i].next[i] = m.next[i]
+	}
+	if n := m.next[0]; n != nil {
+		n.prev = m.prev
+	}
+	for g.level > 1 && g.head.next[g.level-1] == nil {
+		g.level--
+	}
+	clear(g.update[:])
+}
