@@ -147,13 +147,18 @@ func (f *RecvFlow) ReadMessage(ctx context.Context) (Message, error) {
 func (f *RecvFlow) onData(c *wire.UserData, maxBuffer int) (ackNow bool) {
 	f.shouldAck = true
 	ackNow = f.state != recvOpen || (f.advertised && f.prevBlocks < 2) || c.Abandon || f.seqs.hasGaps()
+	dup := f.seqs.contains(c.Seq)
+	if c.Final && !dup && !f.hasFinal {
+		f.finalSeq, f.hasFinal = c.Seq, true
+		ackNow = true
+	}
 	// The forward sequence number is a promise about earlier sequence
-	// numbers, valid whatever becomes of this chunk (it may be a
-	// duplicate sent as an FSN update).
+	// numbers (and, in an FSN update, this one), valid whatever becomes of
+	// this chunk: it may be a duplicate sent as an FSN update.
 	if fsn := c.FSN(); fsn > 0 {
 		f.seqs.addRange(1, fsn)
 	}
-	if f.seqs.contains(c.Seq) {
+	if dup {
 		f.prune()
 		f.checkComplete()
 		notify(f.ready)
@@ -168,10 +173,6 @@ func (f *RecvFlow) onData(c *wire.UserData, maxBuffer int) (ackNow bool) {
 	store := f.state == recvOpen && !c.Abandon
 	if store && f.buffered+len(c.Data) > maxBuffer {
 		return true
-	}
-	if c.Final && !f.hasFinal {
-		f.finalSeq, f.hasFinal = c.Seq, true
-		ackNow = true
 	}
 	if store {
 		e := recvFrag{seq: c.Seq, fra: c.Fragment}
