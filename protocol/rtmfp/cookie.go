@@ -8,6 +8,7 @@ import (
 	"hash"
 	"hash/maphash"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -26,7 +27,10 @@ import (
 // IIKeying): that is the case for a Cookie Change (§3.5.1.2).
 const cookieLen = 64
 
+// cookieJar is used by the read loop and, for forwarded IHellos, by
+// session goroutines: mu guards the MAC state.
 type cookieJar struct {
+	mu       sync.Mutex
 	mac      hash.Hash
 	lifetime time.Duration
 	sum      [sha256.Size]byte
@@ -55,6 +59,8 @@ func addrBytes(a netip.AddrPort) []byte {
 
 // issue appends a cookie for tag and addr to b.
 func (j *cookieJar) issue(b []byte, now time.Time, tag []byte, addr netip.AddrPort) []byte {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	start := len(b)
 	b = binary.BigEndian.AppendUint32(b, uint32(now.Unix()))
 	b = append(b, j.hmacOf([]byte("n"), b[start:start+4], tag)[:12]...)
@@ -71,6 +77,8 @@ const (
 )
 
 func (j *cookieJar) verify(c []byte, now time.Time, addr netip.AddrPort) cookieVerdict {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	if len(c) != cookieLen || !hmac.Equal(j.hmacOf([]byte("c"), c[:32]), c[32:]) {
 		return cookieInvalid
 	}

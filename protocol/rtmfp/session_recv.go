@@ -68,6 +68,8 @@ func (s *Session) receive(p *packet) {
 			}
 		case wire.ChunkPingReply:
 			s.onPingReply(c, p.addr, p.at)
+		case wire.ChunkFIHello:
+			s.onFIHello(c, p.at)
 		case wire.ChunkBufferProbe:
 			if id, err := wire.ParseBufferProbe(c); err == nil {
 				if f := s.recvFlows[id]; f != nil {
