@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-media/nimbus/internal/testnet"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/flashcrypto"
-	"github.com/nimbus-media/nimbus/protocol/rtmfp/internal/testnet"
 )
 
 var harsh = testnet.Impairments{

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-media/nimbus/protocol/rtmfp/internal/testnet"
+	"github.com/nimbus-media/nimbus/internal/testnet"
 )
 
 // Test 5a: an orderly close ends both sessions and frees every goroutine.
