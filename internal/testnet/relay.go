@@ -1,10 +1,12 @@
-// Package testnet provides in-process UDP networks for RTMFP tests: a lossy
-// relay and a NAT simulator (nat.go). With the relay, a client talks to the relay's front address and the relay forwards to the
-// server from a back socket, applying loss, duplication, reordering,
-// corruption and delay in both directions. Rebind replaces the back socket,
-// so the server sees the client's address change mid-session (NAT
-// rebinding), and Blackout drops everything for a while. The NAT puts
-// hosts behind RFC 4787 mapping and filtering behaviours for P2P tests.
+// Package testnet provides in-process UDP networks for RTMFP tests.
+//
+// Relay is a lossy relay: a client talks to the relay's front address and
+// the relay forwards to the server from a back socket, applying loss,
+// duplication, reordering, corruption and delay in both directions.
+// Rebind replaces the back socket, so the server sees the client's address
+// change mid-session (NAT rebinding), and Blackout drops everything for a
+// while. NAT (nat.go) puts hosts behind RFC 4787 mapping and filtering
+// behaviours for P2P tests.
 package testnet
 
 import (
