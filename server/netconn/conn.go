@@ -384,9 +384,14 @@ func (c *Conn) accept(txn float64) error {
 		{Key: "capabilities", Value: c.cfg.Capabilities},
 		{Key: "mode", Value: 1.0},
 	}
-	info := protocol.StatusObject(protocol.LevelStatus, protocol.ConnectSuccess, "Connection succeeded.",
-		amf.Property{Key: "objectEncoding", Value: encoding},
-		amf.Property{Key: "data", Value: amf.ECMAArray{{Key: "version", Value: c.cfg.ServerVersion}}})
+	extra := []amf.Property{
+		{Key: "objectEncoding", Value: encoding},
+		{Key: "data", Value: amf.ECMAArray{{Key: "version", Value: c.cfg.ServerVersion}}},
+	}
+	if h, ok := c.tr.(connectInfoHook); ok {
+		extra = append(extra, h.ConnectInfo()...)
+	}
+	info := protocol.StatusObject(protocol.LevelStatus, protocol.ConnectSuccess, "Connection succeeded.", extra...)
 	c.log.Info("connected", zap.String("agent", c.agent), zap.Float64("objectEncoding", encoding))
 	if err := c.sendCommand(0, "_result", txn, props, info); err != nil {
 		return err
@@ -401,6 +406,14 @@ func (c *Conn) accept(txn float64) error {
 // after the connect result (RTMFP: the keepalive periods).
 type resultSentHook interface {
 	ConnectResultSent(out *Outbox) error
+}
+
+// connectInfoHook is implemented by transports with properties of their
+// own for the connect result's information object (RTMFP: the client's
+// peer ID and the server's fingerprint, as rtmfp-cpp's tcserver returns
+// them). It is called once, when the connect has been accepted.
+type connectInfoHook interface {
+	ConnectInfo() []amf.Property
 }
 
 // HasStream reports whether the client created NetStream id.
