@@ -143,6 +143,30 @@ func (r *Registry) Unload(app string) error {
 	return nil
 }
 
+// UnloadInstance unloads one instance of an application (AMS unloadApp
+// with an instance name); "" names the default instance. Unloading an
+// instance that is not loaded does nothing.
+func (r *Registry) UnloadInstance(app, instance string) error {
+	a := r.App(app)
+	if a == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownApp, app)
+	}
+	if instance == "" {
+		instance = DefaultInstance
+	}
+	a.mu.Lock()
+	inst := a.instances[instance]
+	if inst != nil {
+		delete(a.instances, instance)
+	}
+	a.mu.Unlock()
+	if inst != nil {
+		r.log.Info("unloading instance", zap.String("instance", inst.Path()))
+		inst.unload()
+	}
+	return nil
+}
+
 // Run polls the applications directory for new, removed and changed
 // applications and unloads idle instances until ctx ends; then it unloads
 // every instance (saving persistent SharedObjects and stopping scripts)

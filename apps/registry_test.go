@@ -156,11 +156,27 @@ func TestRegistryReloadAndUnload(t *testing.T) {
 	if got := e.starts(); len(got) != 2 || got[1] != "chat/_definst_:version 2" {
 		t.Errorf("starts = %q", got)
 	}
+	other, _ := r.Resolve("chat", "room2")
+	if err := r.UnloadInstance("chat", "room2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.App("chat").Instances(); len(got) != 1 || got[0] != inst2 || other.LoadError() != nil {
+		t.Errorf("after UnloadInstance: %v", got)
+	}
+	if e.stopped.Load() != 2 {
+		t.Errorf("%d scripts stopped after UnloadInstance, want 2", e.stopped.Load())
+	}
+	if err := r.UnloadInstance("chat", "not-loaded"); err != nil {
+		t.Errorf("unloading an instance that is not loaded: %v", err)
+	}
 	if err := r.Unload("chat"); err != nil {
 		t.Fatal(err)
 	}
-	if e.stopped.Load() != 2 {
-		t.Errorf("%d scripts stopped after Unload, want 2", e.stopped.Load())
+	if e.stopped.Load() != 3 {
+		t.Errorf("%d scripts stopped after Unload, want 3", e.stopped.Load())
+	}
+	if err := r.UnloadInstance("nope", ""); !errors.Is(err, ErrUnknownApp) {
+		t.Errorf("UnloadInstance of an unknown app: %v", err)
 	}
 	for _, f := range []func(string) error{r.Reload, r.Unload} {
 		if err := f("nope"); !errors.Is(err, ErrUnknownApp) {
