@@ -165,3 +165,51 @@ func TestHandshakeMatrix(t *testing.T) {
 		}
 	}
 }
+
+// Many initiators handshaking at once all get their own session.
+func TestConcurrentHandshakes(t *testing.T) {
+	leakCheck(t)
+	scfg := testConfig()
+	scfg.DHGroups = []flashcrypto.GroupID{flashcrypto.Group2}
+	server := listen(t, scfg)
+	const n = 12
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		client := listen(t, testConfig())
+		go func() {
+			s, err := client.Dial(ctx, urlOf(server))
+			if err == nil {
+				var f *SendFlow
+				if f, err = s.OpenFlow([]byte("x"), FlowOptions{}); err == nil {
+					err = f.Write([]byte("hi"), WriteOptions{})
+				}
+			}
+			errs <- err
+		}()
+	}
+	ids := make(map[[32]byte]bool)
+	for i := 0; i < n; i++ {
+		s, err := server.Accept(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids[s.PeerID()] {
+			t.Fatal("two sessions with one peer ID")
+		}
+		ids[s.PeerID()] = true
+		rf, err := s.AcceptFlow(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := rf.ReadMessage(ctx); err != nil || string(m.Data) != "hi" {
+			t.Fatalf("read %q %v", m.Data, err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+// Package rtmfp implements the Secure Real-Time Media Flow Protocol (RTMFP,
+// RFC 7016) with the Flash cryptography profile (RFC 7425), as spoken by
+// Flash Player/AIR, rtmfp-cpp and MonaServer-style peers: the session layer
+// (handshake, keys, keepalive, close, mobility, congestion control) and the
+// flow layer (ordered or unordered, fully or partially reliable message
+// flows with metadata and return associations).
+//
+// # Layout
+//
+//   - wire: the plain packet and one file per chunk type (RFC 7016 §2),
+//     append-style encoders and zero-copy parsers.
+//   - flashcrypto: the Flash profile (AES-128-CBC packets, checksum or
+//     HMAC-SHA256 integrity, session sequence numbers, Diffie-Hellman groups
+//     2, 5, 14 and 16, key derivation, certificates, peer IDs, endpoint
+//     discriminators).
+//   - congestion: the TCP-compatible window controller and pacer that RFC
+//     7016 §3.5.2 requires.
+//   - internal/testnet (at the module root, shared with the server's
+//     tests): a lossy, rebinding UDP relay.
+//   - this package: Endpoint (one UDP socket, both roles), Session, SendFlow
+//     and RecvFlow.
+//
+// # Concurrency
+//
+// One goroutine per socket reads datagrams in batches (recvmmsg on Linux)
+// into pooled buffers and demultiplexes them by session ID (RFC 7016
+// §2.2.2). Startup packets (session ID 0) are answered on that goroutine;
+// the responder keeps no state for an IHello (the cookie carries
+// everything, see cookie.go) and runs the Diffie-Hellman computation of an
+// IIKeying on a bounded pool of workers, so a handshake flood costs neither
+// memory nor read-loop time. Every other datagram is handed, without
+// copying, to its session's queue.
+//
+// One goroutine per session (Session.run) then does all of that session's
+// protocol work: decryption, chunk processing, timers and packet assembly,
+// writing each round of packets with one batched system call (sendmmsg).
+// API calls (Write, ReadMessage, OpenFlow, ...) touch flow state under the
+// session's mutex and wake the run loop; they never block on the network.
+// Sessions therefore scale across cores while each session's state has a
+// single writer, and Close releases every goroutine: a session's goroutine
+// ends with it, the socket's with the Endpoint.
+//
+// # Data path
+//
+// No allocation happens per packet in steady state: datagram buffers come
+// from a pool, message bytes are stored in pooled 64 KiB blocks shared by
+// the fragments that point into them, encoders append into the packet
+// buffer, and decryption happens in place. The receive side assembles a
+// message into a per-flow buffer that ReadMessage returns (valid until the
+// next read). Every peer-declared length is bounded: receive buffers by the
+// advertised window, sequence-number sets by a range count, reassembly by
+// the window, metadata by MaxMetadata, handshake fields by the packet size.
+//
+// # Reliability and congestion control
+//
+// Acknowledgements use whichever of the Bitmap and Range encodings is
+// shorter, are sent at once on gaps, duplicates and every second data
+// packet, and otherwise after at most 200 ms (RFC 7016 §3.6.3.4). Loss is
+// detected by three negative acknowledgements counted in transmission order
+// (§3.6.2.5, fast retransmit) and by the retransmission timeout with
+// exponential backoff (§3.5.2.2, §3.6.2.6). Messages written with a
+// deadline are abandoned when it passes; the forward sequence number (and
+// dedicated FSN updates) lets the receiver skip them, so ReadMessage
+// reports a gap instead of stalling. The receive window, buffer probes and
+// flow exceptions implement §3.6.2.9-3.6.2.10. The congestion window follows
+// NewReno (slow start, additive increase, halving per loss episode, restart
+// after a timeout) and is paced over the smoothed round-trip time.
+//
+// # Addresses and mobility
+//
+// A verified packet from a new address triggers the mobility check of RFC
+// 7016 §3.5.4.2 (a Ping carrying an HMAC of the address); the session moves
+// to the new address when the Ping Reply comes back from it, and reports
+// EventAddressChanged.
+//
+// # Interoperability choices
+//
+// The responder's certificate lists ephemeral groups and accepts URL EPDs;
+// its cookies are 64 bytes; its RIKeying starts with the legacy negotiation
+// bytes librtmfp requires unless the initiator asks for HMAC or sequence
+// numbers (rtmfp-cpp's default), which it then honours; packets never exceed
+// 1200 bytes. Fingerprint EPDs that name another peer are passed to
+// Config.UnmatchedHello so that a rendezvous layer can answer with
+// Endpoint.SendRedirect and Session.ForwardIHello.
+//
+// Not implemented: glare resolution between two simultaneous handshakes
+// (§3.5.1.3), answering Forwarded IHellos ourselves (they are ignored), and
+// Packet Fragment chunks (0x7f), which no known peer sends.
+package rtmfp
