@@ -240,6 +240,7 @@ func (c *rtmpConn) writeLoop() error {
 	defer func() { c.bytesOut.Add(w.BytesWritten() - c.flushedOut) }()
 	ping := time.NewTicker(c.cfg.PingInterval.Duration)
 	defer ping.Stop()
+	var writeDeadline time.Time
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -254,8 +255,14 @@ func (c *rtmpConn) writeLoop() error {
 				}
 			}
 		}
-		if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout.Duration)); err != nil {
-			return err
+		now := time.Now()
+		// Re-arming the deadline per wake-up is wasted work; keep it
+		// within a second of exact.
+		if writeDeadline.Sub(now) < c.cfg.WriteTimeout.Duration-time.Second {
+			writeDeadline = now.Add(c.cfg.WriteTimeout.Duration)
+			if err := c.nc.SetWriteDeadline(writeDeadline); err != nil {
+				return err
+			}
 		}
 		for {
 			o, ok := out.Next()
