@@ -70,7 +70,8 @@ type Hooks interface {
 	// extra arguments. decide is called exactly once, now or later (a
 	// script may leave a connect pending), from any goroutine.
 	Connect(c Client, args []any, decide func(Decision))
-	// Disconnect reports that an accepted client has gone.
+	// Disconnect reports that a client has gone whose connect was
+	// accepted or is still pending (onDisconnect runs only for the former).
 	Disconnect(c Client)
 	// Publish and Unpublish report a client's publishing of a stream.
 	Publish(c Client, stream string)

@@ -150,7 +150,8 @@ func (i *Instance) Connect(c Client, args []any, decide func(Decision)) {
 	i.hooks.Connect(c, args, decide)
 }
 
-// Disconnect reports that an accepted client has gone and forgets it.
+// Disconnect reports that a client whose connect was accepted, or is
+// still pending, has gone, and forgets it.
 func (i *Instance) Disconnect(c Client) {
 	i.RemoveClient(c)
 	i.hooks.Disconnect(c)

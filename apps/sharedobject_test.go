@@ -332,6 +332,26 @@ func BenchmarkSharedObjectRequestChange(b *testing.B) {
 	}
 }
 
-type nopSub struct{}
+type nopSub struct{ sent int }
 
-func (*nopSub) SendSharedObject(*protocol.SharedObjectMessage) {}
+func (s *nopSub) SendSharedObject(*protocol.SharedObjectMessage) { s.sent++ }
+
+// TestSharedObjectChangeAllocs: a client's change of a temporary
+// SharedObject, fanned out to its subscribers, allocates nothing in the
+// SharedObject itself (subscribers encode their own messages).
+func TestSharedObjectChangeAllocs(t *testing.T) {
+	r := NewRegistry(Config{Apps: []string{"chat"}})
+	inst, _ := r.Resolve("chat", "")
+	so, _ := inst.SharedObject("room", false)
+	subs := []*nopSub{{}, {}, {}}
+	for _, s := range subs {
+		_ = so.Subscribe(s)
+	}
+	var v any = 1.0
+	if n := testing.AllocsPerRun(100, func() { _ = so.RequestChange(subs[0], "k", v) }); n != 0 {
+		t.Errorf("RequestChange: %v allocations, want 0", n)
+	}
+	if subs[0].sent != subs[1].sent || subs[1].sent != subs[2].sent || subs[1].sent < 100 {
+		t.Errorf("messages sent: %d, %d, %d", subs[0].sent, subs[1].sent, subs[2].sent)
+	}
+}

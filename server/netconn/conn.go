@@ -489,7 +489,7 @@ func (c *Conn) Close() {
 		return
 	}
 	c.closed = true
-	accepted := c.state.Load() == stateAccepted
+	state := c.state.Load()
 	calls := c.calls
 	c.calls = nil
 	c.mu.Unlock()
@@ -504,7 +504,8 @@ func (c *Conn) Close() {
 	for _, result := range calls {
 		result(nil, ErrClosed)
 	}
-	if accepted {
+	if state == stateAccepted || state == statePending {
+		// A pending client is reported too, so the script forgets it.
 		c.inst.Disconnect(c)
 	}
 }

@@ -140,8 +140,8 @@ func TestConnectDecidedAfterClose(t *testing.T) {
 	if n := len(mustInstance(t, h).Clients()); n != 0 {
 		t.Errorf("%d clients after a late accept", n)
 	}
-	if len(hooks.events) != 0 {
-		t.Errorf("hooks told %q about a client never accepted", hooks.events)
+	if len(hooks.events) != 1 || hooks.events[0] != "disconnect c1" {
+		t.Errorf("hook events %q, want the pending client's disconnect", hooks.events)
 	}
 }
 
