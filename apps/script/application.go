@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,7 @@ func (c *client) stopPending() {
 // installGlobals defines the host objects in a fresh runtime.
 func (h *host) installGlobals() {
 	vm := h.vm
+	h.objectProto = vm.Get("Object").ToObject(vm).Get("prototype").ToObject(vm)
 	h.app = vm.NewObject()
 	_ = h.app.Set("name", h.inst.Path())
 	_ = h.app.Set("clients", vm.NewArray())
@@ -323,7 +325,7 @@ func (h *host) onCall(c apps.Client, method string, args []any, reply func(any, 
 		reply(nil, apps.ErrMethodNotFound)
 		return
 	}
-	fn, ok := goja.AssertFunction(jc.obj.Get(method))
+	fn, ok := h.ownMethod(jc.obj, method)
 	if !ok {
 		reply(nil, apps.ErrMethodNotFound)
 		return
@@ -338,6 +340,18 @@ func (h *host) onCall(c apps.Client, method string, args []any, reply func(any, 
 		return
 	}
 	reply(h.fromJS(res), nil)
+}
+
+// ownMethod finds a method the script defined on o or on a prototype of
+// o other than Object.prototype, so that a peer cannot call toString,
+// hasOwnProperty or other built-ins by name.
+func (h *host) ownMethod(o *goja.Object, name string) (goja.Callable, bool) {
+	for p := o; p != nil && p != h.objectProto; p = p.Prototype() {
+		if slices.Contains(p.GetOwnPropertyNames(), name) {
+			return goja.AssertFunction(p.Get(name))
+		}
+	}
+	return nil, false
 }
 
 // clientCall is Client.call(method, resultObj, ...args): the client's

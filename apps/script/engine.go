@@ -131,6 +131,7 @@ type host struct {
 	vm          *goja.Runtime
 	app         *goja.Object
 	clientProto *goja.Object
+	objectProto *goja.Object
 	clients     map[apps.Client]*client
 	byObject    map[*goja.Object]*client
 	order       []*client // accepted clients, in accept order
@@ -217,6 +218,9 @@ drain:
 		delete(h.timers, id)
 	}
 	for _, c := range h.clients {
+		// A connect still undecided is rejected, or its client would wait
+		// for a script that is gone.
+		h.settle(c, apps.Decision{Description: "Application is shutting down."})
 		c.stopPending()
 	}
 	for name, so := range h.sos {

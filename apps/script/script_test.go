@@ -518,3 +518,39 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestBuiltinsNotCallable: players cannot reach host methods or
+// Object.prototype built-ins through NetConnection.call.
+func TestBuiltinsNotCallable(t *testing.T) {
+	e := newEnv(t, Config{}, map[string]string{"main.js": `Client.prototype.ok = function () { return "ok"; };`})
+	c := &fakeClient{id: "1"}
+	e.connect(c)
+	for _, m := range []string{"toString", "hasOwnProperty", "valueOf", "constructor", "call", "getStats", "__proto__"} {
+		if _, err := e.call(c, m); !errors.Is(err, apps.ErrMethodNotFound) {
+			t.Errorf("%s: err = %v, want ErrMethodNotFound", m, err)
+		}
+	}
+	if v, err := e.call(c, "ok"); v != "ok" || err != nil {
+		t.Errorf("ok() = %v, %v", v, err)
+	}
+}
+
+// TestStopRejectsPendingConnects: a connect left pending when the
+// instance unloads is rejected rather than left waiting.
+func TestStopRejectsPendingConnects(t *testing.T) {
+	e := newEnv(t, Config{PendingTimeout: time.Hour}, map[string]string{"main.js": `application.onConnect = function () {};`})
+	ch := make(chan apps.Decision, 1)
+	e.inst.Connect(&fakeClient{id: "1"}, nil, func(d apps.Decision) { ch <- d })
+	time.Sleep(20 * time.Millisecond)
+	if err := e.reg.Unload("app"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-ch:
+		if d.Accept {
+			t.Error("pending connect accepted at unload")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("pending connect never decided")
+	}
+}

@@ -108,7 +108,7 @@ func (h *host) onSOMessage(s *sharedObject, handler string, args []any) {
 	if soBuiltins[handler] {
 		return
 	}
-	if fn, ok := goja.AssertFunction(s.obj.Get(handler)); ok {
+	if fn, ok := h.ownMethod(s.obj, handler); ok {
 		_, err := fn(s.obj, h.argsToJS(args)...)
 		h.check(handler, err)
 	}

@@ -17,7 +17,6 @@ type timer struct {
 	args     []goja.Value
 	every    time.Duration
 	repeat   bool
-	queued   bool // a tick is in the queue; ticks do not pile up
 	canceled bool
 }
 
@@ -59,11 +58,11 @@ func (h *host) setTimer(call goja.FunctionCall, repeat bool) goja.Value {
 	return h.vm.ToValue(t.id)
 }
 
-// tick runs on the timer's goroutine: it queues the callback, dropping the
-// tick when the previous one has not run yet or the queue is full.
+// tick runs on the timer's goroutine and queues the callback. An interval
+// is re-armed only after its callback ran, so ticks never pile up in the
+// queue; a tick that finds the queue full is dropped.
 func (h *host) tick(t *timer) {
 	ok := h.post(event{run: func() {
-		t.queued = false
 		if t.canceled {
 			return
 		}
