@@ -18,6 +18,9 @@ type Config struct {
 	AppsDir string `toml:"apps_dir"`
 	// AppIdleTimeout unloads an application instance without clients.
 	AppIdleTimeout Duration `toml:"app_idle_timeout"`
+	// ShutdownTimeout bounds how long SIGTERM waits for clients to take
+	// their NetConnection.Connect.AppShutdown and go.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 
 	Log     LogConfig     `toml:"log"`
 	RTMP    RTMPConfig    `toml:"rtmp"`
@@ -183,7 +186,8 @@ func ParseConfig(data []byte) (Config, error) {
 // Defaults is the configuration used for keys a file leaves out.
 func Defaults() Config {
 	return Config{
-		Log: LogConfig{Level: "info", Format: "console"},
+		ShutdownTimeout: Duration{5 * time.Second},
+		Log:             LogConfig{Level: "info", Format: "console"},
 		RTMP: RTMPConfig{
 			Listen: ":1935", ChunkSize: 4096, MaxMessageSize: 8 << 20, AckWindow: 2500000,
 			HandshakeTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{60 * time.Second},
@@ -212,6 +216,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: rtmp.chunk_size %d is outside 128..65536", c.RTMP.ChunkSize)
 	case c.RTMP.MaxMessageSize < 4096 || c.RTMP.MaxMessageSize > 0xFFFFFF:
 		return fmt.Errorf("config: rtmp.max_message_size %d is outside 4096..16777215", c.RTMP.MaxMessageSize)
+	case c.ShutdownTimeout.Duration <= 0:
+		return errors.New("config: shutdown_timeout must be positive")
 	case c.RTMP.HandshakeTimeout.Duration <= 0, c.RTMP.IdleTimeout.Duration <= 0,
 		c.RTMP.PingInterval.Duration <= 0, c.RTMP.WriteTimeout.Duration <= 0:
 		return errors.New("config: rtmp timeouts must be positive")

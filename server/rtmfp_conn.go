@@ -98,6 +98,13 @@ func (c *rtmfpConn) ConnectResultSent(out *netconn.Outbox) error {
 	})})
 }
 
+// Shutdown tells a connected client the server is going away.
+func (c *rtmfpConn) Shutdown() {
+	c.coreMu.Lock()
+	defer c.coreMu.Unlock()
+	shutdownCore(c.core, c.Close)
+}
+
 // Close implements netconn.Transport. The orderly session close waits for
 // the peer's acknowledgement, so it runs in the background.
 func (c *rtmfpConn) Close(cause error) {

@@ -67,6 +67,10 @@ func (c *rtmpConn) Stats() netconn.TransportStats {
 	return netconn.TransportStats{BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load()}
 }
 
+// Shutdown tells a connected client the server is going away; one still
+// handshaking is simply closed.
+func (c *rtmpConn) Shutdown() { shutdownCore(c.core, c.Close) }
+
 // Close implements netconn.Transport.
 func (c *rtmpConn) Close(cause error) {
 	c.closeOnce.Do(func() {

@@ -28,7 +28,40 @@ import (
 )
 
 // closer is what the server needs of a connection at shutdown.
-type closer interface{ Close(cause error) }
+type closer interface {
+	// Shutdown tells a connected client NetConnection.Connect.AppShutdown
+	// and closes the connection once that is sent.
+	Shutdown()
+	Close(cause error)
+}
+
+// errShutdown is the close reason of connections the server shuts down.
+var errShutdown = errors.New("server shutting down")
+
+// drain tells every client the server is going away and waits, up to the
+// shutdown timeout, for their connections to finish.
+func (s *Server) drain() {
+	s.mu.Lock()
+	n := len(s.conns)
+	for c := range s.conns {
+		c.Shutdown()
+	}
+	s.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	s.log.Info("draining connections", zap.Int("connections", n), zap.Duration("timeout", s.cfg.ShutdownTimeout.Duration))
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(s.cfg.ShutdownTimeout.Duration):
+		s.log.Warn("shutdown timeout: closing the remaining connections")
+	}
+}
 
 // Server is one running Nimbus.
 type Server struct {
@@ -223,9 +256,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, ln := range listeners {
 		_ = ln.Close()
 	}
+	s.drain()
 	s.mu.Lock()
 	for c := range s.conns {
-		c.Close(context.Cause(ctx))
+		c.Close(errShutdown)
 	}
 	s.mu.Unlock()
 	if s.rtmfpEP != nil {

@@ -251,3 +251,5 @@ func TestCrossProtocolTools(t *testing.T) {
 	}
 	testtools.CheckPlayed(t, out2, src)
 }
+
+func dialTCP(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }
