@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -45,6 +46,10 @@ type Endpoint struct {
 	closeOnce sync.Once
 	readDone  chan struct{}
 	wg        sync.WaitGroup // session goroutines and keying workers
+
+	// Time Critical Forward Notifications seen: when, and on which session.
+	tcAt      atomic.Int64
+	tcSession atomic.Pointer[Session]
 
 	mu       sync.RWMutex
 	sessions map[uint32]*Session // by our (near) session ID
@@ -320,6 +325,20 @@ func (e *Endpoint) dialed(s *Session) {
 	e.mu.Lock()
 	delete(e.dialing, s.hs.tag)
 	e.mu.Unlock()
+}
+
+// timeCriticalFrom records a packet with time-critical data from s.
+func (e *Endpoint) timeCriticalFrom(s *Session, at time.Time) {
+	e.tcAt.Store(at.UnixNano())
+	e.tcSession.Store(s)
+}
+
+// timeCriticalElsewhere reports whether another session than s received
+// time-critical data in the last 800 ms: s then sets the Time Critical
+// Reverse Notification so its peer yields (RFC 7016 §2.2.4, §3.5.2.1).
+func (e *Endpoint) timeCriticalElsewhere(s *Session, now time.Time) bool {
+	at := e.tcAt.Load()
+	return at != 0 && now.UnixNano()-at < int64(800*time.Millisecond) && e.tcSession.Load() != s
 }
 
 // sessionMoved logs a completed address change.

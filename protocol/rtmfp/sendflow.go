@@ -9,6 +9,11 @@ import (
 
 // FlowOptions configures a new sending flow.
 type FlowOptions struct {
+	// TimeCritical marks the flow's data as real-time (audio, video): its
+	// packets carry the Time Critical Forward Notification, and peers
+	// sending bulk data to the same endpoint yield capacity to it (RFC
+	// 7016 §3.5.2.1).
+	TimeCritical bool
 	// ReturnFor associates the new flow with a flow the peer opened to us
 	// (RFC 7016 §2.3.11.1.2): Flash opens its NetStream flows in return to
 	// the server's NetConnection flow, and the server answers on flows
@@ -58,6 +63,7 @@ type SendFlow struct {
 	metadata []byte
 	assoc    uint64
 	hasAssoc bool
+	critical bool
 
 	// Guarded by s.mu.
 	opts         []byte // STARTUP_OPTIONS; nil once acknowledged

@@ -121,6 +121,8 @@ type Session struct {
 	nextTSN     uint64
 	maxTSNAck   uint64
 	paceAt      time.Time
+	tcrAt       time.Time // last Time Critical Reverse Notification received
+	tcSentAt    time.Time // last packet we sent with time-critical data
 
 	// Control chunks owed to the peer.
 	ackNow        bool
@@ -169,6 +171,13 @@ func newSession(e *Endpoint, initiator bool) *Session {
 	randRead(s.mobSecret[:])
 	s.lastRecv = s.epoch
 	return s
+}
+
+// sendingTC reports whether we sent time-critical data recently, which
+// exempts us from yielding to the peer's reverse notification (RFC 7016
+// §3.5.2.1).
+func (s *Session) sendingTC(now time.Time) bool {
+	return !s.tcSentAt.IsZero() && now.Sub(s.tcSentAt) < 800*time.Millisecond
 }
 
 // signal wakes the run loop.
@@ -251,6 +260,7 @@ func (s *Session) OpenFlow(metadata []byte, opts FlowOptions) (*SendFlow, error)
 		}
 	}
 	f := newSendFlow(s, s.nextFlowID, append([]byte(nil), metadata...), opts.ReturnFor)
+	f.critical = opts.TimeCritical
 	s.nextFlowID++
 	s.sendFlows[f.id] = f
 	s.sendOrder = append(s.sendOrder, f)

@@ -30,6 +30,12 @@ func (s *Session) receive(p *packet) {
 	}
 	s.lastRecv = p.at
 	s.onTimestamps(&h, p.at)
+	if h.Flags&wire.FlagTimeCriticalReverse != 0 {
+		s.tcrAt = p.at
+	}
+	if h.Flags&wire.FlagTimeCritical != 0 {
+		s.e.timeCriticalFrom(s, p.at)
+	}
 
 	preOutstanding := s.outstanding
 	gotAck, gotData := false, false
@@ -295,7 +301,8 @@ func (s *Session) markAcked(f *SendFlow, e *sendFrag) {
 // §3.6.2.5) and the retransmission alarm.
 func (s *Session) afterAcks(preOutstanding int, now time.Time) {
 	if acked := preOutstanding - s.outstanding; acked > 0 {
-		s.cc.OnAck(acked, preOutstanding)
+		yield := !s.tcrAt.IsZero() && now.Sub(s.tcrAt) < 800*time.Millisecond && !s.sendingTC(now)
+		s.cc.OnAck(acked, preOutstanding, yield)
 	}
 	for _, f := range s.sendOrder {
 		for i := f.head; i < len(f.q); i++ {

@@ -107,6 +107,10 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 			h.TimestampEcho = echo
 		}
 	}
+	if s.e.timeCriticalElsewhere(s, now) {
+		h.Flags |= wire.FlagTimeCriticalReverse
+	}
+	hdrAt := len(b)
 	b = wire.AppendHeader(b, &h)
 	body := len(b)
 	limit := 4 + s.cipherMax
@@ -119,9 +123,13 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 			b = s.appendAcks(b, limit, len(b) == body)
 		}
 		if (data || urgent) && len(b) < limit-32 && s.hasData(now) && (data || s.dataAllowed(now)) {
-			var sent bool
-			if b, sent = s.appendData(b, limit, now); sent {
+			var sent, critical bool
+			if b, sent, critical = s.appendData(b, limit, now); sent {
 				s.rtoAt = now.Add(s.erto)
+			}
+			if critical {
+				b[hdrAt] |= wire.FlagTimeCritical
+				s.tcSentAt = now
 			}
 		}
 	}
@@ -231,8 +239,8 @@ func (s *Session) appendAcks(b []byte, limit int, alone bool) []byte {
 
 // appendData adds user data fragments, round-robin across flows, while the
 // packet has room and congestion control allows (RFC 7016 §3.6.2.3).
-func (s *Session) appendData(b []byte, limit int, now time.Time) ([]byte, bool) {
-	sent := false
+// It also reports whether any of the data belongs to a time-critical flow.
+func (s *Session) appendData(b []byte, limit int, now time.Time) (_ []byte, sent, critical bool) {
 	n := len(s.sendOrder)
 	for tries := 0; tries < n; tries++ {
 		f := s.sendOrder[s.rrNext%n]
@@ -244,7 +252,7 @@ func (s *Session) appendData(b []byte, limit int, now time.Time) ([]byte, bool) 
 			if f.fsnUpdateDue(now, s.erto) {
 				ud := wire.UserData{FlowID: f.id, Seq: fsn, Abandon: true, Final: fsn == f.finalSeq}
 				if len(b)+wire.UserDataOverhead(&ud) > limit {
-					return b, sent
+					return b, sent, critical
 				}
 				b, _ = wire.AppendUserData(b, &ud)
 				f.fsnUpdateAt = now.Add(s.erto)
@@ -254,7 +262,7 @@ func (s *Session) appendData(b []byte, limit int, now time.Time) ([]byte, bool) 
 		prevSeq := uint64(0)
 		for ; i >= 0; i = f.eligible() {
 			if !s.cc.CanSend(s.outstanding) {
-				return b, sent
+				return b, sent, critical
 			}
 			e := &f.q[i]
 			ud := wire.UserData{
@@ -275,7 +283,7 @@ func (s *Session) appendData(b []byte, limit int, now time.Time) ([]byte, bool) 
 				size += wire.UserDataOverhead(&ud)
 			}
 			if len(b)+size > limit {
-				return b, sent
+				return b, sent, critical
 			}
 			if next {
 				b, _ = wire.AppendNextUserData(b, &ud)
@@ -289,6 +297,7 @@ func (s *Session) appendData(b []byte, limit int, now time.Time) ([]byte, bool) 
 			s.outstanding += size
 			prevSeq = e.seq
 			sent = true
+			critical = critical || f.critical
 			if e.abandoned && e.seq != f.finalSeq {
 				// An FSN update: one per flow and packet is enough.
 				break
@@ -298,5 +307,5 @@ func (s *Session) appendData(b []byte, limit int, now time.Time) ([]byte, bool) 
 	if sent {
 		s.pacer.Sent(MaxPacketSize)
 	}
-	return b, sent
+	return b, sent, critical
 }

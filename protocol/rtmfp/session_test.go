@@ -226,3 +226,39 @@ func TestWriteLimits(t *testing.T) {
 		t.Fatalf("metadata limit: %v", err)
 	}
 }
+
+// Time-critical data from one peer makes the server flag its packets to
+// other peers with the Time Critical Reverse Notification, and those peers
+// record it (their congestion control then yields, RFC 7016 §3.5.2.1).
+func TestTimeCriticalReverseNotification(t *testing.T) {
+	leakCheck(t)
+	server, _, _, cs1 := pair(t, testConfig(), testConfig())
+	c2 := listen(t, testConfig())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go server.Accept(ctx)
+	cs2, err := c2.Dial(ctx, urlOf(server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	media, _ := cs1.OpenFlow([]byte("video"), FlowOptions{TimeCritical: true})
+	bulk, _ := cs2.OpenFlow([]byte("bulk"), FlowOptions{})
+	for i := 0; i < 50; i++ {
+		media.Write(make([]byte, 1000), WriteOptions{Deadline: time.Second})
+		bulk.Write(make([]byte, 1000), WriteOptions{})
+		time.Sleep(5 * time.Millisecond)
+		cs2.mu.Lock()
+		got := !cs2.tcrAt.IsZero()
+		cs2.mu.Unlock()
+		if got {
+			cs1.mu.Lock()
+			own := cs1.tcrAt.IsZero()
+			cs1.mu.Unlock()
+			if !own {
+				t.Fatal("the time-critical sender itself was told to yield")
+			}
+			return
+		}
+	}
+	t.Fatal("no Time Critical Reverse Notification reached the bulk sender")
+}

@@ -71,18 +71,27 @@ func (c *NewReno) CanSend(outstanding int) bool { return outstanding < c.cwnd }
 // OnAck accounts acked bytes newly acknowledged. outstanding is the number
 // of bytes that were in flight before the acknowledgement: the window grows
 // only when it was (nearly) full, i.e. when the sender was window-limited.
-func (c *NewReno) OnAck(acked, outstanding int) {
+//
+// yield is set while the far end reports receiving time-critical data on
+// other sessions (Time Critical Reverse Notification, RFC 7016 §3.5.2.1):
+// slow start is then off and the window grows by at most 0.5% or 384 bytes
+// per round trip, whichever is greater, leaving capacity to real-time media.
+func (c *NewReno) OnAck(acked, outstanding int, yield bool) {
 	if acked <= 0 || outstanding+2*MaxPacket < c.cwnd {
 		return
 	}
-	if c.cwnd < c.ssthresh {
+	if c.cwnd < c.ssthresh && !yield {
 		c.cwnd = min(c.cwnd+min(acked, 2*MaxPacket), MaxWindow)
 		return
 	}
 	c.avoidance += acked
 	if c.avoidance >= c.cwnd {
 		c.avoidance -= c.cwnd
-		c.cwnd = min(c.cwnd+MaxPacket, MaxWindow)
+		step := MaxPacket
+		if yield {
+			step = max(c.cwnd/200, 384)
+		}
+		c.cwnd = min(c.cwnd+step, MaxWindow)
 	}
 }
 

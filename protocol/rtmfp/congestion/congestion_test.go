@@ -10,7 +10,7 @@ func TestSlowStartAndAvoidance(t *testing.T) {
 	w0 := c.Window()
 	// One window acknowledged in slow start (window-limited) doubles it.
 	for acked := 0; acked < w0; acked += MaxPacket {
-		c.OnAck(MaxPacket, c.Window())
+		c.OnAck(MaxPacket, c.Window(), false)
 	}
 	if c.Window() != 2*w0 {
 		t.Fatalf("slow start: window %d, want %d", c.Window(), 2*w0)
@@ -27,7 +27,7 @@ func TestSlowStartAndAvoidance(t *testing.T) {
 	// Congestion avoidance: +1 packet per window acknowledged.
 	w := c.Window()
 	for acked := 0; acked < w; acked += MaxPacket {
-		c.OnAck(MaxPacket, c.Window())
+		c.OnAck(MaxPacket, c.Window(), false)
 	}
 	if c.Window() != w+MaxPacket {
 		t.Fatalf("avoidance: window %d, want %d", c.Window(), w+MaxPacket)
@@ -38,10 +38,23 @@ func TestSlowStartAndAvoidance(t *testing.T) {
 	}
 }
 
+// While yielding to time-critical traffic the window neither slow-starts
+// nor grows by more than max(0.5%, 384 bytes) per round trip.
+func TestYieldToTimeCritical(t *testing.T) {
+	c := NewNewReno()
+	w := c.Window()
+	for acked := 0; acked < w; acked += MaxPacket {
+		c.OnAck(MaxPacket, c.Window(), true)
+	}
+	if c.Window() != w+384 {
+		t.Fatalf("window %d after one yielding round trip, want %d", c.Window(), w+384)
+	}
+}
+
 func TestAppLimitedDoesNotGrow(t *testing.T) {
 	c := NewNewReno()
 	for i := 0; i < 1000; i++ {
-		c.OnAck(MaxPacket, MaxPacket) // only one packet ever in flight
+		c.OnAck(MaxPacket, MaxPacket, false) // only one packet ever in flight
 	}
 	if c.Window() != InitialWindow {
 		t.Fatalf("window grew to %d while application-limited", c.Window())
@@ -64,8 +77,8 @@ func TestAIMDFairness(t *testing.T) {
 			a.OnLoss(tsn, tsn+1)
 			b.OnLoss(tsn, tsn+1)
 		} else {
-			a.OnAck(a.cwnd, a.cwnd)
-			b.OnAck(b.cwnd, b.cwnd)
+			a.OnAck(a.cwnd, a.cwnd, false)
+			b.OnAck(b.cwnd, b.cwnd, false)
 		}
 		if rtt >= 2000 {
 			shareA += a.cwnd
