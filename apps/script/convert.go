@@ -1,7 +1,6 @@
 package script
 
 import (
-	"math"
 	"reflect"
 	"strconv"
 	"time"
@@ -108,13 +107,22 @@ var arrayBufferType = reflect.TypeOf(goja.ArrayBuffer{})
 // enumerable properties in insertion order (functions are skipped),
 // arrays become strict arrays, Dates dates, ArrayBuffers byte arrays, and
 // numbers are always doubles as ActionScript's Number.
-func (h *host) fromJS(v goja.Value) any { return h.fromJSDepth(v, 0) }
+func (h *host) fromJS(v goja.Value) any {
+	budget := maxConvertElements
+	return h.fromJSDepth(v, 0, &budget)
+}
 
-func (h *host) fromJSDepth(v goja.Value, depth int) any {
+// maxConvertElements bounds the values one conversion from JavaScript
+// produces: the conversion is Go code the watchdog cannot interrupt, so a
+// sparse array with a huge length must not become a huge AMF array.
+const maxConvertElements = 1 << 20
+
+func (h *host) fromJSDepth(v goja.Value, depth int, budget *int) any {
 	if v == nil || goja.IsUndefined(v) {
 		return amf.Undefined{}
 	}
-	if goja.IsNull(v) || depth > maxConvertDepth {
+	*budget--
+	if goja.IsNull(v) || depth > maxConvertDepth || *budget < 0 {
 		return nil
 	}
 	o, isObj := v.(*goja.Object)
@@ -149,12 +157,12 @@ func (h *host) fromJSDepth(v goja.Value, depth int) any {
 		}
 	case "Array":
 		n := o.Get("length").ToInteger()
-		if n < 0 || n > math.MaxInt32 {
+		if n < 0 || n > int64(*budget) {
 			return amf.StrictArray{}
 		}
 		arr := make(amf.StrictArray, 0, n)
 		for i := int64(0); i < n; i++ {
-			arr = append(arr, h.fromJSDepth(o.Get(strconv.FormatInt(i, 10)), depth+1))
+			arr = append(arr, h.fromJSDepth(o.Get(strconv.FormatInt(i, 10)), depth+1, budget))
 		}
 		return arr
 	}
@@ -167,7 +175,7 @@ func (h *host) fromJSDepth(v goja.Value, depth int) any {
 				continue
 			}
 		}
-		obj = append(obj, amf.Property{Key: k, Value: h.fromJSDepth(pv, depth+1)})
+		obj = append(obj, amf.Property{Key: k, Value: h.fromJSDepth(pv, depth+1, budget)})
 	}
 	return obj
 }

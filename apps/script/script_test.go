@@ -454,6 +454,15 @@ func TestConversionRoundTrip(t *testing.T) {
 	if depth != maxConvertDepth+1 {
 		t.Errorf("cycle cut at depth %d", depth)
 	}
+	// A sparse array with a huge length becomes an empty array, not a
+	// huge allocation.
+	v, err = h.vm.RunString("var a = []; a.length = 4e9 - 1; a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arr, _ := h.fromJS(v).(amf.StrictArray); len(arr) != 0 {
+		t.Errorf("sparse array converted to %d elements", len(arr))
+	}
 }
 
 func TestLoadErrors(t *testing.T) {
