@@ -2,6 +2,7 @@ package rtmfp
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/netip"
 	"testing"
@@ -25,6 +26,9 @@ func (l *loopSocket) readBatch([]*packet) (int, error) { select {} }
 
 func (l *loopSocket) writeBatch(ds []datagram) error {
 	for _, d := range ds {
+		if len(d.b) > MaxPacketSize {
+			panic(fmt.Sprintf("rtmfp: %d-byte datagram", len(d.b)))
+		}
 		p := getPacket()
 		p.buf = append(p.buf[:0], d.b...)
 		p.addr = l.from
@@ -199,5 +203,35 @@ func BenchmarkLoopbackThroughput(b *testing.B) {
 			b.StopTimer()
 			cs.Close()
 		})
+	}
+}
+
+// No datagram exceeds MaxPacketSize, even for the largest front margin and
+// HMAC and a new flow's startup options on every fragment (loopSocket
+// panics otherwise).
+func TestPacketSizeLimit(t *testing.T) {
+	neg := flashcrypto.Negotiated{SendHMAC: true, RecvHMAC: true, SendHMACLen: 32, RecvHMACLen: 32, SendSSEQ: true, RecvSSEQ: true}
+	a, b := memPair(t, neg)
+	f, err := a.OpenFlow(make([]byte, MaxMetadata), FlowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 20000)
+	if err := f.Write(msg, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		a.mu.Lock()
+		a.pacer = congestion.Pacer{}
+		a.mu.Unlock()
+		step(a)
+		step(b)
+	}
+	rf, err := b.AcceptFlow(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := rf.ReadMessage(context.Background()); err != nil || len(m.Data) != len(msg) {
+		t.Fatalf("read %d bytes: %v", len(m.Data), err)
 	}
 }

@@ -126,7 +126,7 @@ func (s *Session) receiveHandshake(p *packet) {
 			err = s.onRIKeying(r.Payload(), p.addr, p.at)
 		}
 		if err != nil {
-			s.log.Debug("rtmfp handshake failed: " + err.Error())
+			s.log.Debug("rtmfp handshake failed", zap.Error(err))
 			s.terminate(p.at, err, false)
 			return
 		}

@@ -57,7 +57,7 @@ func (e *Endpoint) readLoop() {
 // dispatch routes one datagram and reports whether a session took it.
 func (e *Endpoint) dispatch(p *packet) bool {
 	d := p.buf
-	if len(d) < 4+16 || len(d) > MaxPacketSize+512 {
+	if len(d) < 4+16 {
 		return false
 	}
 	sid := flashcrypto.SessionID(d)
