@@ -2,6 +2,7 @@ package rtmfp
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,17 +16,17 @@ func TestRedirect(t *testing.T) {
 	leakCheck(t)
 	target := listen(t, testConfig())
 	icfg := testConfig()
-	var introducer *Endpoint
+	var introducer atomic.Pointer[Endpoint] // the hook may run before Listen returns
 	icfg.UnmatchedHello = func(h *Hello) {
-		if h.Fingerprint == target.PeerID() {
-			_ = introducer.SendRedirect(h.From, h.Tag, []wire.Address{{AddrPort: addrOf(target), Origin: wire.OriginObserved}})
+		if e := introducer.Load(); e != nil && h.Fingerprint == target.PeerID() {
+			_ = e.SendRedirect(h.From, h.Tag, []wire.Address{{AddrPort: addrOf(target), Origin: wire.OriginObserved}})
 		}
 	}
-	introducer = listen(t, icfg)
+	introducer.Store(listen(t, icfg))
 	initiator := listen(t, testConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := initiator.DialPeer(ctx, target.PeerID(), addrOf(introducer))
+	s, err := initiator.DialPeer(ctx, target.PeerID(), addrOf(introducer.Load()))
 	if err != nil {
 		t.Fatalf("dial via redirect: %v", err)
 	}
