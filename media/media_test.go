@@ -306,3 +306,23 @@ func TestSubscriberRingGrowsToItsBound(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxStreams(t *testing.T) {
+	reg := NewRegistry(Config{MaxStreams: 2})
+	if _, err := reg.Publish("a", &testPublisher{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Subscribe("b", NewSubscriber(SubscriberConfig{}, make(chan struct{}, 1), nil), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Publish("c", &testPublisher{}); !errors.Is(err, ErrTooManyStreams) {
+		t.Fatalf("third stream: %v, want ErrTooManyStreams", err)
+	}
+	if _, err := reg.Subscribe("d", NewSubscriber(SubscriberConfig{}, make(chan struct{}, 1), nil), false); !errors.Is(err, ErrTooManyStreams) {
+		t.Fatalf("fourth stream: %v, want ErrTooManyStreams", err)
+	}
+	// An existing stream still takes players.
+	if _, err := reg.Subscribe("a", NewSubscriber(SubscriberConfig{}, make(chan struct{}, 1), nil), true); err != nil {
+		t.Fatal(err)
+	}
+}

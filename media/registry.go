@@ -16,6 +16,8 @@ var (
 	ErrNotFound = errors.New("media: stream not found")
 	// ErrTakenOver is the reason given to a publisher evicted by a newer one.
 	ErrTakenOver = errors.New("media: publisher replaced by a new publisher of the same name")
+	// ErrTooManyStreams: the registry holds MaxStreams streams already.
+	ErrTooManyStreams = errors.New("media: too many streams")
 )
 
 // Config tunes the registry's streams.
@@ -31,6 +33,9 @@ type Config struct {
 	AlwaysTakeover bool
 	// Events, when set, is told when streams start and stop being published.
 	Events Events
+	// MaxStreams bounds the streams (published or awaited by players) of
+	// the registry; 0 means no bound.
+	MaxStreams int
 }
 
 // Events receives stream lifecycle notifications for monitoring. Its
@@ -59,13 +64,16 @@ func NewRegistry(cfg Config) *Registry {
 	return &Registry{cfg: cfg, streams: make(map[string]*Stream)}
 }
 
-func (r *Registry) streamLocked(name string) *Stream {
+func (r *Registry) streamLocked(name string) (*Stream, error) {
 	s := r.streams[name]
 	if s == nil {
+		if r.cfg.MaxStreams > 0 && len(r.streams) >= r.cfg.MaxStreams {
+			return nil, fmt.Errorf("%w (limit %d)", ErrTooManyStreams, r.cfg.MaxStreams)
+		}
 		s = &Stream{name: name, reg: r, subs: make(map[*Subscriber]struct{})}
 		r.streams[name] = s
 	}
-	return s
+	return s, nil
 }
 
 // Publish makes p the publisher of name. If another publisher holds the name
@@ -74,7 +82,10 @@ func (r *Registry) streamLocked(name string) *Stream {
 func (r *Registry) Publish(name string, p Publisher) (*Stream, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.streamLocked(name)
+	s, err := r.streamLocked(name)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.pub; old != nil {
@@ -111,7 +122,10 @@ func (r *Registry) Subscribe(name string, sub *Subscriber, mustExist bool) (*Str
 	if s := r.streams[name]; mustExist && (s == nil || !s.Published()) {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
-	s := r.streamLocked(name)
+	s, err := r.streamLocked(name)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs[sub] = struct{}{}

@@ -17,6 +17,14 @@ type LimitsConfig struct {
 	// HandshakesPerIPPerSecond bounds how fast one address may start
 	// connections (a token bucket with a burst of the same size).
 	HandshakesPerIPPerSecond int `toml:"handshakes_per_ip_per_second"`
+	// StreamsPerInstance bounds the streams of one application instance.
+	StreamsPerInstance int `toml:"streams_per_instance"`
+	// PublishersPerConnection bounds the streams one client publishes.
+	PublishersPerConnection int `toml:"publishers_per_connection"`
+	// AMFDepth and AMFElements bound each command a client sends: nesting
+	// depth, and values in all.
+	AMFDepth    int `toml:"amf_depth"`
+	AMFElements int `toml:"amf_elements"`
 }
 
 // Refusal reasons, also the label of the refusal counters.

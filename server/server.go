@@ -102,7 +102,10 @@ func New(cfg Config, log *zap.Logger) *Server {
 				MaxBytes: cfg.Media.SubscriberQueueBytes,
 				MaxLag:   cfg.Media.SubscriberMaxLag.Duration,
 			},
-			Auth: newAuth(cfg),
+			Auth:           newAuth(cfg),
+			MaxPublishers:  cfg.Limits.PublishersPerConnection,
+			MaxAMFDepth:    cfg.Limits.AMFDepth,
+			MaxAMFElements: cfg.Limits.AMFElements,
 		},
 	}
 	var events apps.Events
@@ -119,6 +122,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 			MaxGOPBytes:      cfg.Media.MaxGOPBytes,
 			PublisherTimeout: cfg.Media.PublisherTimeout.Duration,
 			AlwaysTakeover:   cfg.Media.AlwaysTakeover,
+			MaxStreams:       cfg.Limits.StreamsPerInstance,
 		},
 		Dir:         cfg.AppsDir,
 		IdleTimeout: cfg.AppIdleTimeout.Duration,

@@ -54,6 +54,11 @@ type Config struct {
 	MaxStreams int
 	// MaxOutboxBytes bounds the queued command replies per connection.
 	MaxOutboxBytes int
+	// MaxPublishers bounds the streams one connection publishes at once.
+	MaxPublishers int
+	// MaxAMFDepth and MaxAMFElements bound each decoded command (nesting
+	// depth and values in all); 0 takes the amf package defaults.
+	MaxAMFDepth, MaxAMFElements int
 	// Subscriber bounds each playing stream's queue.
 	Subscriber media.SubscriberConfig
 	// SampleAccess is what |RtmpSampleAccess grants players (raw access
@@ -74,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStreams <= 0 {
 		c.MaxStreams = 32
+	}
+	if c.MaxPublishers <= 0 {
+		c.MaxPublishers = 4
 	}
 	if c.MaxOutboxBytes <= 0 {
 		c.MaxOutboxBytes = 1 << 20
@@ -153,7 +161,7 @@ func NewConn(id string, tr Transport, registry *apps.Registry, cfg Config, log *
 	return &Conn{
 		id: id, tr: tr, apps: registry, cfg: cfg, log: log,
 		out:     NewOutbox(cfg.MaxOutboxBytes),
-		dec:     amf.NewDecoder(),
+		dec:     &amf.Decoder{MaxDepth: cfg.MaxAMFDepth, MaxElements: cfg.MaxAMFElements},
 		since:   time.Now(),
 		streams: make(map[uint32]*netStream),
 	}
@@ -414,6 +422,17 @@ type resultSentHook interface {
 // them). It is called once, when the connect has been accepted.
 type connectInfoHook interface {
 	ConnectInfo() []amf.Property
+}
+
+// publishing counts the streams the connection publishes.
+func (c *Conn) publishing() int {
+	n := 0
+	for _, ns := range c.streams {
+		if ns.pub != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // HasStream reports whether the client created NetStream id.

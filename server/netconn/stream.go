@@ -89,10 +89,20 @@ func (ns *netStream) onPublish(cmd *protocol.Command) error {
 		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName, denialText(err),
 			amf.Property{Key: "details", Value: name})
 	}
+	if n := c.publishing(); n >= c.cfg.MaxPublishers {
+		c.log.Info("publish refused: publisher limit", zap.String("stream", name), zap.Int("limit", c.cfg.MaxPublishers))
+		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName,
+			fmt.Sprintf("Too many streams published on this connection (limit %d).", c.cfg.MaxPublishers),
+			amf.Property{Key: "details", Value: name})
+	}
 	s, err := c.inst.Streams().Publish(name, ns)
 	if err != nil {
 		c.log.Info("publish refused", zap.String("stream", name), zap.Error(err))
-		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName, name+" is already being published.",
+		desc := name + " is already being published."
+		if errors.Is(err, media.ErrTooManyStreams) {
+			desc = "Too many streams in this application instance."
+		}
+		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName, desc,
 			amf.Property{Key: "details", Value: name})
 	}
 	ns.pub, ns.pubName = s, name
@@ -198,10 +208,7 @@ func (ns *netStream) onPlay(cmd *protocol.Command) error {
 				amf.Property{Key: "details", Value: name})
 		}
 	}
-	if err := ns.sendPlayStart(name, args.reset); err != nil {
-		return err
-	}
-	return ns.subscribe(name, mustExist)
+	return ns.subscribe(name, mustExist, func() error { return ns.sendPlayStart(name, args.reset) })
 }
 
 // sendPlayStart queues AMS's play reply sequence: StreamBegin, Play.Reset,
@@ -229,7 +236,11 @@ func (ns *netStream) sendPlayStart(name string, reset bool) error {
 	return nil
 }
 
-func (ns *netStream) subscribe(name string, mustExist bool) error {
+// subscribe attaches a new play of name to the stream registry. started
+// queues the status replies: it runs once the subscription is certain and
+// before the play's media may be sent, so that a refusal comes instead of
+// Play.Start and the replies precede the first frame.
+func (ns *netStream) subscribe(name string, mustExist bool, started func() error) error {
 	c := ns.c
 	p := &play{streamID: ns.id, name: name}
 	subCfg := c.cfg.Subscriber
@@ -239,13 +250,21 @@ func (ns *netStream) subscribe(name string, mustExist bool) error {
 		c.tr.Close(ErrSlowSubscriber)
 	})
 	if _, err := c.inst.Streams().Subscribe(name, p.sub, mustExist); err != nil {
-		if errors.Is(err, media.ErrNotFound) {
+		switch {
+		case errors.Is(err, media.ErrNotFound):
 			return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayStreamNotFound, "Failed to play "+name+"; stream not found.",
+				amf.Property{Key: "details", Value: name})
+		case errors.Is(err, media.ErrTooManyStreams):
+			c.log.Info("play refused: stream limit", zap.String("stream", name))
+			return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed, "Too many streams in this application instance.",
 				amf.Property{Key: "details", Value: name})
 		}
 		return fmt.Errorf("subscribe %q: %w", name, err)
 	}
 	ns.play = p
+	if err := started(); err != nil {
+		return err
+	}
 	c.out.addPlay(p)
 	c.log.Info("playing", zap.String("stream", name), zap.Uint32("msid", ns.id))
 	return nil
@@ -285,21 +304,17 @@ func (ns *netStream) onPlay2(cmd *protocol.Command) error {
 			args.start = n
 		}
 		ns.close(false)
-		if err := ns.sendPlayStart(name, args.reset); err != nil {
-			return err
-		}
-		return ns.subscribe(name, args.liveOnly())
+		return ns.subscribe(name, args.liveOnly(), func() error { return ns.sendPlayStart(name, args.reset) })
 	}
 	ns.stopPlay()
-	if err := c.sendStatus(ns.id, protocol.LevelStatus, protocol.PlayTransition, "Transitioned to "+name+".",
-		amf.Property{Key: "details", Value: name}); err != nil {
-		return err
-	}
-	if err := ns.subscribe(name, false); err != nil {
-		return err
-	}
-	return c.sendData(ns.id, "onPlayStatus", protocol.StatusObject(protocol.LevelStatus, protocol.PlayTransitionComplete,
-		"Transition to "+name+" complete.", amf.Property{Key: "details", Value: name}))
+	return ns.subscribe(name, false, func() error {
+		if err := c.sendStatus(ns.id, protocol.LevelStatus, protocol.PlayTransition, "Transitioned to "+name+".",
+			amf.Property{Key: "details", Value: name}); err != nil {
+			return err
+		}
+		return c.sendData(ns.id, "onPlayStatus", protocol.StatusObject(protocol.LevelStatus, protocol.PlayTransitionComplete,
+			"Transition to "+name+" complete.", amf.Property{Key: "details", Value: name}))
+	})
 }
 
 func (ns *netStream) onPause(cmd *protocol.Command) error {
