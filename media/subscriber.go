@@ -183,6 +183,11 @@ func (s *Subscriber) pushEvent(ev Event) {
 		s.needKey = true
 	}
 	s.put(Entry{Event: ev})
+	if ev == EventUnpublish {
+		// The next publisher's stream must start at a keyframe even if it
+		// joins mid-GOP; with audio only, it resumes at once.
+		s.needKey = true
+	}
 	s.mu.Unlock()
 	s.signal()
 }
