@@ -93,26 +93,24 @@ type Session struct {
 	nextFlowID uint64
 
 	// Timing and RTT (RFC 7016 §3.5.2.2).
-	lastRecv   time.Time
-	lastSend   time.Time
-	tsRx       uint16
-	tsRxTime   time.Time
-	hasTSRx    bool
-	tsEchoTx   uint16
-	hasEchoTx  bool
-	tsTx       uint16
-	hasTSTx    bool
-	tsEchoRx   uint16
-	hasEchoRx  bool
-	srtt       time.Duration
-	rttvar     time.Duration
-	mrto       time.Duration
-	erto       time.Duration
-	rtoAt      time.Time
-	pingAt     time.Time
-	closeAt    time.Time // next Close retransmission, or end of linger
-	closeEnd   time.Time
-	closeAcked bool
+	lastRecv  time.Time
+	tsRx      uint16
+	tsRxTime  time.Time
+	hasTSRx   bool
+	tsEchoTx  uint16
+	hasEchoTx bool
+	tsTx      uint16
+	hasTSTx   bool
+	tsEchoRx  uint16
+	hasEchoRx bool
+	srtt      time.Duration
+	rttvar    time.Duration
+	mrto      time.Duration
+	erto      time.Duration
+	rtoAt     time.Time
+	pingAt    time.Time
+	closeAt   time.Time // next Close retransmission, or end of linger
+	closeEnd  time.Time
 
 	// Sending.
 	cc          *congestion.NewReno

@@ -56,6 +56,9 @@ func (s *Session) run() {
 		s.tick(now)
 		s.flush(now)
 		next := s.nextWake(now)
+		if len(s.out) >= maxBatch {
+			next = 0 // the batch filled up: send it and build more at once
+		}
 		closed := s.state == stateClosed
 		s.mu.Unlock()
 		s.writeOut()
@@ -227,8 +230,10 @@ func (s *Session) retransmitTimeout(now time.Time) {
 func (s *Session) nextWake(now time.Time) time.Duration {
 	cfg := &s.e.cfg
 	next := now.Add(time.Minute)
+	// Deadlines already past were handled by tick and flush this
+	// iteration; only future ones may wake us, or the loop would spin.
 	at := func(t time.Time) {
-		if !t.IsZero() && t.Before(next) {
+		if t.After(now) && t.Before(next) {
 			next = t
 		}
 	}

@@ -58,16 +58,29 @@ func (s *Session) dataAllowed(now time.Time) bool {
 		return false
 	}
 	ok, wait := s.pacer.Allow(now, MaxPacketSize, s.cc.Window(), s.srtt, s.cc.InSlowStart())
-	if !ok {
+	if ok {
+		s.paceAt = time.Time{}
+	} else {
 		s.paceAt = now.Add(wait)
 	}
 	return ok
 }
 
 // hasData reports whether some flow has a fragment eligible to send.
-func (s *Session) hasData(now time.Time) bool {
+func (s *Session) hasData() bool {
 	for _, f := range s.sendOrder {
-		if f.eligible() >= 0 || f.fsnUpdateDue(now, s.erto) {
+		if f.eligible() >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// fsnUpdateDue reports whether some flow owes the receiver an FSN update,
+// which congestion control does not hold back (it carries no data).
+func (s *Session) fsnUpdateDue(now time.Time) bool {
+	for _, f := range s.sendOrder {
+		if f.fsnUpdateDue(now, s.erto) {
 			return true
 		}
 	}
@@ -82,10 +95,10 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 		(s.ackPending && (s.ackNow || (!s.delackAt.IsZero() && !now.Before(s.delackAt))))
 	data := false
 	if main && !urgent {
-		if !s.hasData(now) || !s.dataAllowed(now) {
+		data = s.hasData() && s.dataAllowed(now)
+		if !data && !s.fsnUpdateDue(now) {
 			return false
 		}
-		data = true
 	}
 	p := getPacket()
 	b := p.buf[:4+s.sealer.FrontMargin()]
@@ -122,7 +135,7 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 		if s.ackPending {
 			b = s.appendAcks(b, limit, len(b) == body)
 		}
-		if (data || urgent) && len(b) < limit-32 && s.hasData(now) && (data || s.dataAllowed(now)) {
+		if len(b) < limit-32 && (data || (s.hasData() && s.dataAllowed(now)) || s.fsnUpdateDue(now)) {
 			var sent, critical bool
 			if b, sent, critical = s.appendData(b, limit, now); sent {
 				s.rtoAt = now.Add(s.erto)
@@ -147,7 +160,6 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 	p.addr = addr
 	s.out = append(s.out, datagram{b: p.buf, addr: addr})
 	s.outPkt = append(s.outPkt, p)
-	s.lastSend = now
 	return true
 }
 
