@@ -62,6 +62,13 @@ func newAdmission(cfg LimitsConfig) *admission {
 	return a
 }
 
+// setConfig changes the limits for connections admitted from now on.
+func (a *admission) setConfig(cfg LimitsConfig) {
+	a.mu.Lock()
+	a.cfg = cfg
+	a.mu.Unlock()
+}
+
 // addrIP extracts the IP of a connection's remote address.
 func addrIP(addr net.Addr) netip.Addr {
 	if ap, err := netip.ParseAddrPort(addr.String()); err == nil {

@@ -50,7 +50,7 @@ func (s *Server) drain() {
 	if n == 0 {
 		return
 	}
-	s.log.Info("draining connections", zap.Int("connections", n), zap.Duration("timeout", s.cfg.ShutdownTimeout.Duration))
+	s.log.Info("draining connections", zap.Int("connections", n), zap.Duration("timeout", s.config().ShutdownTimeout.Duration))
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -58,7 +58,7 @@ func (s *Server) drain() {
 	}()
 	select {
 	case <-done:
-	case <-time.After(s.cfg.ShutdownTimeout.Duration):
+	case <-time.After(s.config().ShutdownTimeout.Duration):
 		s.log.Warn("shutdown timeout: closing the remaining connections")
 	}
 }
@@ -69,7 +69,8 @@ type Server struct {
 	log  *zap.Logger
 	apps *apps.Registry
 
-	core    netconn.Config // shared by every connection
+	core    atomic.Pointer[netconn.Config] // for new connections; swapped by Reload
+	cfgMu   sync.Mutex                     // guards cfg against Reload
 	rtmpLn  net.Listener
 	rtmpsLn net.Listener    // nil when RTMPS is off
 	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
@@ -85,6 +86,74 @@ type Server struct {
 	wg    sync.WaitGroup
 }
 
+// config returns the current configuration.
+func (s *Server) config() Config {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	return s.cfg
+}
+
+// coreConfig derives the NetConnection layer's settings.
+func coreConfig(cfg Config) *netconn.Config {
+	return &netconn.Config{
+		FMSVer:        cfg.NetConn.FMSVersion,
+		MaxStreams:    cfg.NetConn.MaxStreams,
+		SampleAccess:  cfg.Media.SampleAccess,
+		ServerVersion: nimbus.Version,
+		Subscriber: media.SubscriberConfig{
+			MaxBytes: cfg.Media.SubscriberQueueBytes,
+			MaxLag:   cfg.Media.SubscriberMaxLag.Duration,
+		},
+		Auth:           newAuth(cfg),
+		MaxPublishers:  cfg.Limits.PublishersPerConnection,
+		MaxAMFDepth:    cfg.Limits.AMFDepth,
+		MaxAMFElements: cfg.Limits.AMFElements,
+	}
+}
+
+// Reload applies a new configuration without dropping anyone: new
+// connections get the new NetConnection settings (authorization, limits,
+// queue bounds) and admission limits change at once; connections already
+// up keep the settings they started with. Listener addresses, the
+// application list and stream-routing settings need a restart, and a
+// change to them is logged.
+func (s *Server) Reload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	s.cfgMu.Lock()
+	old := s.cfg
+	s.cfg.RTMP = cfg.RTMP
+	s.cfg.RTMP.Listen = old.RTMP.Listen
+	s.cfg.RTMFP = cfg.RTMFP
+	s.cfg.RTMFP.Listen = old.RTMFP.Listen
+	s.cfg.Limits, s.cfg.Auth, s.cfg.NetConn, s.cfg.ShutdownTimeout = cfg.Limits, cfg.Auth, cfg.NetConn, cfg.ShutdownTimeout
+	s.cfgMu.Unlock()
+	if cfg.RTMP.Listen != old.RTMP.Listen || cfg.RTMFP.Listen != old.RTMFP.Listen ||
+		cfg.RTMPS != old.RTMPS || cfg.HTTP.Listen != old.HTTP.Listen {
+		s.log.Warn("listener changes take effect on restart")
+	}
+	if !sameApps(cfg.Apps, old.Apps) || cfg.Media != old.Media || cfg.AppsDir != old.AppsDir {
+		s.log.Warn("application list and media settings take effect on restart; authorization changes apply now")
+	}
+	s.admit.setConfig(cfg.Limits)
+	s.core.Store(coreConfig(cfg))
+	s.log.Info("configuration reloaded")
+	return nil
+}
+
+func sameApps(a, b []AppConfig) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
 // New builds a server from a validated configuration.
 func New(cfg Config, log *zap.Logger) *Server {
 	names := make([]string, 0, len(cfg.Apps))
@@ -93,21 +162,8 @@ func New(cfg Config, log *zap.Logger) *Server {
 	}
 	s := &Server{
 		cfg: cfg, log: log, conns: make(map[closer]struct{}), admit: newAdmission(cfg.Limits),
-		core: netconn.Config{
-			FMSVer:        cfg.NetConn.FMSVersion,
-			MaxStreams:    cfg.NetConn.MaxStreams,
-			SampleAccess:  cfg.Media.SampleAccess,
-			ServerVersion: nimbus.Version,
-			Subscriber: media.SubscriberConfig{
-				MaxBytes: cfg.Media.SubscriberQueueBytes,
-				MaxLag:   cfg.Media.SubscriberMaxLag.Duration,
-			},
-			Auth:           newAuth(cfg),
-			MaxPublishers:  cfg.Limits.PublishersPerConnection,
-			MaxAMFDepth:    cfg.Limits.AMFDepth,
-			MaxAMFElements: cfg.Limits.AMFElements,
-		},
 	}
+	s.core.Store(coreConfig(cfg))
 	var events apps.Events
 	if cfg.HTTP.Listen != "" {
 		// The admin server hears about connections and publications from
@@ -131,7 +187,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 			Timeout:        cfg.Script.Timeout.Duration,
 			QueueSize:      cfg.Script.Queue,
 			PendingTimeout: cfg.Script.PendingConnectTimeout.Duration,
-			Subscriber:     s.core.Subscriber,
+			Subscriber:     s.core.Load().Subscriber,
 			Log:            log.Named("script"),
 		}),
 	})
@@ -316,8 +372,8 @@ func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	id := strconv.FormatUint(s.nextID.Add(1), 10)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	log := s.log.With(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
-	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: s.cfg.RTMP, log: log, ctx: ctx, cancel: cancel}
-	c.core = netconn.NewConn(id, c, s.apps, s.core, log)
+	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: s.config().RTMP, log: log, ctx: ctx, cancel: cancel}
+	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -22,25 +24,32 @@ func serve(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	data := nimbus.DefaultConfig
-	if *configFile != "" {
-		var err error
-		if data, err = os.ReadFile(*configFile); err != nil {
-			return err
+	load := func() (server.Config, error) {
+		data := nimbus.DefaultConfig
+		if *configFile != "" {
+			var err error
+			if data, err = os.ReadFile(*configFile); err != nil {
+				return server.Config{}, err
+			}
 		}
+		cfg, err := server.ParseConfig(data)
+		if err != nil {
+			return cfg, err
+		}
+		if *rtmpAddr != "" {
+			cfg.RTMP.Listen = *rtmpAddr
+		}
+		if *rtmfpAddr != "" {
+			cfg.RTMFP.Listen = *rtmfpAddr
+		}
+		if *httpAddr != "" {
+			cfg.HTTP.Listen = *httpAddr
+		}
+		return cfg, nil
 	}
-	cfg, err := server.ParseConfig(data)
+	cfg, err := load()
 	if err != nil {
 		return err
-	}
-	if *rtmpAddr != "" {
-		cfg.RTMP.Listen = *rtmpAddr
-	}
-	if *rtmfpAddr != "" {
-		cfg.RTMFP.Listen = *rtmfpAddr
-	}
-	if *httpAddr != "" {
-		cfg.HTTP.Listen = *httpAddr
 	}
 	log, err := newLogger(cfg.Log)
 	if err != nil {
@@ -52,6 +61,27 @@ func serve(ctx context.Context, args []string) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	// SIGHUP re-reads the configuration and applies what can change
+	// without dropping a client.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				cfg, err := load()
+				if err == nil {
+					err = srv.Reload(cfg)
+				}
+				if err != nil {
+					log.Error("reload failed; keeping the running configuration", zap.Error(err))
+				}
+			}
+		}
+	}()
 	err = srv.Serve(ctx)
 	log.Info("stopped")
 	return err
