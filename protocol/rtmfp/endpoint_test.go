@@ -213,3 +213,25 @@ func TestConcurrentHandshakes(t *testing.T) {
 		}
 	}
 }
+
+// A dead session's ID stays retired for a while, so late packets of it can
+// never reach a new session that drew the same ID.
+func TestSessionIDRetired(t *testing.T) {
+	leakCheck(t)
+	e := listen(t, testConfig())
+	s := newSession(e, false)
+	e.wg.Add(1) // as a running session holds
+	id, err := e.registerSession(s)
+	if err != nil || id == 0 {
+		t.Fatalf("register: %d %v", id, err)
+	}
+	s.nearID = id
+	e.removeSession(s)
+	e.mu.RLock()
+	until, retired := e.retired[id]
+	_, live := e.sessions[id]
+	e.mu.RUnlock()
+	if live || !retired || time.Until(until) < time.Minute {
+		t.Fatalf("ID %#x live %v retired %v until %v", id, live, retired, until)
+	}
+}

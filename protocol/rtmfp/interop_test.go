@@ -266,3 +266,71 @@ func TestHelloRateLimit(t *testing.T) {
 		t.Fatalf("%d RHellos for 50 IHellos from one address at 5/s", replies)
 	}
 }
+
+// Our initiator follows an RHello Cookie Change: it re-sends its IIKeying
+// with the new cookie (RFC 7016 §3.5.1.2).
+func TestInitiatorFollowsCookieChange(t *testing.T) {
+	leakCheck(t)
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := listen(t, testConfig())
+	ctx, cancel := context.WithCancel(context.Background())
+	dialDone := make(chan struct{})
+	go func() {
+		defer close(dialDone)
+		client.DialEPD(ctx, flashcrypto.AppendURLEPD(nil, "rtmfp://fake/app"), conn.LocalAddr().(*net.UDPAddr).AddrPort())
+	}()
+	defer func() { cancel(); <-dialDone }()
+
+	def, defOpen := flashcrypto.NewDefaultSealer(), flashcrypto.NewDefaultOpener()
+	buf := make([]byte, 2048)
+	read := func(want byte) (*net.UDPAddr, uint32, []byte) {
+		t.Helper()
+		for {
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, from, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := defOpen.Open(buf[:n])
+			if err != nil {
+				continue
+			}
+			_, body, _ := wire.ParseHeader(plain)
+			r := wire.NewChunkReader(body)
+			if r.Next() && r.Type() == want {
+				return from, flashcrypto.SessionID(buf[:n]), append([]byte(nil), r.Payload()...)
+			}
+		}
+	}
+	reply := func(to *net.UDPAddr, farID uint32, chunk []byte) {
+		b := wire.AppendHeader(make([]byte, 4+def.FrontMargin(), 2048), &wire.Header{Flags: wire.FlagTimestamp, Mode: wire.ModeStartup})
+		conn.WriteToUDP(def.Seal(append(b, chunk...), farID), to)
+	}
+	from, _, p := read(wire.ChunkIHello)
+	ih, _ := wire.ParseIHello(p)
+	id, _ := flashcrypto.NewIdentity([]flashcrypto.GroupID{flashcrypto.Group2}, true, "", nil)
+	oldCookie, newCookie := bytes.Repeat([]byte{1}, 64), bytes.Repeat([]byte{2}, 64)
+	rh, _ := wire.AppendRHello(nil, &wire.RHello{TagEcho: ih.Tag, Cookie: oldCookie, Certificate: id.Cert})
+	reply(from, 0, rh)
+	_, _, p = read(wire.ChunkIIKeying)
+	ik, _ := wire.ParseIIKeying(p)
+	if !bytes.Equal(ik.CookieEcho, oldCookie) {
+		t.Fatal("first IIKeying does not echo the RHello cookie")
+	}
+	cc, _ := wire.AppendCookieChange(nil, &wire.CookieChange{OldCookie: oldCookie, NewCookie: newCookie})
+	reply(from, ik.InitiatorSessionID, cc)
+	for {
+		_, _, p = read(wire.ChunkIIKeying)
+		ik2, _ := wire.ParseIIKeying(p)
+		if bytes.Equal(ik2.CookieEcho, newCookie) {
+			if ik2.InitiatorSessionID != ik.InitiatorSessionID || !bytes.Equal(ik2.SKIC, ik.SKIC) {
+				t.Fatal("the re-sent IIKeying changed more than its cookie")
+			}
+			return
+		}
+	}
+}
