@@ -235,3 +235,32 @@ func TestSessionIDRetired(t *testing.T) {
 		t.Fatalf("ID %#x live %v retired %v until %v", id, live, retired, until)
 	}
 }
+
+// Sessions work over IPv6 too, including a dual-stack socket reached over
+// IPv4 (addresses arrive IPv4-mapped and are written back mapped).
+func TestIPv6AndDualStack(t *testing.T) {
+	leakCheck(t)
+	for _, c := range []struct{ listen, client, url string }{
+		{"[::1]:0", "[::1]:0", "rtmfp://[::1]:%d/app"},
+		{"[::]:0", "127.0.0.1:0", "rtmfp://127.0.0.1:%d/app"},
+	} {
+		server, err := Listen("udp", c.listen, testConfig())
+		if err != nil {
+			t.Skipf("no IPv6: %v", err)
+		}
+		defer server.Close()
+		client, err := Listen("udp", c.client, testConfig())
+		if err != nil {
+			t.Skipf("no IPv6: %v", err)
+		}
+		defer client.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		go server.Accept(ctx)
+		s, err := client.Dial(ctx, fmt.Sprintf(c.url, addrOf(server).Port()))
+		if err != nil {
+			t.Fatalf("%s: %v", c.listen, err)
+		}
+		s.Close()
+	}
+}
