@@ -51,8 +51,8 @@ type rtmfpConn struct {
 
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
-	wg      sync.WaitGroup // flow readers, flow acceptor, writer
-	closeWG sync.WaitGroup // the orderly session close
+	wg      sync.WaitGroup  // flow readers, flow acceptor, writer
+	closeWG *sync.WaitGroup // the server's: orderly session closes in progress
 
 	coreMu sync.Mutex
 	ncRecv atomic.Pointer[rtmfp.RecvFlow] // the client's NetConnection flow
@@ -145,7 +145,6 @@ func (c *rtmfpConn) run() {
 	c.coreMu.Lock()
 	c.core.Close()
 	c.coreMu.Unlock()
-	defer c.closeWG.Wait()
 	cause := context.Cause(c.ctx)
 	fields := []zap.Field{zap.Duration("duration", time.Since(start)),
 		zap.Uint64("bytes_in", c.bytesIn.Load()), zap.Uint64("bytes_out", c.bytesOut.Load())}
@@ -203,10 +202,13 @@ func (c *rtmfpConn) readFlow(f *rtmfp.RecvFlow, streamID uint32) error {
 	for {
 		m, err := f.ReadMessage(c.ctx)
 		if err != nil {
-			if c.ctx.Err() != nil {
-				return nil
+			// A flow ends on its own (the client closed it) or because
+			// the session did: a peer's Close fails every flow at once,
+			// while the session itself lingers to answer retransmissions.
+			if serr := c.s.Err(); serr != nil {
+				return serr
 			}
-			return nil // the flow ended; the session's end is seen by run
+			return nil
 		}
 		c.lastRead.Store(time.Now().UnixNano())
 		c.bytesIn.Add(uint64(len(m.Data)))

@@ -79,7 +79,8 @@ type Server struct {
 	web     *web.Server // nil when http.listen is empty
 	webErr  error
 
-	rtmfpDone chan struct{} // closed when the RTMFP accept loop has returned
+	sessions  sync.WaitGroup // RTMFP session closes, which outlive their connections
+	rtmfpDone chan struct{}  // closed when the RTMFP accept loop has returned
 
 	mu    sync.Mutex
 	conns map[closer]struct{}
@@ -329,6 +330,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		<-s.rtmfpDone
 	}
 	s.wg.Wait()
+	s.sessions.Wait()
 	stopApps()
 	<-appsDone
 	stopWeb()
