@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"time"
 
@@ -86,6 +87,14 @@ type RTMFPConfig struct {
 	// MediaDeadline is how long live audio and video may wait for
 	// delivery to a player before they are abandoned.
 	MediaDeadline Duration `toml:"media_deadline"`
+	// RedirectTo makes this instance a redirector: every handshake is
+	// answered with a Redirect to these "host:port" RTMFP servers, which
+	// the client tries instead (RFC 7016 §3.5.1.4).
+	RedirectTo []string `toml:"redirect_to"`
+	// MaxGroupMembers caps the members of one NetGroup and
+	// MaxGroupsPerClient the NetGroups one client may join.
+	MaxGroupMembers    int `toml:"max_group_members"`
+	MaxGroupsPerClient int `toml:"max_groups_per_client"`
 }
 
 // HTTPConfig configures the admin HTTP listener (dashboard, JSON and AMS
@@ -195,7 +204,7 @@ func Defaults() Config {
 		},
 		RTMFP: RTMFPConfig{Listen: ":1935", IdleTimeout: Duration{60 * time.Second},
 			ServerKeepalive: Duration{15 * time.Second}, PeerKeepalive: Duration{10 * time.Second},
-			MediaDeadline: Duration{time.Second}},
+			MediaDeadline: Duration{time.Second}, MaxGroupMembers: 100000, MaxGroupsPerClient: 16},
 		Limits: LimitsConfig{MaxConnections: 10000, MaxConnectionsPerIP: 1000, HandshakesPerIPPerSecond: 1000,
 			StreamsPerInstance: 10000, PublishersPerConnection: 4, AMFDepth: 64, AMFElements: 100000},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", SessionTTL: Duration{12 * time.Hour}},
@@ -231,6 +240,8 @@ func (c *Config) Validate() error {
 	case c.RTMFP.Listen != "" && (c.RTMFP.IdleTimeout.Duration <= 0 || c.RTMFP.MediaDeadline.Duration <= 0 ||
 		c.RTMFP.ServerKeepalive.Duration < 5*time.Second || c.RTMFP.PeerKeepalive.Duration < 5*time.Second):
 		return errors.New("config: rtmfp timeouts must be positive and keepalives at least 5s")
+	case c.RTMFP.Listen != "" && (c.RTMFP.MaxGroupMembers < 1 || c.RTMFP.MaxGroupsPerClient < 1):
+		return errors.New("config: rtmfp.max_group_members and rtmfp.max_groups_per_client must be at least 1")
 	case c.NetConn.MaxStreams < 1:
 		return fmt.Errorf("config: netconn.max_streams %d must be at least 1", c.NetConn.MaxStreams)
 	case c.AppIdleTimeout.Duration <= 0:
@@ -239,6 +250,11 @@ func (c *Config) Validate() error {
 		return errors.New("config: scripting timeouts must be positive")
 	case c.Script.Queue < 1:
 		return fmt.Errorf("config: scripting.queue %d must be at least 1", c.Script.Queue)
+	}
+	for _, a := range c.RTMFP.RedirectTo {
+		if _, err := net.ResolveUDPAddr("udp", a); err != nil {
+			return fmt.Errorf("config: rtmfp.redirect_to %q: %w", a, err)
+		}
 	}
 	if c.HTTP.Listen != "" {
 		if err := webConfig(c.HTTP).Validate(); err != nil {

@@ -48,6 +48,7 @@ type rtmfpConn struct {
 	cfg  RTMFPConfig
 	log  *zap.Logger
 	core *netconn.Conn
+	p2p  *rtmfpPeer // rendezvous and NetGroup state (netgroup.go)
 
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
@@ -170,6 +171,9 @@ func (c *rtmfpConn) acceptFlows() {
 		case err != nil:
 			c.log.Info("flow refused", zap.Error(err))
 			f.Reject(rejectUnsupported)
+			continue
+		case kind == tc.KindGroupControl:
+			c.acceptGroupControl(f)
 			continue
 		case kind != tc.KindTC:
 			c.log.Debug("flow refused: not a TC flow", zap.Binary("metadata", f.Metadata()))

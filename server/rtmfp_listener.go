@@ -14,14 +14,24 @@ import (
 
 // listenRTMFP opens the RTMFP endpoint on UDP.
 func (s *Server) listenRTMFP() (*rtmfp.Endpoint, error) {
-	ep, err := rtmfp.Listen("udp", s.cfg.RTMFP.Listen, rtmfp.Config{
+	cfg := rtmfp.Config{
 		IdleTimeout:       s.cfg.RTMFP.IdleTimeout.Duration,
 		KeepaliveInterval: s.cfg.RTMFP.ServerKeepalive.Duration,
 		Logger:            s.log.Named("rtmfp"),
-	})
+		UnmatchedHello:    s.rv.onUnmatchedHello,
+	}
+	if len(s.cfg.RTMFP.RedirectTo) > 0 {
+		targets, err := resolveRedirects(s.cfg.RTMFP.RedirectTo)
+		if err != nil {
+			return nil, err
+		}
+		cfg.AcceptHello = s.rv.redirector(targets)
+	}
+	ep, err := rtmfp.Listen("udp", s.cfg.RTMFP.Listen, cfg)
 	if err != nil {
 		return nil, err
 	}
+	s.rv.setEndpoint(ep)
 	s.rtmfpDone = make(chan struct{})
 	return ep, nil
 }
@@ -59,6 +69,7 @@ func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 	log := s.log.With(zap.String("conn", id), zap.String("proto", "rtmfp"), zap.String("remote", sess.RemoteAddr().String()))
 	c := &rtmfpConn{id: id, s: sess, cfg: s.config().RTMFP, log: log, ctx: ctx, cancel: cancel, closeWG: &s.sessions}
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
+	c.p2p = newRTMFPPeer(s.rv, s.groups)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -67,6 +78,7 @@ func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 		defer s.wg.Done()
 		defer release()
 		c.run()
+		s.rv.remove(c)
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()

@@ -80,7 +80,9 @@ type Server struct {
 	webErr  error
 
 	sessions  sync.WaitGroup // RTMFP session closes, which outlive their connections
-	rtmfpDone chan struct{}  // closed when the RTMFP accept loop has returned
+	rtmfpDone chan struct{}   // closed when the RTMFP accept loop has returned
+	rv        *rendezvous     // RTMFP peer table for P2P introductions
+	groups    *apps.NetGroups // NetGroup bootstrap membership
 
 	mu    sync.Mutex
 	conns map[closer]struct{}
@@ -165,6 +167,8 @@ func New(cfg Config, log *zap.Logger) *Server {
 		cfg: cfg, log: log, conns: make(map[closer]struct{}), admit: newAdmission(cfg.Limits),
 	}
 	s.core.Store(coreConfig(cfg))
+	s.rv = newRendezvous(log.Named("rendezvous"))
+	s.groups = apps.NewNetGroups(apps.NetGroupsConfig{MaxMembers: cfg.RTMFP.MaxGroupMembers, MaxGroupsPerPeer: cfg.RTMFP.MaxGroupsPerClient})
 	var events apps.Events
 	if cfg.HTTP.Listen != "" {
 		// The admin server hears about connections and publications from

@@ -51,6 +51,8 @@ type Client struct {
 	errc chan error
 	sync flowSync
 
+	groups sync.Map // our GC flow (*rtmfp.SendFlow) → *GroupControl (netgroup.go)
+
 	mu       sync.Mutex
 	serverNC *rtmfp.RecvFlow
 	flows    map[flowKey]*rtmfp.SendFlow
@@ -191,6 +193,9 @@ func (c *Client) acceptFlows() {
 			return
 		}
 		kind, md, err := ParseMetadata(f.Metadata())
+		if kind == KindGroupControl && c.attachGroupFlow(f) {
+			continue
+		}
 		if err != nil || kind != KindTC {
 			f.Reject(0)
 			continue

@@ -1,0 +1,159 @@
+package server
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/protocol/rtmfp"
+	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
+)
+
+// NetGroup bootstrap over RTMFP (reference rtmfp-flash-profile.md §5).
+//
+// A connected client joins a NetGroup by opening a group-control flow
+// (metadata "GC") and sending one join message naming the group. The
+// server answers on a GC flow returning to it with one 0x0b message per
+// neighbour (apps.NetGroups picks them: a ring by group address plus
+// random long links) and sends the newcomer's peer ID to the existing
+// members it becomes a neighbour of, on their own GC flows; the members
+// then introduce themselves to each other through the rendezvous (§4) and
+// run posting, replication and multicast peer to peer. The member leaves
+// when its GC flow ends, when its session ends, or when the server
+// closes it; the members that become ring neighbours across the gap are
+// introduced to each other.
+//
+// A malformed join, a join past a limit (members per group, groups per
+// client) or a second join of the same group is refused by rejecting
+// that GC flow only: the client's session and the other members are not
+// affected.
+
+// Flow exception code for refused group-control flows.
+const rejectGroup = 0x01
+
+// rtmfpPeer is a client's share of the rendezvous and NetGroup state.
+type rtmfpPeer struct {
+	rv     *rendezvous
+	groups *apps.NetGroups
+
+	mu    sync.Mutex
+	flows map[apps.GroupID]*rtmfp.SendFlow // GC return flows by group
+}
+
+func newRTMFPPeer(rv *rendezvous, groups *apps.NetGroups) *rtmfpPeer {
+	return &rtmfpPeer{rv: rv, groups: groups, flows: make(map[apps.GroupID]*rtmfp.SendFlow)}
+}
+
+// NetGroups is the server's NetGroup membership, for monitoring (group IDs
+// and member counts).
+func (s *Server) NetGroups() *apps.NetGroups { return s.groups }
+
+// acceptGroupControl takes a GC flow from a connected client; flows from
+// clients that have not connected are refused.
+func (c *rtmfpConn) acceptGroupControl(f *rtmfp.RecvFlow) {
+	if c.p2p == nil || c.ncRecv.Load() == nil || c.p2p.rv.lookup(c.s.PeerID()) != c {
+		c.log.Info("group flow refused: not connected")
+		f.Reject(rejectGroup)
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.serveGroupControl(f)
+	}()
+}
+
+// serveGroupControl runs one GC flow: the join, then membership until the
+// flow or the session ends.
+func (c *rtmfpConn) serveGroupControl(f *rtmfp.RecvFlow) {
+	m, err := f.ReadMessage(c.ctx)
+	if err != nil {
+		return
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	id, err := apps.ParseGroupJoin(m.Data)
+	if err != nil {
+		c.log.Info("group join refused", zap.Error(err))
+		f.Reject(rejectGroup)
+		return
+	}
+	out, err := c.s.OpenFlow(tc.GroupControlMetadata, rtmfp.FlowOptions{ReturnFor: f})
+	if err != nil {
+		f.Reject(rejectGroup)
+		return
+	}
+	p := c.p2p
+	p.mu.Lock()
+	dup := p.flows[id] != nil
+	if !dup {
+		p.flows[id] = out
+	}
+	p.mu.Unlock()
+	if dup {
+		c.log.Info("group join refused: already a member", zap.Stringer("group", id))
+		_ = out.Close()
+		f.Reject(rejectGroup)
+		return
+	}
+	peer := apps.PeerID(c.s.PeerID())
+	intros, err := p.groups.Join(id, peer, nil)
+	if err != nil {
+		c.log.Info("group join refused", zap.Stringer("group", id), zap.Error(err))
+		p.dropFlow(id)
+		_ = out.Close()
+		f.Reject(rejectGroup)
+		return
+	}
+	c.log.Debug("group joined", zap.Stringer("group", id), zap.Int("introductions", len(intros)))
+	p.introduce(intros, c.log)
+	defer func() {
+		p.dropFlow(id)
+		p.introduce(p.groups.Leave(id, peer, intros[:0]), c.log)
+		_ = out.Close()
+		c.log.Debug("group left", zap.Stringer("group", id))
+	}()
+	// Nothing else on a GC flow concerns the server; read until it ends.
+	for {
+		if _, err := f.ReadMessage(c.ctx); err != nil {
+			return
+		}
+		c.lastRead.Store(time.Now().UnixNano())
+	}
+}
+
+func (p *rtmfpPeer) dropFlow(id apps.GroupID) {
+	p.mu.Lock()
+	delete(p.flows, id)
+	p.mu.Unlock()
+}
+
+func (p *rtmfpPeer) flow(id apps.GroupID) *rtmfp.SendFlow {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.flows[id]
+}
+
+// introduce sends each introduction on the recipient's GC flow for the
+// group. It never waits for another client: a message that finds the
+// recipient's flow full (or the recipient gone) is dropped, and the
+// overlay's redundancy covers it.
+func (p *rtmfpPeer) introduce(intros []apps.Introduction, log *zap.Logger) {
+	var buf [1 + 32]byte
+	for _, in := range intros {
+		to := p.rv.lookup(in.To)
+		if to == nil || to.p2p == nil {
+			continue
+		}
+		f := to.p2p.flow(in.Group)
+		if f == nil {
+			continue
+		}
+		if err := f.Write(apps.AppendGroupMember(buf[:0], in.About), rtmfp.WriteOptions{}); err != nil &&
+			!errors.Is(err, rtmfp.ErrClosed) {
+			log.Debug("group introduction dropped", zap.Stringer("to", in.To), zap.Error(err))
+		}
+	}
+}
