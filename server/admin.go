@@ -124,12 +124,21 @@ func clientsByID(inst *apps.Instance) map[string]apps.ClientInfo {
 	return m
 }
 
-// SharedObjects and NetGroups have no source yet: shared objects and RTMFP
-// groups report here when their packages expose them.
+// SharedObjects has no source yet: shared objects report here when their
+// package exposes them.
 func (b adminBackend) SharedObjects() []web.SharedObjectInfo { return nil }
 
-// NetGroups: see SharedObjects.
-func (b adminBackend) NetGroups() []web.NetGroupInfo { return nil }
+// NetGroups lists the RTMFP NetGroups the server bootstraps. Group IDs are
+// server-wide (a groupspec names the same group from any application, as
+// with Cirrus), so App and Instance stay empty.
+func (b adminBackend) NetGroups() []web.NetGroupInfo {
+	stats := b.s.groups.Stats()
+	out := make([]web.NetGroupInfo, 0, len(stats))
+	for _, g := range stats {
+		out = append(out, web.NetGroupInfo{ID: g.ID.String(), Members: g.Members})
+	}
+	return out
+}
 
 func (b adminBackend) DisconnectClient(id string) error {
 	for _, a := range b.s.apps.Apps() {

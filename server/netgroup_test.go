@@ -117,6 +117,9 @@ func TestNetGroupBootstrap(t *testing.T) {
 	if len(stats) != 2 || stats[0] != (apps.GroupStats{ID: group, Members: 3}) {
 		t.Fatalf("group stats %+v", stats)
 	}
+	if ng := (adminBackend{ts.Server}).NetGroups(); len(ng) != 2 || ng[0].ID != group.String() || ng[0].Members != 3 {
+		t.Fatalf("dashboard groups %+v", ng)
+	}
 
 	// Leaving: B closes its GC flow, C's session ends.
 	if err := gb.Close(); err != nil {
