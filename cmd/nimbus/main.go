@@ -4,6 +4,7 @@
 //	nimbus publish [-loop] FILE.flv URL
 //	nimbus play [-o FILE.flv] [-duration D] URL
 //	nimbus probe URL
+//	nimbus bench -url URL [-players N] [-flv FILE] [-server-pid PID]
 //
 // URLs are rtmp:// or rtmfp://.
 //
@@ -46,10 +47,12 @@ func run(ctx context.Context, args []string) error {
 		return token(args)
 	case "probe":
 		return probeMain(ctx, args)
+	case "bench":
+		return bench(ctx, args, os.Stdout)
 	case "passwd":
 		return passwd(args, os.Stdin, os.Stdout)
 	case "version":
 		return printVersion()
 	}
-	return fmt.Errorf("unknown command %q (serve, publish, play, probe, token, passwd, version)", cmd)
+	return fmt.Errorf("unknown command %q (serve, publish, play, probe, bench, token, passwd, version)", cmd)
 }
