@@ -109,6 +109,7 @@ func TestNetGroupBootstrap(t *testing.T) {
 	expectRefused(t, joinGroup(t, bad, join), "fourth member")
 	second, third := apps.GroupID{2}, apps.GroupID{3}
 	joinGroup(t, a, apps.AppendGroupJoin(nil, second))
+	waitFor(t, 5*time.Second, "A in a second group", func() bool { return ts.NetGroups().Members(second) == 1 })
 	expectRefused(t, joinGroup(t, a, apps.AppendGroupJoin(nil, third)), "third group")
 	if n := ts.NetGroups().Members(group); n != 3 {
 		t.Fatalf("members %d after the refusals, want 3", n)
