@@ -98,17 +98,22 @@ func (f *RecvFlow) SetUnordered(unordered bool) {
 func (f *RecvFlow) Reject(code uint64) {
 	s := f.s
 	s.mu.Lock()
-	if f.state == recvOpen {
-		f.state, f.excCode = recvRejected, code
-		f.dropAll()
-		s.requestAck(f)
-		if f.err == nil {
-			f.err = ErrClosed
-		}
-	}
+	f.reject(code)
 	s.mu.Unlock()
-	notify(f.ready)
 	s.signal()
+}
+
+func (f *RecvFlow) reject(code uint64) {
+	if f.state != recvOpen {
+		return
+	}
+	f.state, f.excCode = recvRejected, code
+	f.dropAll()
+	f.s.requestAck(f)
+	if f.err == nil {
+		f.err = ErrClosed
+	}
+	notify(f.ready)
 }
 
 // ReadMessage returns the next complete message. It returns io.EOF after
@@ -172,7 +177,17 @@ func (f *RecvFlow) onData(c *wire.UserData, maxBuffer int) (ackNow bool) {
 	}
 	store := f.state == recvOpen && !c.Abandon
 	if store && f.buffered+len(c.Data) > maxBuffer {
-		return true
+		// A full buffer still takes the fragment that repairs the first gap,
+		// or ordered delivery could never resume (RFC 7016 §3.6.3.5); past
+		// twice the buffer, a message too large to reassemble fails the
+		// flow instead of deadlocking it.
+		if c.Seq != f.seqs.csn()+1 {
+			return true
+		}
+		if f.buffered+len(c.Data) > 2*maxBuffer {
+			f.reject(0)
+			return true
+		}
 	}
 	if store {
 		e := recvFrag{seq: c.Seq, fra: c.Fragment}
@@ -333,12 +348,32 @@ func (f *RecvFlow) checkComplete() {
 	notify(f.ready)
 }
 
-// windowBlocks is the receive window to advertise, in 1024-byte blocks.
+// windowBlocks is the receive window to advertise, in 1024-byte blocks
+// (RFC 7016 §3.6.3.5). A full buffer advertises zero only while it holds a
+// deliverable message (the reader is behind); a buffer that cannot drain
+// because of a gap or an incomplete message advertises one block so that the
+// sender can repair it.
 func (f *RecvFlow) windowBlocks(maxBuffer int) uint64 {
 	if f.state != recvOpen {
 		return 0
 	}
-	return uint64(max(maxBuffer-f.buffered, 0) / 1024)
+	blocks := uint64((max(maxBuffer-f.buffered, 0) + 1023) / 1024)
+	if blocks == 0 && f.blocked() {
+		blocks = 1
+	}
+	return blocks
+}
+
+// blocked reports whether buffered data waits for a missing fragment.
+func (f *RecvFlow) blocked() bool {
+	if f.head == len(f.frags) {
+		return false
+	}
+	if f.frags[f.head].seq > f.seqs.csn() {
+		return true
+	}
+	_, complete := f.segment(f.head)
+	return !complete
 }
 
 // fail ends the flow with the session's error.

@@ -171,8 +171,7 @@ func (s *Session) onUserData(c *wire.UserData) {
 		}
 	}
 	if c.Options != nil && f.state == recvOpen && hasUnknownOption(c.Options) {
-		f.state = recvRejected
-		f.dropAll()
+		f.reject(0)
 	}
 	if f.onData(c, s.e.cfg.RecvBuffer) {
 		s.ackNow = true

@@ -262,3 +262,51 @@ func TestTimeCriticalReverseNotification(t *testing.T) {
 	}
 	t.Fatal("no Time Critical Reverse Notification reached the bulk sender")
 }
+
+// A receiver that stops reading closes its window: the sender suspends
+// (probing the window) and resumes when the reader drains the buffer.
+func TestZeroWindowAndProbe(t *testing.T) {
+	leakCheck(t)
+	scfg := testConfig()
+	scfg.RecvBuffer = 8 << 10
+	_, _, ss, cs := pair(t, scfg, testConfig())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	f, _ := cs.OpenFlow([]byte("bulk"), FlowOptions{})
+	go func() {
+		for i := 0; i < 50; i++ {
+			if err := f.WriteContext(ctx, make([]byte, 2000), WriteOptions{}); err != nil {
+				return
+			}
+		}
+		f.Close()
+	}()
+	rf, err := ss.AcceptFlow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	suspended := false
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !suspended; time.Sleep(20 * time.Millisecond) {
+		cs.mu.Lock()
+		suspended = f.rxWindow == 0 && f.head < len(f.q)
+		cs.mu.Unlock()
+	}
+	if !suspended {
+		t.Fatal("the sender never saw a closed window")
+	}
+	time.Sleep(1500 * time.Millisecond) // long enough for a buffer probe
+	n := 0
+	for {
+		_, err := rf.ReadMessage(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d messages: %v\n%s\n%s", n, err, cs.dump(), ss.dump())
+		}
+		n++
+	}
+	if n != 50 {
+		t.Fatalf("%d of 50 messages", n)
+	}
+}
