@@ -5,7 +5,7 @@ BIN      := bin/nimbus
 FUZZTIME ?= 30s
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test deps vet bench fuzz clean
+.PHONY: all build run test deps vet bench fuzz soak clean
 
 all: build
 
@@ -45,6 +45,12 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+# 30 minutes of players joining and leaving on both protocols and
+# publishers reconnecting (SOAK_DURATION to change); not part of CI.
+SOAK_DURATION ?= 30m
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags soak -run '^TestSoak$$' -timeout 0 -v ./server
 
 clean:
 	rm -rf bin
