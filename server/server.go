@@ -79,7 +79,7 @@ type Server struct {
 	web     *web.Server // nil when http.listen is empty
 	webErr  error
 
-	sessions  sync.WaitGroup // RTMFP session closes, which outlive their connections
+	sessions  sync.WaitGroup  // RTMFP session closes, which outlive their connections
 	rtmfpDone chan struct{}   // closed when the RTMFP accept loop has returned
 	rv        *rendezvous     // RTMFP peer table for P2P introductions
 	groups    *apps.NetGroups // NetGroup bootstrap membership
