@@ -83,7 +83,7 @@ func TestSoak(t *testing.T) {
 
 type usage struct {
 	goroutines, fds int
-	heap           uint64
+	heap            uint64
 }
 
 func (u usage) String() string {
