@@ -62,9 +62,6 @@ type RTMPConfig struct {
 	IdleTimeout      Duration `toml:"idle_timeout"`
 	PingInterval     Duration `toml:"ping_interval"`
 	WriteTimeout     Duration `toml:"write_timeout"`
-	// WriteCoalesce is the shortest time between two writes to a
-	// player: messages that arrive meanwhile go out together.
-	WriteCoalesce Duration `toml:"write_coalesce"`
 }
 
 // RTMPSConfig configures the RTMP-over-TLS listener; it is off while
