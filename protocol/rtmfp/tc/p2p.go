@@ -218,12 +218,19 @@ type directSub struct {
 func newDirectSub(s *rtmfp.Session, f *rtmfp.RecvFlow, streamID uint32, name string, pub *DirectPublisher) (*directSub, error) {
 	sub := &directSub{pub: pub, streamID: streamID}
 	md := AppendMetadata(nil, Metadata{StreamID: streamID})
-	for i := range sub.flows {
+	flows := sub.flows[:1] // an unknown stream gets its status on one flow
+	if pub != nil {
+		flows = sub.flows[:]
+	}
+	for i := range flows {
 		sf, err := s.OpenFlow(md, rtmfp.FlowOptions{ReturnFor: f})
 		if err != nil {
+			for _, o := range flows[:i] {
+				_ = o.Close()
+			}
 			return nil, err
 		}
-		sub.flows[i] = sf
+		flows[i] = sf
 	}
 	status := func(level, code, desc string) protocol.Message {
 		b, _ := protocol.AppendCommand(nil, "onStatus", 0, nil, protocol.StatusObject(level, code, desc))
@@ -242,10 +249,12 @@ func newDirectSub(s *rtmfp.Session, f *rtmfp.RecvFlow, streamID uint32, name str
 	}
 	for _, m := range msgs {
 		if err := sub.flows[0].Write(AppendMessage(nil, m), rtmfp.WriteOptions{}); err != nil {
+			sub.close()
 			return nil, err
 		}
 	}
 	if pub == nil {
+		sub.close() // delivers what was written, then ends the flow
 		return nil, nil
 	}
 	pub.attach(sub)
@@ -266,8 +275,15 @@ func (d *DirectPublisher) detach(sub *directSub) {
 	d.mu.Lock()
 	delete(d.subs, sub)
 	d.mu.Unlock()
+	sub.close()
+}
+
+// close ends the player's flows (each after its queued messages).
+func (sub *directSub) close() {
 	for _, f := range sub.flows {
-		_ = f.Close()
+		if f != nil {
+			_ = f.Close()
+		}
 	}
 }
 
@@ -341,9 +357,7 @@ func (d *DirectPublisher) Close() {
 	d.subs = make(map[*directSub]struct{})
 	d.mu.Unlock()
 	for sub := range subs {
-		for _, f := range sub.flows {
-			_ = f.Close()
-		}
+		sub.close()
 	}
 }
 
