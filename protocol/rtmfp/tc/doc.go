@@ -11,4 +11,9 @@
 // uses separate flows for a stream's commands and data, its audio and its
 // video, so that late video can be abandoned (RFC 7016 partial
 // reliability) without holding up audio or commands.
+//
+// Peer to peer (p2p.go, netgroup.go): P2P plays streams other peers
+// publish with NetStream.DIRECT_CONNECTIONS over direct sessions the
+// server introduces, and serves this client's own direct streams;
+// Client.JoinGroup runs the NetGroup bootstrap flow with the server.
 package tc
