@@ -4,9 +4,10 @@ import "github.com/nimbus-media/nimbus/media"
 
 // Events receives what happens in the applications' instances, for
 // monitoring (the admin dashboard's event log and live counters). The
-// methods run on the goroutine that caused the event, some with registry
-// locks held: they must return at once, without blocking and without
-// calling back into the registry, so an implementation only queues.
+// methods run on the goroutine that caused the event, with registry locks
+// and possibly the client's own lock held: they must return at once,
+// without blocking and without calling back into the registry or the
+// client (not even Info), so an implementation only queues.
 type Events interface {
 	// ClientConnected: c's connect was accepted into inst.
 	ClientConnected(inst *Instance, c Client)

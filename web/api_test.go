@@ -286,7 +286,7 @@ func BenchmarkAppendMetrics(b *testing.B) {
 	h := newHub(1, time.Second, zap.NewNop())
 	buf := make([]byte, 0, 64<<10)
 	for b.Loop() {
-		buf = appendMetrics(buf[:0], snap, h)
+		buf = appendMetrics(buf[:0], snap, h, 0)
 	}
 }
 

@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
+
+	"github.com/nimbus-media/nimbus/apps"
 )
 
 func dialEvents(t *testing.T, base string, hdr http.Header) *websocket.Conn {
@@ -49,7 +52,7 @@ func TestEventsSnapshotsAndEvents(t *testing.T) {
 	if first.Type != "stats" || first.Server.TotalConnections != 2 || len(first.Streams) != 1 {
 		t.Fatalf("first message %+v, want the current snapshot", first)
 	}
-	s.emit(Event{Type: "publish", Time: time.Now(), App: "live/_definst_", Stream: "new"})
+	s.emit(Event{Type: "publish", Time: time.Now(), App: "live/_definst_", Stream: "new"}, nil)
 	for {
 		var m map[string]any
 		if err := conn.ReadJSON(&m); err != nil {
@@ -115,7 +118,7 @@ func TestStalledDashboardDropped(t *testing.T) {
 		if time.Since(start) > 30*time.Second {
 			t.Fatalf("stalled dashboard not dropped after %d events", i)
 		}
-		s.emit(Event{Type: "publish", Time: time.Now(), App: "live/_definst_", Stream: strconv.Itoa(i) + pad})
+		s.emit(Event{Type: "publish", Time: time.Now(), App: "live/_definst_", Stream: strconv.Itoa(i) + pad}, nil)
 		select {
 		case n, ok := <-got:
 			if !ok {
@@ -185,4 +188,62 @@ func BenchmarkBroadcast100(b *testing.B) {
 		h.broadcast(msg)
 		drain()
 	}
+}
+
+// lockedClient is an apps.Client whose Info waits for mu, as a connection
+// does while it holds its own lock around joining an instance. Only the
+// monitoring methods are implemented.
+type lockedClient struct {
+	apps.Client
+	mu sync.Mutex
+}
+
+func (c *lockedClient) ID() string       { return "7" }
+func (c *lockedClient) Protocol() string { return "rtmp" }
+func (c *lockedClient) Info() apps.ClientInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return apps.ClientInfo{ID: "7", Protocol: "rtmp", BytesIn: 100, BytesOut: 50}
+}
+
+// TestClientEventsDoNotCallTheClient: connection events arrive with the
+// client locked; the server takes the client's snapshot later, on its own
+// goroutine, so reporting never deadlocks.
+func TestClientEventsDoNotCallTheClient(t *testing.T) {
+	s, _, base := startTest(t, true, nil)
+	conn := dialEvents(t, base, bearer(testToken))
+	inst, err := apps.NewRegistry(apps.Config{Apps: []string{"live"}}).Resolve("live", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &lockedClient{}
+	c.mu.Lock()
+	returned := make(chan struct{})
+	go func() {
+		s.ClientConnected(inst, c)
+		s.ClientDisconnected(inst, c)
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ClientConnected blocked on the locked client")
+	}
+	c.mu.Unlock()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var ev Event
+		if err := conn.ReadJSON(&ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "disconnect" {
+			if ev.Client == nil || ev.Client.ID != "7" || ev.App != "live/_definst_" {
+				t.Fatalf("event %+v", ev)
+			}
+			break
+		}
+	}
+	waitUntil(t, 5*time.Second, "the departed client's bytes in the totals", func() bool {
+		return s.stats.sample(time.Now()).Server.BytesIn >= 1010+100
+	})
 }

@@ -10,12 +10,12 @@ import (
 // metrics serves /metrics from the latest stats snapshot.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	snap := s.stats.current(time.Now())
-	b := appendMetrics(make([]byte, 0, 4096), snap, s.hub)
+	b := appendMetrics(make([]byte, 0, 4096), snap, s.hub, s.eventsDropped.Load())
 	w.Header().Set("Content-Type", metrics.ContentType)
 	_, _ = w.Write(b)
 }
 
-func appendMetrics(b []byte, snap *Snapshot, h *hub) []byte {
+func appendMetrics(b []byte, snap *Snapshot, h *hub, dropped uint64) []byte {
 	st := snap.Server
 	b = metrics.AppendHeader(b, "nimbus_build_info", "Nimbus version; always 1.", metrics.Gauge)
 	b = metrics.AppendSample(b, "nimbus_build_info", 1, lbl("version", st.Version))
@@ -44,6 +44,9 @@ func appendMetrics(b []byte, snap *Snapshot, h *hub) []byte {
 	b = metrics.AppendSample(b, "nimbus_dashboards", float64(h.count()))
 	b = metrics.AppendHeader(b, "nimbus_dashboards_dropped_total", "Dashboards disconnected for not reading their updates.", metrics.Counter)
 	b = metrics.AppendSample(b, "nimbus_dashboards_dropped_total", float64(h.dropped.Load()))
+
+	b = metrics.AppendHeader(b, "nimbus_admin_events_dropped_total", "Live events lost because the admin server's queue was full.", metrics.Counter)
+	b = metrics.AppendSample(b, "nimbus_admin_events_dropped_total", float64(dropped))
 
 	published := 0
 	for _, st := range snap.Streams {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -69,8 +70,8 @@ func (c Config) Validate() error {
 	return CheckListen(c.Listen, c.HaveCredentials())
 }
 
-// eventQueue bounds events waiting for the broadcaster; past it events are
-// dropped rather than blocking the connection that caused them.
+// eventQueue bounds events waiting for the pump; past it events are
+// dropped (and counted) rather than blocking the connection that caused them.
 const eventQueue = 1024
 
 // Server is the admin HTTP server: dashboard, JSON API, live events, AMS
@@ -84,7 +85,9 @@ type Server struct {
 	stats   *sampler
 	hub     *hub
 	mux     *http.ServeMux
-	events  chan Event
+	events  chan queuedEvent
+	// eventsDropped counts events lost to a full queue.
+	eventsDropped atomic.Uint64
 
 	ln net.Listener
 }
@@ -106,7 +109,7 @@ func New(cfg Config, b Backend, log *zap.Logger) (*Server, error) {
 		stats:  newSampler(b, cfg.Version, time.Now()),
 		hub:    newHub(cfg.QueueLen, cfg.WriteTimeout, log),
 		mux:    http.NewServeMux(),
-		events: make(chan Event, eventQueue),
+		events: make(chan queuedEvent, eventQueue),
 	}
 	s.routes()
 	return s, nil
@@ -236,8 +239,21 @@ func (s *Server) pump(ctx context.Context) {
 				continue
 			}
 			s.broadcast(s.stats.sample(now))
-		case ev := <-s.events:
-			s.broadcast(ev)
+		case q := <-s.events:
+			ev := q.ev
+			if q.client != nil {
+				// The registry reports a client with locks held, some of
+				// them the client's own: its snapshot is taken here.
+				info := q.client.Info()
+				if ev.Type == "disconnect" {
+					s.stats.clientLeft(info)
+				}
+				ci := NewClientInfo(info)
+				ev.Client = &ci
+			}
+			if s.hub.count() > 0 {
+				s.broadcast(ev)
+			}
 		}
 	}
 }
@@ -251,36 +267,40 @@ func (s *Server) broadcast(v any) {
 	s.hub.broadcast(msg)
 }
 
+// queuedEvent is an event waiting for the pump; client, when set, is
+// asked for its snapshot there.
+type queuedEvent struct {
+	ev     Event
+	client apps.Client
+}
+
 // emit queues an event without blocking.
-func (s *Server) emit(ev Event) {
+func (s *Server) emit(ev Event, c apps.Client) {
 	select {
-	case s.events <- ev:
+	case s.events <- queuedEvent{ev: ev, client: c}:
 	default:
+		s.eventsDropped.Add(1)
 	}
 }
 
 // ClientConnected implements apps.Events.
 func (s *Server) ClientConnected(inst *apps.Instance, c apps.Client) {
-	ci := NewClientInfo(c.Info())
-	s.emit(Event{Type: "connect", Time: time.Now(), App: inst.Path(), Client: &ci})
+	s.emit(Event{Type: "connect", Time: time.Now(), App: inst.Path()}, c)
 }
 
 // ClientDisconnected implements apps.Events.
 func (s *Server) ClientDisconnected(inst *apps.Instance, c apps.Client) {
-	info := c.Info()
-	s.stats.clientLeft(info)
-	ci := NewClientInfo(info)
-	s.emit(Event{Type: "disconnect", Time: time.Now(), App: inst.Path(), Client: &ci})
+	s.emit(Event{Type: "disconnect", Time: time.Now(), App: inst.Path()}, c)
 }
 
 // StreamPublished implements apps.Events.
 func (s *Server) StreamPublished(inst *apps.Instance, name string) {
-	s.emit(Event{Type: "publish", Time: time.Now(), App: inst.Path(), Stream: name})
+	s.emit(Event{Type: "publish", Time: time.Now(), App: inst.Path(), Stream: name}, nil)
 }
 
 // StreamUnpublished implements apps.Events.
 func (s *Server) StreamUnpublished(inst *apps.Instance, name string) {
-	s.emit(Event{Type: "unpublish", Time: time.Now(), App: inst.Path(), Stream: name})
+	s.emit(Event{Type: "unpublish", Time: time.Now(), App: inst.Path(), Stream: name}, nil)
 }
 
 // NewClientInfo converts an application registry snapshot.
