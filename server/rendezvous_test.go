@@ -82,7 +82,8 @@ func serverUserBytes(ts *testServer) uint64 {
 // carries no user data once it has introduced them); B plays a stream A
 // publishes with DIRECT_CONNECTIONS. Run on loopback, across two NATs with
 // port-restricted filtering, across a symmetric NAT (address-and-port-
-// dependent mapping) facing an address-restricted one, and between two
+// dependent mapping) facing an address-restricted one in either role
+// (two symmetric NATs defeat hole punching altogether), and between two
 // hosts on one LAN behind a NAT that does not hairpin, where only the
 // private addresses from setPeerInfo work. Also: a name the peer does not
 // publish gets StreamNotFound, and IHellos naming an unknown peer or the
@@ -100,6 +101,7 @@ func TestP2PDirectStream(t *testing.T) {
 		{name: "loopback"},
 		{name: "port-restricted NATs", a: &portRestricted, b: &portRestricted},
 		{name: "symmetric NAT and address-restricted NAT", a: &symmetric, b: &addressRestricted},
+		{name: "address-restricted NAT and symmetric NAT", a: &addressRestricted, b: &symmetric},
 		{name: "same LAN without hairpin", a: &portRestricted, sameLAN: true, wantViaLAN: true},
 	}
 	ts := startServer(t, nil) // one server for every case: its shutdown takes seconds
