@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nimbus-media/nimbus/amf"
-	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 )
@@ -92,28 +91,12 @@ func send(t *testing.T, c *rtmp.Client, id uint32, typ protocol.Type, ts uint32,
 	}
 }
 
-// readMedia reads until a message of one of the given types arrives on
-// streamID, skipping commands and control messages.
+// readMedia reads, within 5 s, until audio, video or metadata arrives on
+// stream id of an RTMP client, skipping commands and control messages.
 func readMedia(t *testing.T, c *rtmp.Client, id uint32) protocol.Message {
 	t.Helper()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	for {
-		m, err := c.ReadMessage()
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		if m.StreamID != id {
-			continue
-		}
-		switch m.Type {
-		case protocol.TypeAudio, protocol.TypeVideo:
-			return m
-		case protocol.TypeDataAMF0:
-			if media.IsMetaData(m.Payload) {
-				return m
-			}
-		}
-	}
+	return readMediaFrom(t, c, id)
 }
 
 // TestDigestAndAMF3Client: our client with the Flash Player digest

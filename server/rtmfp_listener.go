@@ -70,17 +70,8 @@ func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 	c := &rtmfpConn{id: id, s: sess, cfg: s.config().RTMFP, log: log, ctx: ctx, cancel: cancel, closeWG: &s.sessions}
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
 	c.p2p = newRTMFPPeer(s.rv, s.groups)
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer release()
+	s.serveConn(c, release, func() {
 		c.run()
 		s.rv.remove(c)
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
@@ -30,7 +31,8 @@ type mediaReader interface {
 	ReadMessage() (protocol.Message, error)
 }
 
-// readMediaFrom reads until audio, video or metadata arrives on stream id.
+// readMediaFrom reads until audio, video or metadata arrives on stream id,
+// with either client.
 func readMediaFrom(t *testing.T, c mediaReader, id uint32) protocol.Message {
 	t.Helper()
 	for {
@@ -45,7 +47,7 @@ func readMediaFrom(t *testing.T, c mediaReader, id uint32) protocol.Message {
 		case protocol.TypeAudio, protocol.TypeVideo:
 			return m
 		case protocol.TypeDataAMF0:
-			if bytes.Contains(m.Payload, []byte("onMetaData")) {
+			if media.IsMetaData(m.Payload) {
 				return m
 			}
 		}

@@ -380,6 +380,12 @@ func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	log := s.log.With(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
 	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: s.config().RTMP, log: log, ctx: ctx, cancel: cancel}
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
+	s.serveConn(c, release, c.run)
+}
+
+// serveConn runs a connection on its own goroutine, known to shutdown
+// while it lives; release frees its admission slot when it ends.
+func (s *Server) serveConn(c closer, release, run func()) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -387,7 +393,7 @@ func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	go func() {
 		defer s.wg.Done()
 		defer release()
-		c.run()
+		run()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -24,33 +21,11 @@ func TestSIGHUPReload(t *testing.T) {
 	dir := t.TempDir()
 	addr := freePort(t)
 	cfg := filepath.Join(dir, "nimbus.toml")
-	write := func(extra string) {
-		t.Helper()
-		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`apps_dir = ""
-[rtmp]
-listen = %q
-[rtmfp]
-listen = ""
-[http]
-listen = ""
-[[app]]
-name = "live"
-%s`, addr, extra)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	serverLog := &syncBuffer{}
-	srv := exec.CommandContext(ctx, bin, "serve", "-config", cfg)
-	srv.Stdout, srv.Stderr = serverLog, serverLog
-	srv.WaitDelay = 5 * time.Second
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	head := "apps_dir = \"\"\n"
+	srv, serverLog := serveConfig(t, ctx, bin, cfg, head, addr, "[[app]]\nname = \"live\"\n")
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
-	waitListening(t, addr, serverLog)
 	url := "rtmp://" + addr + "/live/"
 
 	pub, err := rtmp.Dial(ctx, url+"s", rtmp.ClientConfig{})
@@ -72,7 +47,7 @@ name = "live"
 		t.Fatal(err)
 	}
 
-	write("token_secret = \"k\"\ntoken_publish = true\n")
+	writeConfig(t, cfg, head, addr, "[[app]]\nname = \"live\"\ntoken_secret = \"k\"\ntoken_publish = true\n")
 	if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

@@ -31,29 +31,11 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freePort(t)
-	cfg := filepath.Join(dir, "nimbus.toml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`apps_dir = %q
-shutdown_timeout = "5s"
-[rtmp]
-listen = %q
-[rtmfp]
-listen = ""
-[http]
-listen = ""
-`, appsDir, addr)), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	serverLog := &syncBuffer{}
-	srv := exec.CommandContext(ctx, bin, "serve", "-config", cfg)
-	srv.Stdout, srv.Stderr = serverLog, serverLog
-	srv.WaitDelay = 5 * time.Second
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := filepath.Join(dir, "nimbus.toml")
+	srv, serverLog := serveConfig(t, ctx, bin, cfg, fmt.Sprintf("apps_dir = %q\nshutdown_timeout = \"5s\"\n", appsDir), addr)
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
-	waitListening(t, addr, serverLog)
 	url := "rtmp://" + addr + "/live/s"
 
 	// A client sets a slot of a persistent SharedObject and waits for the
@@ -148,6 +130,32 @@ listen = ""
 	})
 	if !found {
 		t.Errorf("persistent SharedObject not on disk under %s", appsDir)
+	}
+}
+
+// serveConfig writes a configuration file (top-level keys in head, RTMP
+// on addr, RTMFP and HTTP off, tail appended) and starts `nimbus serve
+// -config` on it, returning once it listens.
+func serveConfig(t *testing.T, ctx context.Context, bin, file, head, addr string, tail ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	writeConfig(t, file, head, addr, tail...)
+	serverLog := &syncBuffer{}
+	srv := exec.CommandContext(ctx, bin, "serve", "-config", file)
+	srv.Stdout, srv.Stderr = serverLog, serverLog
+	srv.WaitDelay = 5 * time.Second
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitListening(t, addr, serverLog)
+	return srv, serverLog
+}
+
+// writeConfig writes the configuration serveConfig uses.
+func writeConfig(t *testing.T, file, head, addr string, tail ...string) {
+	t.Helper()
+	text := head + fmt.Sprintf("[rtmp]\nlisten = %q\n[rtmfp]\nlisten = \"\"\n[http]\nlisten = \"\"\n", addr) + strings.Join(tail, "")
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
