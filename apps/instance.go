@@ -24,6 +24,7 @@ type Instance struct {
 	hooks   Hooks
 	loadErr error
 	store   *soStore // nil when the application has no folder
+	soLimit SharedObjectLimits
 
 	mu       sync.Mutex
 	clients  map[Client]struct{}
@@ -39,6 +40,7 @@ func newInstance(a *App, name, dir string) *Instance {
 		log:     reg.log.With(zap.String("instance", a.name+"/"+name)),
 		clients: make(map[Client]struct{}),
 		sos:     make(map[string]*SharedObject),
+		soLimit: reg.cfg.SharedObjects,
 	}
 	mcfg := reg.cfg.Media
 	if ev := reg.cfg.Events; ev != nil {
@@ -47,7 +49,7 @@ func newInstance(a *App, name, dir string) *Instance {
 	inst.streams = media.NewRegistry(mcfg)
 	inst.idle = inst.created
 	if dir != "" {
-		inst.store = &soStore{dir: filepath.Join(dir, sharedObjectDir, name)}
+		inst.store = &soStore{dir: filepath.Join(dir, sharedObjectDir, name), create: createTemp}
 	}
 	// The engine runs with the application locked (so one instance
 	// starts at a time); it must not call back into the App.

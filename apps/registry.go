@@ -42,6 +42,16 @@ type Config struct {
 	// Events, when set, is told about connections and publications in
 	// every instance (see Events).
 	Events Events
+	// SharedObjects bounds each remote SharedObject.
+	SharedObjects SharedObjectLimits
+}
+
+// SharedObjectLimits bound one SharedObject; zero fields take defaults.
+type SharedObjectLimits struct {
+	// MaxSlots is how many slots a SharedObject may hold (default 10000).
+	MaxSlots int
+	// MaxBytes bounds the AMF-encoded size of all its slots (default 4 MiB).
+	MaxBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -53,6 +63,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Log == nil {
 		c.Log = zap.NewNop()
+	}
+	if c.SharedObjects.MaxSlots <= 0 {
+		c.SharedObjects.MaxSlots = 10000
+	}
+	if c.SharedObjects.MaxBytes <= 0 {
+		c.SharedObjects.MaxBytes = 4 << 20
 	}
 	return c
 }

@@ -1,6 +1,8 @@
 package apps
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -48,7 +50,10 @@ type SharedObject struct {
 
 	msg   protocol.SharedObjectMessage // scratch for outgoing messages
 	evbuf [1]protocol.SOEvent
-	saved []byte // scratch for the store's encoding
+	saved []byte         // scratch for the store's encoding
+	sizes map[string]int // AMF-encoded size of each slot, for the size limit
+	bytes int            // their sum
+	enc   []byte         // scratch for measuring
 }
 
 func newSharedObject(inst *Instance, name string, persistent bool) *SharedObject {
@@ -144,8 +149,20 @@ func (so *SharedObject) request(sub SharedObjectSubscriber, key string, value an
 		so.mu.Unlock()
 		return ErrLocked
 	}
+	if !remove {
+		if err := so.admitLocked(key, value, had); err != nil {
+			// Refused: the requester is told and rolls back to the
+			// slot's current value.
+			so.sendOneLocked(sub, protocol.SOEvent{Type: protocol.SOStatus, Key: protocol.SONoWriteAccess, Value: protocol.LevelError})
+			so.sendOneLocked(sub, so.slotEvent(key, old, !had))
+			so.mu.Unlock()
+			return err
+		}
+	}
 	if remove {
 		delete(so.slots, key)
+		so.bytes -= so.sizes[key]
+		delete(so.sizes, key)
 	} else {
 		so.slots[key] = value
 	}
@@ -162,6 +179,36 @@ func (so *SharedObject) request(sub SharedObjectSubscriber, key string, value an
 		}
 		onSync([]SyncEvent{{Code: code, Name: key, OldValue: old}})
 	}
+	return nil
+}
+
+// ErrSOLimit refuses a change that would take a SharedObject past its
+// slot count or size bound.
+var ErrSOLimit = errors.New("apps: shared object limit reached")
+
+// admitLocked checks a client's change against the SharedObject's bounds
+// and, when it fits, accounts for it.
+func (so *SharedObject) admitLocked(key string, value any, had bool) error {
+	lim := so.inst.soLimit
+	if lim.MaxSlots > 0 && !had && len(so.slots) >= lim.MaxSlots {
+		return fmt.Errorf("%w: %d slots", ErrSOLimit, lim.MaxSlots)
+	}
+	if lim.MaxBytes <= 0 {
+		return nil
+	}
+	var err error
+	if so.enc, err = amf.AppendAMF0(so.enc[:0], value); err != nil {
+		return err
+	}
+	n := len(key) + len(so.enc)
+	if so.sizes == nil {
+		so.sizes = make(map[string]int)
+	}
+	if total := so.bytes - so.sizes[key] + n; total > lim.MaxBytes {
+		return fmt.Errorf("%w: %d bytes", ErrSOLimit, lim.MaxBytes)
+	}
+	so.bytes += n - so.sizes[key]
+	so.sizes[key] = n
 	return nil
 }
 
@@ -283,6 +330,8 @@ func (so *SharedObject) Clear() {
 		return
 	}
 	clear(so.slots)
+	clear(so.sizes)
+	so.bytes = 0
 	so.version++
 	ev := protocol.SOEvent{Type: protocol.SOClear}
 	if so.locks > 0 {

@@ -30,7 +30,20 @@ const maxStoreFile = 64 << 20
 // soStore keeps one instance's persistent SharedObjects in a folder.
 type soStore struct {
 	dir string
+	// create makes the temporary file a save writes; tests put a failing
+	// one here to show what a full disk does.
+	create func(dir, pattern string) (tempFile, error)
 }
+
+// tempFile is what save needs of a temporary file.
+type tempFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+	Name() string
+}
+
+func createTemp(dir, pattern string) (tempFile, error) { return os.CreateTemp(dir, pattern) }
 
 func (s *soStore) path(name string) string {
 	return filepath.Join(s.dir, url.PathEscape(name)+".so")
@@ -61,7 +74,11 @@ func (s *soStore) save(buf []byte, name string, version uint32, slots map[string
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return buf, err
 	}
-	f, err := os.CreateTemp(s.dir, ".save-*")
+	create := s.create
+	if create == nil {
+		create = createTemp
+	}
+	f, err := create(s.dir, ".save-*")
 	if err != nil {
 		return buf, err
 	}

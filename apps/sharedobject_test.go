@@ -1,12 +1,14 @@
 package apps
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/nimbus-media/nimbus/amf"
@@ -355,3 +357,78 @@ func TestSharedObjectChangeAllocs(t *testing.T) {
 		t.Errorf("messages sent: %d, %d, %d", subs[0].sent, subs[1].sent, subs[2].sent)
 	}
 }
+
+func TestSharedObjectLimits(t *testing.T) {
+	r := NewRegistry(Config{Apps: []string{"chat"}, SharedObjects: SharedObjectLimits{MaxSlots: 2, MaxBytes: 100}})
+	inst, err := r.Resolve("chat", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.App("chat").unloadAll() })
+	so, _ := inst.SharedObject("room", false)
+	a, b := &recorder{}, &recorder{}
+	_ = so.Subscribe(a)
+	_ = so.Subscribe(b)
+	a.take()
+	b.take()
+	for _, k := range []string{"x", "y"} {
+		if err := so.RequestChange(a, k, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := so.RequestChange(a, "z", "v"); !errors.Is(err, ErrSOLimit) {
+		t.Fatalf("third slot: %v, want ErrSOLimit", err)
+	}
+	if err := so.RequestChange(a, "x", strings.Repeat("w", 200)); !errors.Is(err, ErrSOLimit) {
+		t.Fatalf("oversized value: %v, want ErrSOLimit", err)
+	}
+	got := a.take()
+	if want := []string{"v1 Success x", "v2 Success y", "v2 Status", "v2 Remove z", "v2 Status", "v2 Change x=v"}; !slicesEqual(got, want) {
+		t.Fatalf("requester got %q, want %q", got, want)
+	}
+	if got := b.take(); len(got) != 2 {
+		t.Fatalf("the other subscriber saw refused changes: %q", got)
+	}
+	// Within bounds again after a removal.
+	if err := so.RequestRemove(a, "y"); err != nil {
+		t.Fatal(err)
+	}
+	if err := so.RequestChange(a, "z", "v"); err != nil {
+		t.Fatalf("after a removal: %v", err)
+	}
+}
+
+// failingFile is a temporary file on a full disk.
+type failingFile struct{ name string }
+
+func (f failingFile) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+func (f failingFile) Sync() error               { return nil }
+func (f failingFile) Close() error              { return nil }
+func (f failingFile) Name() string              { return f.name }
+
+func TestSharedObjectSaveOnFullDiskKeepsLastGoodCopy(t *testing.T) {
+	dir := t.TempDir()
+	s := &soStore{dir: dir}
+	if _, err := s.save(nil, "x", 1, map[string]any{"k": "good"}); err != nil {
+		t.Fatal(err)
+	}
+	s.create = func(dir, pattern string) (tempFile, error) {
+		return failingFile{name: filepath.Join(dir, "never-created")}, nil
+	}
+	if _, err := s.save(nil, "x", 2, map[string]any{"k": "lost"}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("save on a full disk: %v, want ENOSPC", err)
+	}
+	so := newSharedObject(&Instance{}, "x", true)
+	if err := s.load(so); err != nil {
+		t.Fatal(err)
+	}
+	if so.version != 1 || so.slots["k"] != "good" {
+		t.Fatalf("after a failed save the file holds v%d %v, want the last good v1", so.version, so.slots)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("%d files in the store, want only the good copy", len(entries))
+	}
+}
+
+func slicesEqual(a, b []string) bool { return reflect.DeepEqual(a, b) }

@@ -203,7 +203,8 @@ func Defaults() Config {
 			ServerKeepalive: Duration{15 * time.Second}, PeerKeepalive: Duration{10 * time.Second},
 			MediaDeadline: Duration{time.Second}, MaxGroupMembers: 100000, MaxGroupsPerClient: 16},
 		Limits: LimitsConfig{MaxConnections: 10000, MaxConnectionsPerIP: 1000, HandshakesPerIPPerSecond: 1000,
-			StreamsPerInstance: 10000, PublishersPerConnection: 4, AMFDepth: 64, AMFElements: 100000},
+			StreamsPerInstance: 10000, PublishersPerConnection: 4, AMFDepth: 64, AMFElements: 100000,
+			SharedObjectSlots: 10000, SharedObjectBytes: 4 << 20},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", SessionTTL: Duration{12 * time.Hour}},
 		Media: MediaConfig{
 			GOPCache: true, MaxGOPBytes: 32 << 20, SubscriberQueueBytes: 4 << 20,

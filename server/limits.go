@@ -25,6 +25,10 @@ type LimitsConfig struct {
 	// depth, and values in all.
 	AMFDepth    int `toml:"amf_depth"`
 	AMFElements int `toml:"amf_elements"`
+	// SharedObjectSlots and SharedObjectBytes bound each remote
+	// SharedObject: slots, and the encoded size of what clients wrote.
+	SharedObjectSlots int `toml:"shared_object_slots"`
+	SharedObjectBytes int `toml:"shared_object_bytes"`
 }
 
 // Refusal reasons, also the label of the refusal counters.

@@ -185,9 +185,10 @@ func New(cfg Config, log *zap.Logger) *Server {
 			AlwaysTakeover:   cfg.Media.AlwaysTakeover,
 			MaxStreams:       cfg.Limits.StreamsPerInstance,
 		},
-		Dir:         cfg.AppsDir,
-		IdleTimeout: cfg.AppIdleTimeout.Duration,
-		Log:         log.Named("apps"),
+		Dir:           cfg.AppsDir,
+		IdleTimeout:   cfg.AppIdleTimeout.Duration,
+		SharedObjects: apps.SharedObjectLimits{MaxSlots: cfg.Limits.SharedObjectSlots, MaxBytes: cfg.Limits.SharedObjectBytes},
+		Log:           log.Named("apps"),
 		Engine: script.NewEngine(script.Config{
 			Timeout:        cfg.Script.Timeout.Duration,
 			QueueSize:      cfg.Script.Queue,
