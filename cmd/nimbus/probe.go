@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 )
 
@@ -30,8 +31,11 @@ func probe(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer c.Close()
 	setup := time.Since(start)
+	// Any answer to a call measures the round trip: servers without
+	// _checkbw (rtmfp-cpp's tcserver) answer _error.
 	t0 := time.Now()
-	if _, err := c.Call("_checkbw"); err != nil {
+	var se *protocol.StatusError
+	if _, err := c.Call("_checkbw"); err != nil && !errors.As(err, &se) {
 		return fmt.Errorf("round trip: %w", err)
 	}
 	rtt := time.Since(t0)
