@@ -22,8 +22,6 @@ var (
 	// ErrStoppedByAdmin is the reason given to a publisher an operator
 	// stopped.
 	ErrStoppedByAdmin = errors.New("server: stream stopped by an administrator")
-	// ErrAppUnloaded is the cause logged for clients of an unloaded instance.
-	ErrAppUnloaded = errors.New("server: application instance unloaded by an administrator")
 )
 
 // adminBackend is the admin server's view of the running server: it walks
@@ -124,9 +122,20 @@ func clientsByID(inst *apps.Instance) map[string]apps.ClientInfo {
 	return m
 }
 
-// SharedObjects has no source yet: shared objects report here when their
-// package exposes them.
-func (b adminBackend) SharedObjects() []web.SharedObjectInfo { return nil }
+func (b adminBackend) SharedObjects() []web.SharedObjectInfo {
+	var out []web.SharedObjectInfo
+	for _, a := range b.s.apps.Apps() {
+		for _, inst := range a.Instances() {
+			for _, so := range inst.SharedObjects() {
+				out = append(out, web.SharedObjectInfo{
+					App: a.Name(), Instance: inst.Name(), Name: so.Name(), Persistent: so.Persistent(),
+					Version: so.Version(), Slots: so.Size(), Subscribers: so.Subscribers(),
+				})
+			}
+		}
+	}
+	return out
+}
 
 // NetGroups lists the RTMFP NetGroups the server bootstraps. Group IDs are
 // server-wide (a groupspec names the same group from any application, as
@@ -185,43 +194,36 @@ func (b adminBackend) StopStream(app, instance, name string) error {
 	return nil
 }
 
-// instances resolves an action's target: one instance, or every instance
-// of app when instance is "".
-func (b adminBackend) instances(app, instance string) ([]*apps.Instance, error) {
-	if instance != "" {
-		inst, err := b.instance(app, instance)
-		if err != nil {
-			return nil, err
-		}
-		return []*apps.Instance{inst}, nil
-	}
-	for _, a := range b.s.apps.Apps() {
-		if a.Name() == app {
-			return a.Instances(), nil
-		}
-	}
-	return nil, fmt.Errorf("%w: application %q", web.ErrNotFound, app)
-}
-
-// UnloadApp ends an instance as AMS does: every client is told
-// NetConnection.Connect.AppShutdown and disconnected, which also ends its
-// publications. The instance starts afresh on the next connect.
+// UnloadApp unloads an instance, or with instance "" every instance of
+// app (AMS unloadApp): clients are told NetConnection.Connect.AppShutdown,
+// scripts stop and the next connect starts a fresh instance.
 func (b adminBackend) UnloadApp(app, instance string) error {
-	insts, err := b.instances(app, instance)
-	if err != nil {
+	if instance == "" {
+		return notFound(b.s.apps.Unload(app))
+	}
+	if _, err := b.instance(app, instance); err != nil {
 		return err
 	}
-	for _, inst := range insts {
-		for _, c := range inst.Clients() {
-			c.Disconnect(protocol.ConnectAppShutdown, "Application ("+inst.Path()+") is shutting down.", ErrAppUnloaded)
-		}
-	}
-	return nil
+	return notFound(b.s.apps.UnloadInstance(app, instance))
 }
 
-// ReloadApp is an unload: an instance holds no state of its own beyond its
-// clients and streams, so the next connect reloads it.
-func (b adminBackend) ReloadApp(app, instance string) error { return b.UnloadApp(app, instance) }
+// ReloadApp re-reads the application's folder and restarts it (AMS
+// reloadApp). Scripts are per application, so reloading one instance
+// unloads it and the next connect starts it with the current script.
+func (b adminBackend) ReloadApp(app, instance string) error {
+	if instance == "" {
+		return notFound(b.s.apps.Reload(app))
+	}
+	return b.UnloadApp(app, instance)
+}
+
+// notFound marks an unknown application as web.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, apps.ErrUnknownApp) {
+		return fmt.Errorf("%w: %w", web.ErrNotFound, err)
+	}
+	return err
+}
 
 // webConfig maps the [http] section onto the admin server's configuration.
 func webConfig(c HTTPConfig) web.Config {

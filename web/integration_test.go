@@ -334,3 +334,34 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestUnloadApp: unloading an application over the API disconnects its
+// clients (a waiting ffmpeg player ends) and forgets its instance; the
+// AMS reloadApp of an unknown application is an error.
+func TestUnloadApp(t *testing.T) {
+	n := startNimbus(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	player := startProc(t, testtools.FFmpeg(t, ctx, "-i", n.rtmp+"/notyet", "-c", "copy", "-f", "null", "-"))
+	waitFor(t, 10*time.Second, "the player to connect", func() bool {
+		var clients []web.ClientInfo
+		n.api(t, "GET", "/api/v1/clients", &clients)
+		return len(clients) == 1
+	})
+	if code := n.api(t, "POST", "/api/v1/apps/live/unload", nil); code != http.StatusNoContent {
+		t.Fatalf("unload: %d", code)
+	}
+	err := player.exited(t, 10*time.Second, "the player of the unloaded application")
+	// ffmpeg prints the description of NetConnection.Connect.AppShutdown.
+	if out := player.out.String(); !strings.Contains(out, "shutting down") {
+		t.Errorf("player ended (%v) without the shutdown status:\n%s", err, out)
+	}
+	var apps []web.AppInfo
+	n.api(t, "GET", "/api/v1/apps", &apps)
+	if len(apps) != 1 || apps[0].Name != "live" || len(apps[0].Instances) != 0 {
+		t.Errorf("apps after unload: %+v, want live without instances", apps)
+	}
+	if code := n.api(t, "POST", "/api/v1/apps/nosuchapp/reload", nil); code != http.StatusNotFound {
+		t.Errorf("reload of an unknown application: %d, want 404", code)
+	}
+}
