@@ -137,6 +137,9 @@ func (b adminBackend) SharedObjects() []web.SharedObjectInfo {
 	return out
 }
 
+// Refusals counts the clients each limit refused.
+func (b adminBackend) Refusals() map[string]uint64 { return b.s.admit.Refusals() }
+
 // NetGroups lists the RTMFP NetGroups the server bootstraps. Group IDs are
 // server-wide (a groupspec names the same group from any application, as
 // with Cirrus), so App and Instance stay empty.

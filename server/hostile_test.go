@@ -208,4 +208,11 @@ func TestHostileInput(t *testing.T) {
 	if sent.Load() == 0 || got.Load() < sent.Load()/2 {
 		t.Errorf("player received %d of %d frames", got.Load(), sent.Load())
 	}
+	// Each refusal is counted for /metrics.
+	ref := ts.admit.Refusals()
+	for limit, min := range map[string]uint64{"chunk_size": 2, "message_size": 1, "amf": 1} {
+		if ref[limit] < min {
+			t.Errorf("refusals[%q] = %d, want at least %d", limit, ref[limit], min)
+		}
+	}
 }

@@ -60,10 +60,25 @@ type bucket struct {
 func newAdmission(cfg LimitsConfig) *admission {
 	a := &admission{cfg: cfg, perIP: make(map[netip.Addr]int), buckets: make(map[netip.Addr]*bucket),
 		refused: make(map[string]*atomic.Uint64)}
-	for _, r := range []string{refusedTotal, refusedPerIP, refusedRate} {
+	for _, r := range refusalNames {
 		a.refused[r] = new(atomic.Uint64)
 	}
 	return a
+}
+
+// refusalNames are the limits whose refusals are counted (the label of
+// nimbus_refusals_total). The map is filled once, so counting needs no lock.
+var refusalNames = []string{
+	refusedTotal, refusedPerIP, refusedRate,
+	"streams_per_instance", "publishers_per_connection", "amf", "message_size", "chunk_size",
+	"shared_object", "subscriber_queue",
+}
+
+// count records a refusal by a limit checked outside admission.
+func (a *admission) count(limit string) {
+	if n := a.refused[limit]; n != nil {
+		n.Add(1)
+	}
 }
 
 // setConfig changes the limits for connections admitted from now on.

@@ -57,6 +57,9 @@ func TestStreamAndPublisherLimits(t *testing.T) {
 	if m := readMedia(t, p2, id); m.Type != protocol.TypeVideo {
 		t.Fatal("stream under the limit stopped")
 	}
+	if ref := ts.admit.Refusals(); ref["publishers_per_connection"] != 1 || ref["streams_per_instance"] != 2 {
+		t.Errorf("refusal counts %v", ref)
+	}
 	// A command with more AMF values than allowed closes that connection.
 	big := make(amf.StrictArray, 2000)
 	for i := range big {

@@ -38,9 +38,11 @@ type rtmpConn struct {
 	id    string
 	nc    net.Conn
 	proto string // "rtmp" or "rtmps"
-	cfg   RTMPConfig
-	log   *zap.Logger
-	core  *netconn.Conn
+	// refused counts a refusal by a limit, for metrics.
+	refused func(limit string)
+	cfg     RTMPConfig
+	log     *zap.Logger
+	core    *netconn.Conn
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -112,6 +114,12 @@ func (c *rtmpConn) run() {
 			c.Close(c.writeLoop())
 		}()
 		err = c.readLoop()
+		switch {
+		case errors.Is(err, rtmp.ErrMessageTooLarge), errors.Is(err, rtmp.ErrReassemblyLimit):
+			c.refused("message_size")
+		case errors.Is(err, rtmp.ErrInvalidChunkSize):
+			c.refused("chunk_size")
+		}
 		if errors.Is(err, errIdle) {
 			// Tell the client why, then let the writer flush and close.
 			c.core.Disconnect(protocol.ConnectIdleTimeOut, "Connection idle too long.", errIdle)

@@ -97,7 +97,7 @@ func (s *Server) config() Config {
 }
 
 // coreConfig derives the NetConnection layer's settings.
-func coreConfig(cfg Config) *netconn.Config {
+func (s *Server) coreConfig(cfg Config) *netconn.Config {
 	return &netconn.Config{
 		FMSVer:        cfg.NetConn.FMSVersion,
 		MaxStreams:    cfg.NetConn.MaxStreams,
@@ -111,6 +111,7 @@ func coreConfig(cfg Config) *netconn.Config {
 		MaxPublishers:  cfg.Limits.PublishersPerConnection,
 		MaxAMFDepth:    cfg.Limits.AMFDepth,
 		MaxAMFElements: cfg.Limits.AMFElements,
+		Refused:        s.admit.count,
 	}
 }
 
@@ -140,7 +141,7 @@ func (s *Server) Reload(cfg Config) error {
 		s.log.Warn("application list and media settings take effect on restart; authorization changes apply now")
 	}
 	s.admit.setConfig(cfg.Limits)
-	s.core.Store(coreConfig(cfg))
+	s.core.Store(s.coreConfig(cfg))
 	s.log.Info("configuration reloaded")
 	return nil
 }
@@ -166,7 +167,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 	s := &Server{
 		cfg: cfg, log: log, conns: make(map[closer]struct{}), admit: newAdmission(cfg.Limits),
 	}
-	s.core.Store(coreConfig(cfg))
+	s.core.Store(s.coreConfig(cfg))
 	s.rv = newRendezvous(log.Named("rendezvous"))
 	s.groups = apps.NewNetGroups(apps.NetGroupsConfig{MaxMembers: cfg.RTMFP.MaxGroupMembers, MaxGroupsPerPeer: cfg.RTMFP.MaxGroupsPerClient})
 	var events apps.Events
@@ -379,7 +380,7 @@ func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	id := strconv.FormatUint(s.nextID.Add(1), 10)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	log := s.log.With(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
-	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: s.config().RTMP, log: log, ctx: ctx, cancel: cancel}
+	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: s.config().RTMP, log: log, ctx: ctx, cancel: cancel, refused: s.admit.count}
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
 	s.serveConn(c, release, c.run)
 }

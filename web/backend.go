@@ -24,6 +24,8 @@ type Backend interface {
 	SharedObjects() []SharedObjectInfo
 	// NetGroups lists RTMFP NetGroups (empty until RTMFP groups land).
 	NetGroups() []NetGroupInfo
+	// Refusals counts the clients each limit has refused, by limit name.
+	Refusals() map[string]uint64
 
 	// DisconnectClient closes the client's connection, telling it why.
 	DisconnectClient(id string) error

@@ -59,6 +59,9 @@ func (f *fakeBackend) Clients() []ClientInfo             { return f.clients }
 func (f *fakeBackend) Streams() []StreamInfo             { return f.streams }
 func (f *fakeBackend) SharedObjects() []SharedObjectInfo { return nil }
 func (f *fakeBackend) NetGroups() []NetGroupInfo         { return nil }
+func (f *fakeBackend) Refusals() map[string]uint64 {
+	return map[string]uint64{"max_connections_per_ip": 2}
+}
 
 func (f *fakeBackend) DisconnectClient(id string) error {
 	for _, c := range f.clients {

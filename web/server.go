@@ -145,7 +145,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /admin/{method}", s.amsAdmin)
 	m.HandleFunc("POST /admin/{method}", s.amsAdmin)
-	m.Handle("GET /metrics", s.authed(false, s.metrics))
+	m.Handle("GET /metrics", s.authed(false, s.metricsHandler().ServeHTTP))
 
 	m.Handle("GET /debug/pprof/", s.authed(false, pprof.Index))
 	m.Handle("GET /debug/pprof/cmdline", s.authed(false, pprof.Cmdline))

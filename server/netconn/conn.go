@@ -59,6 +59,10 @@ type Config struct {
 	// MaxAMFDepth and MaxAMFElements bound each decoded command (nesting
 	// depth and values in all); 0 takes the amf package defaults.
 	MaxAMFDepth, MaxAMFElements int
+	// Refused, if set, counts a client refused by a limit (for metrics):
+	// "streams_per_instance", "publishers_per_connection", "amf",
+	// "shared_object", "subscriber_queue".
+	Refused func(limit string)
 	// Subscriber bounds each playing stream's queue.
 	Subscriber media.SubscriberConfig
 	// SampleAccess is what |RtmpSampleAccess grants players (raw access
@@ -209,6 +213,9 @@ func (c *Conn) HandleMessage(m protocol.Message) error {
 	case protocol.TypeCommandAMF0, protocol.TypeCommandAMF3:
 		cmd, err := protocol.DecodeCommand(c.dec, m.Type, m.Payload)
 		if err != nil {
+			if errors.Is(err, amf.ErrDepth) || errors.Is(err, amf.ErrTooManyElements) {
+				c.refused("amf")
+			}
 			return fmt.Errorf("decode command: %w", err)
 		}
 		return c.dispatch(m.StreamID, &cmd)
@@ -422,6 +429,13 @@ type resultSentHook interface {
 // them). It is called once, when the connect has been accepted.
 type connectInfoHook interface {
 	ConnectInfo() []amf.Property
+}
+
+// refused counts a refusal by a limit.
+func (c *Conn) refused(limit string) {
+	if c.cfg.Refused != nil {
+		c.cfg.Refused(limit)
+	}
 }
 
 // publishing counts the streams the connection publishes.

@@ -86,6 +86,9 @@ func (c *Conn) useSharedObject(name string, persistent bool) {
 }
 
 func (c *Conn) soResult(err error, name string) {
+	if errors.Is(err, apps.ErrSOLimit) {
+		c.refused("shared_object")
+	}
 	if err != nil && !errors.Is(err, apps.ErrLocked) {
 		c.log.Debug("shared object request failed", zap.String("so", name), zap.Error(err))
 	}

@@ -91,6 +91,7 @@ func (ns *netStream) onPublish(cmd *protocol.Command) error {
 	}
 	if n := c.publishing(); n >= c.cfg.MaxPublishers {
 		c.log.Info("publish refused: publisher limit", zap.String("stream", name), zap.Int("limit", c.cfg.MaxPublishers))
+		c.refused("publishers_per_connection")
 		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName,
 			fmt.Sprintf("Too many streams published on this connection (limit %d).", c.cfg.MaxPublishers),
 			amf.Property{Key: "details", Value: name})
@@ -101,6 +102,7 @@ func (ns *netStream) onPublish(cmd *protocol.Command) error {
 		desc := name + " is already being published."
 		if errors.Is(err, media.ErrTooManyStreams) {
 			desc = "Too many streams in this application instance."
+			c.refused("streams_per_instance")
 		}
 		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName, desc,
 			amf.Property{Key: "details", Value: name})
@@ -247,6 +249,7 @@ func (ns *netStream) subscribe(name string, mustExist bool, started func() error
 	subCfg.Label = c.tr.Protocol()
 	p.sub = media.NewSubscriber(subCfg, c.out.wake, func() {
 		c.log.Warn("slow subscriber dropped", zap.String("stream", name))
+		c.refused("subscriber_queue")
 		c.tr.Close(ErrSlowSubscriber)
 	})
 	if _, err := c.inst.Streams().Subscribe(name, p.sub, mustExist); err != nil {
@@ -256,6 +259,7 @@ func (ns *netStream) subscribe(name string, mustExist bool, started func() error
 				amf.Property{Key: "details", Value: name})
 		case errors.Is(err, media.ErrTooManyStreams):
 			c.log.Info("play refused: stream limit", zap.String("stream", name))
+			c.refused("streams_per_instance")
 			return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed, "Too many streams in this application instance.",
 				amf.Property{Key: "details", Value: name})
 		}

@@ -1,30 +1,25 @@
-// Package metrics writes the Prometheus text exposition format (version
-// 0.0.4, as documented at prometheus.io "Exposition formats"). It is the only
-// place in Nimbus that knows about Prometheus.
-//
-// The functions append to a caller's buffer, so a scrape renders every
-// family into one reused slice without per-sample allocation. The official
-// client library (client_golang) would pull protobuf and half a dozen other
-// modules into the build for what is, for a server that already keeps its
-// own counters, a few lines of text; this package keeps the format in one
-// spot so that switching to the library later touches nothing else.
+// Package metrics serves Nimbus's Prometheus metrics with the official
+// client library (client_golang). It is the only package that imports it:
+// the rest of the server keeps its own counters and snapshots, and this
+// package turns them into metric families at scrape time, next to the Go
+// runtime and process collectors.
 package metrics
 
 import (
-	"math"
-	"strconv"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// ContentType is the HTTP Content-Type of the text format.
-const ContentType = "text/plain; version=0.0.4; charset=utf-8"
-
 // Type is a metric family's type.
-type Type string
+type Type int
 
 // Family types used by Nimbus.
 const (
-	Counter Type = "counter"
-	Gauge   Type = "gauge"
+	Gauge Type = iota
+	Counter
 )
 
 // Label is one name="value" pair of a sample.
@@ -32,68 +27,47 @@ type Label struct {
 	Name, Value string
 }
 
-// AppendHeader appends the # HELP and # TYPE lines that open a family.
-func AppendHeader(b []byte, name, help string, t Type) []byte {
-	b = append(b, "# HELP "...)
-	b = append(b, name...)
-	b = append(b, ' ')
-	b = appendEscaped(b, help, false)
-	b = append(b, "\n# TYPE "...)
-	b = append(b, name...)
-	b = append(b, ' ')
-	b = append(b, t...)
-	return append(b, '\n')
+// Emit reports one sample during a scrape. Every sample of a family must
+// carry the same help text and label names.
+type Emit func(name, help string, t Type, v float64, labels ...Label)
+
+// Handler serves /metrics: the Go runtime and process collectors, and the
+// samples gather emits at each scrape.
+func Handler(gather func(Emit)) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collector{gather: gather},
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// AppendSample appends one sample line: name{labels} value.
-func AppendSample(b []byte, name string, v float64, labels ...Label) []byte {
-	b = append(b, name...)
-	if len(labels) > 0 {
-		b = append(b, '{')
-		for i, l := range labels {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, l.Name...)
-			b = append(b, '=', '"')
-			b = appendEscaped(b, l.Value, true)
-			b = append(b, '"')
+// collector is an unchecked collector (it describes nothing up front):
+// which streams and protocols exist is only known at scrape time.
+type collector struct {
+	gather func(Emit)
+}
+
+func (collector) Describe(chan<- *prometheus.Desc) {}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	var names, values []string
+	c.gather(func(name, help string, t Type, v float64, labels ...Label) {
+		names, values = names[:0], values[:0]
+		for _, l := range labels {
+			names = append(names, l.Name)
+			values = append(values, l.Value)
 		}
-		b = append(b, '}')
-	}
-	b = append(b, ' ')
-	b = AppendValue(b, v)
-	return append(b, '\n')
-}
-
-// AppendValue appends a sample value as the format spells it: Go float
-// syntax, with +Inf, -Inf and NaN.
-func AppendValue(b []byte, v float64) []byte {
-	switch {
-	case math.IsInf(v, 1):
-		return append(b, "+Inf"...)
-	case math.IsInf(v, -1):
-		return append(b, "-Inf"...)
-	case math.IsNaN(v):
-		return append(b, "NaN"...)
-	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
-}
-
-// appendEscaped escapes backslash and newline (HELP text) and, in label
-// values, the double quote.
-func appendEscaped(b []byte, s string, quote bool) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\':
-			b = append(b, '\\', '\\')
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '"' && quote:
-			b = append(b, '\\', '"')
-		default:
-			b = append(b, c)
+		vt := prometheus.GaugeValue
+		if t == Counter {
+			vt = prometheus.CounterValue
 		}
-	}
-	return b
+		desc := prometheus.NewDesc(name, help, append([]string(nil), names...), nil)
+		m, err := prometheus.NewConstMetric(desc, vt, v, values...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(desc, err)
+		}
+		ch <- m
+	})
 }
