@@ -232,7 +232,7 @@ func notFound(err error) error {
 func webConfig(c HTTPConfig) web.Config {
 	return web.Config{
 		Listen: c.Listen, User: c.User, PasswordHash: c.PasswordHash, TokenSHA256: c.TokenSHA256,
-		SessionTTL: c.SessionTTL.Duration, Version: nimbus.Version,
+		SessionTTL: c.SessionTTL.Duration, Version: nimbus.Version, CertFile: c.CertFile, KeyFile: c.KeyFile,
 	}
 }
 

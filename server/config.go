@@ -106,6 +106,9 @@ type HTTPConfig struct {
 	// ("nimbus passwd -token" makes one).
 	TokenSHA256 string   `toml:"token_sha256"`
 	SessionTTL  Duration `toml:"session_ttl"` // dashboard login lifetime
+	// CertFile and KeyFile (PEM) serve the admin listener over HTTPS.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
 }
 
 // MediaConfig tunes stream routing.

@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/web/metrics"
 	"io"
 	"net/http"
@@ -314,5 +316,32 @@ func TestServeEndsWhenListenerFails(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after its listener failed")
+	}
+}
+
+// TestHTTPS: with a certificate the admin listener serves HTTPS only.
+func TestHTTPS(t *testing.T) {
+	cert, key := testtools.SelfSigned(t, t.TempDir())
+	_, _, base := startTest(t, true, func(c *Config) { c.CertFile, c.KeyFile = cert, key })
+	tlsBase := "https" + strings.TrimPrefix(base, "http")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", tlsBase+"/api/v1/server", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.TLS == nil {
+		t.Fatalf("HTTPS request: status %d, TLS %v", res.StatusCode, res.TLS != nil)
+	}
+	plain := &http.Client{}
+	defer plain.CloseIdleConnections()
+	if res, err := plain.Get(base + "/api/v1/server"); err == nil {
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			t.Fatal("plain HTTP served on the TLS listener")
+		}
 	}
 }

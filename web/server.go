@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,8 @@ type Config struct {
 	QueueLen int
 	// WriteTimeout bounds one WebSocket write (default 10 s).
 	WriteTimeout time.Duration
+	// CertFile and KeyFile (PEM), when set, serve HTTPS instead of HTTP.
+	CertFile, KeyFile string
 }
 
 func (c Config) withDefaults() Config {
@@ -160,9 +163,19 @@ func (s *Server) Handler() http.Handler { return securityHeaders(s.mux) }
 // Listen opens the listener, so that callers learn the bound address
 // before Serve.
 func (s *Server) Listen() error {
+	var cert tls.Certificate
+	if s.cfg.CertFile != "" || s.cfg.KeyFile != "" {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile); err != nil {
+			return fmt.Errorf("http tls: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
+	}
+	if cert.Certificate != nil {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	s.ln = ln
 	s.log.Info("admin http listening", zap.String("addr", ln.Addr().String()), zap.Bool("open", s.auth.open()))
