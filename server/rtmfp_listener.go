@@ -9,13 +9,21 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
+	"github.com/nimbus-media/nimbus/protocol/rtmfp/flashcrypto"
 	"github.com/nimbus-media/nimbus/server/netconn"
 )
 
 // listenRTMFP opens the RTMFP endpoint on UDP.
 func (s *Server) listenRTMFP() (*rtmfp.Endpoint, error) {
 	cfg := rtmfp.Config{
-		IdleTimeout:       s.cfg.RTMFP.IdleTimeout.Duration,
+		// The certificate offers 2048-bit group 14 first: what Flash uses,
+		// and several times cheaper per handshake than group 16, whose
+		// 4096-bit exponentiations made joins of many players queue up.
+		DHGroups:    []flashcrypto.GroupID{flashcrypto.Group14, flashcrypto.Group16, flashcrypto.Group5, flashcrypto.Group2},
+		IdleTimeout: s.cfg.RTMFP.IdleTimeout.Duration,
+		// A handshake takes two replies (RHello, RIKeying); the per-IP
+		// handshake limit applies to RTMFP before any session exists.
+		HelloRate:         2 * s.cfg.Limits.HandshakesPerIPPerSecond,
 		KeepaliveInterval: s.cfg.RTMFP.ServerKeepalive.Duration,
 		Logger:            s.log.Named("rtmfp"),
 		UnmatchedHello:    s.rv.onUnmatchedHello,
