@@ -153,7 +153,10 @@ func (f *RecvFlow) onData(c *wire.UserData, maxBuffer int) (ackNow bool) {
 	f.shouldAck = true
 	ackNow = f.state != recvOpen || (f.advertised && f.prevBlocks < 2) || c.Abandon || f.seqs.hasGaps()
 	dup := f.seqs.contains(c.Seq)
-	if c.Final && !dup && !f.hasFinal {
+	// The final flag counts even on a sequence number we already hold: a
+	// sender that abandoned its last message may have covered it with a
+	// forward sequence number update before Close made it final.
+	if c.Final && !f.hasFinal {
 		f.finalSeq, f.hasFinal = c.Seq, true
 		ackNow = true
 	}
