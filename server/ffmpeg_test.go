@@ -20,7 +20,7 @@ func TestFFmpegPublishPlay(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "played.flv")
 
 	player := testtools.FFmpeg(t, ctx, "-i", ts.url+"/s1", "-c", "copy", "-f", "flv", out)
-	playerOut := &lockedBuffer{}
+	playerOut := &testtools.Buffer{}
 	player.Stdout, player.Stderr = playerOut, playerOut
 	if err := player.Start(); err != nil {
 		t.Fatal(err)

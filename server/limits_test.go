@@ -91,7 +91,7 @@ func TestRTMPSPublish(t *testing.T) {
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "played.flv")
 	player := testtools.FFmpeg(t, ctx, "-i", ts.url+"/secure", "-c", "copy", "-f", "flv", out)
-	playerOut := &lockedBuffer{}
+	playerOut := &testtools.Buffer{}
 	player.Stdout, player.Stderr = playerOut, playerOut
 	if err := player.Start(); err != nil {
 		t.Fatal(err)

@@ -102,7 +102,7 @@ func startChromium(t *testing.T) *cdp {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 		"--user-data-dir="+profile, "--remote-debugging-port=0", "about:blank")
 	cmd.WaitDelay = 5 * time.Second
-	out := &lockedBuffer{}
+	out := &testtools.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()

@@ -212,6 +212,13 @@ func (c *lockedClient) Info() apps.ClientInfo {
 func TestClientEventsDoNotCallTheClient(t *testing.T) {
 	s, _, base := startTest(t, true, nil)
 	conn := dialEvents(t, base, bearer(testToken))
+	// The first message proves the hub has registered this dashboard, so
+	// the events below cannot be sent before it listens.
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var first Event
+	if err := conn.ReadJSON(&first); err != nil {
+		t.Fatal(err)
+	}
 	inst, err := apps.NewRegistry(apps.Config{Apps: []string{"live"}}).Resolve("live", "")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -164,7 +163,7 @@ func payloadBitrate(t *testing.T, file string) float64 {
 // proc is an external process whose output is kept for failure messages.
 type proc struct {
 	cmd  *exec.Cmd
-	out  lockedBuffer
+	out  testtools.Buffer
 	done chan error
 }
 
@@ -194,23 +193,6 @@ func (p *proc) exited(t *testing.T, timeout time.Duration, what string) error {
 		t.Fatalf("%s still running after %v:\n%s", what, timeout, p.out.String())
 		return nil
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // publish starts ffmpeg publishing the test file in real time, looping, to

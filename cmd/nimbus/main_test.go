@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
@@ -61,27 +60,11 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startNimbus starts `nimbus serve` and waits until its RTMP port accepts.
-func startNimbus(t *testing.T, ctx context.Context, bin, rtmpAddr, rtmfpAddr string) (*exec.Cmd, *syncBuffer) {
+func startNimbus(t *testing.T, ctx context.Context, bin, rtmpAddr, rtmfpAddr string) (*exec.Cmd, *testtools.Buffer) {
 	t.Helper()
-	serverLog := &syncBuffer{}
+	serverLog := &testtools.Buffer{}
 	srv := exec.CommandContext(ctx, bin, "serve", "-rtmp", rtmpAddr, "-rtmfp", rtmfpAddr, "-http", "127.0.0.1:0")
 	srv.Stdout, srv.Stderr = serverLog, serverLog
 	srv.WaitDelay = 5 * time.Second
@@ -118,7 +101,7 @@ func TestServePublishPlay(t *testing.T) {
 
 	url := "rtmp://" + addr + "/live/cli"
 	out := filepath.Join(dir, "played.flv")
-	playerLog := &syncBuffer{}
+	playerLog := &testtools.Buffer{}
 	player := exec.CommandContext(ctx, bin, "play", "-o", out, url)
 	player.Stdout, player.Stderr = playerLog, playerLog
 	if err := player.Start(); err != nil {
@@ -179,7 +162,7 @@ func freeUDPPort(t *testing.T) string {
 }
 
 // waitLog waits for a server log line containing s.
-func waitLog(t *testing.T, log *syncBuffer, s string) {
+func waitLog(t *testing.T, log *testtools.Buffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(log.String(), s) {
@@ -214,7 +197,7 @@ func TestCrossProtocolTools(t *testing.T) {
 	// RTMP in (ffmpeg), RTMFP out (nimbus play).
 	out1 := filepath.Join(dir, "via-rtmfp.flv")
 	player := exec.CommandContext(ctx, bin, "play", "-o", out1, "rtmfp://"+udp+"/live/a")
-	playerLog := &syncBuffer{}
+	playerLog := &testtools.Buffer{}
 	player.Stdout, player.Stderr = playerLog, playerLog
 	if err := player.Start(); err != nil {
 		t.Fatal(err)
@@ -231,7 +214,7 @@ func TestCrossProtocolTools(t *testing.T) {
 	// RTMFP in (nimbus publish), RTMP out (ffmpeg).
 	out2 := filepath.Join(dir, "via-rtmp.flv")
 	ff := testtools.FFmpeg(t, ctx, "-i", "rtmp://"+addr+"/live/b", "-c", "copy", "-f", "flv", out2)
-	ffLog := &syncBuffer{}
+	ffLog := &testtools.Buffer{}
 	ff.Stdout, ff.Stderr = ffLog, ffLog
 	if err := ff.Start(); err != nil {
 		t.Fatal(err)

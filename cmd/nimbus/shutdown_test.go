@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -136,10 +137,10 @@ func TestSIGTERMDrains(t *testing.T) {
 // serveConfig writes a configuration file (top-level keys in head, RTMP
 // on addr, RTMFP and HTTP off, tail appended) and starts `nimbus serve
 // -config` on it, returning once it listens.
-func serveConfig(t *testing.T, ctx context.Context, bin, file, head, addr string, tail ...string) (*exec.Cmd, *syncBuffer) {
+func serveConfig(t *testing.T, ctx context.Context, bin, file, head, addr string, tail ...string) (*exec.Cmd, *testtools.Buffer) {
 	t.Helper()
 	writeConfig(t, file, head, addr, tail...)
-	serverLog := &syncBuffer{}
+	serverLog := &testtools.Buffer{}
 	srv := exec.CommandContext(ctx, bin, "serve", "-config", file)
 	srv.Stdout, srv.Stderr = serverLog, serverLog
 	srv.WaitDelay = 5 * time.Second
@@ -160,7 +161,7 @@ func writeConfig(t *testing.T, file, head, addr string, tail ...string) {
 }
 
 // waitListening waits until addr accepts TCP connections.
-func waitListening(t *testing.T, addr string, log *syncBuffer) {
+func waitListening(t *testing.T, addr string, log *testtools.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
