@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,7 +22,8 @@ type Instance struct {
 	created time.Time
 	streams *media.Registry
 	log     *zap.Logger
-	hooks   Hooks
+	hooks   atomic.Pointer[hooksRef] // swapped by RestartScript
+	restart sync.Mutex               // one script restart at a time
 	loadErr error
 	store   *soStore // nil when the application has no folder
 	soLimit SharedObjectLimits
@@ -36,7 +38,7 @@ type Instance struct {
 func newInstance(a *App, name, dir string) *Instance {
 	reg := a.reg
 	inst := &Instance{
-		app: a, name: name, dir: dir, created: time.Now(), hooks: defaultHooks{},
+		app: a, name: name, dir: dir, created: time.Now(),
 		log:     reg.log.With(zap.String("instance", a.name+"/"+name)),
 		clients: make(map[Client]struct{}),
 		sos:     make(map[string]*SharedObject),
@@ -60,11 +62,57 @@ func newInstance(a *App, name, dir string) *Instance {
 			inst.loadErr = err
 			inst.log.Error("application script failed to load", zap.Error(err))
 		case h != nil:
-			inst.hooks = h
+			inst.hooks.Store(&hooksRef{h})
 		}
 	}
 	inst.log.Info("instance started")
 	return inst
+}
+
+// hooksRef boxes the current Hooks for atomic swapping.
+type hooksRef struct{ Hooks }
+
+// h returns the instance's current application logic.
+func (i *Instance) h() Hooks {
+	if r := i.hooks.Load(); r != nil {
+		return r.Hooks
+	}
+	return defaultHooks{}
+}
+
+// RestartScript replaces the instance's script runtime with a fresh one
+// loaded from the script file, keeping the instance's clients, streams and
+// SharedObjects: the new script runs and gets onAppStart; clients already
+// connected stay connected (they are not replayed through onConnect). The
+// old runtime stops first, so a connect arriving in between is refused as
+// during an unload. A script that no longer compiles leaves the instance
+// without one, with the error logged.
+func (i *Instance) RestartScript() {
+	e := i.app.reg.cfg.Engine
+	if e == nil {
+		return
+	}
+	i.restart.Lock()
+	defer i.restart.Unlock()
+	i.mu.Lock()
+	gone := i.unloaded
+	i.mu.Unlock()
+	if gone {
+		return
+	}
+	i.h().Stop()
+	h, err := e.Start(i)
+	i.mu.Lock()
+	i.loadErr = err
+	i.mu.Unlock()
+	if err != nil {
+		i.log.Error("application script failed to load", zap.Error(err))
+	}
+	if h == nil {
+		h = defaultHooks{}
+	}
+	i.hooks.Store(&hooksRef{h})
+	i.log.Info("script restarted")
 }
 
 // App is the instance's application.
@@ -87,7 +135,11 @@ func (i *Instance) Created() time.Time { return i.created }
 func (i *Instance) Streams() *media.Registry { return i.streams }
 
 // LoadError is why the application's script could not be loaded, or nil.
-func (i *Instance) LoadError() error { return i.loadErr }
+func (i *Instance) LoadError() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.loadErr
+}
 
 // Log is the instance's logger.
 func (i *Instance) Log() *zap.Logger { return i.log }
@@ -145,29 +197,29 @@ func (i *Instance) idleSince() (time.Time, bool) {
 // application.onConnect); see Hooks.Connect. An instance whose script did
 // not load rejects everyone.
 func (i *Instance) Connect(c Client, args []any, decide func(Decision)) {
-	if i.loadErr != nil {
+	if i.LoadError() != nil {
 		decide(Decision{Description: "Application failed to load."})
 		return
 	}
-	i.hooks.Connect(c, args, decide)
+	i.h().Connect(c, args, decide)
 }
 
 // Disconnect reports that a client whose connect was accepted, or is
 // still pending, has gone, and forgets it.
 func (i *Instance) Disconnect(c Client) {
 	i.RemoveClient(c)
-	i.hooks.Disconnect(c)
+	i.h().Disconnect(c)
 }
 
 // Publish reports that c started publishing stream (application.onPublish).
-func (i *Instance) Publish(c Client, stream string) { i.hooks.Publish(c, stream) }
+func (i *Instance) Publish(c Client, stream string) { i.h().Publish(c, stream) }
 
 // Unpublish reports that c stopped publishing stream.
-func (i *Instance) Unpublish(c Client, stream string) { i.hooks.Unpublish(c, stream) }
+func (i *Instance) Unpublish(c Client, stream string) { i.h().Unpublish(c, stream) }
 
 // Call runs a client-callable method of the application; see Hooks.Call.
 func (i *Instance) Call(c Client, method string, args []any, reply func(any, error)) {
-	i.hooks.Call(c, method, args, reply)
+	i.h().Call(c, method, args, reply)
 }
 
 // maxSharedObjectName bounds a SharedObject name (it becomes a file name).
@@ -244,7 +296,7 @@ func (i *Instance) unload() {
 	for _, c := range clients {
 		c.Disconnect(protocol.ConnectAppShutdown, "Application is shutting down.", ErrUnloaded)
 	}
-	i.hooks.Stop()
+	i.h().Stop()
 	for _, so := range sos {
 		so.close()
 	}

@@ -44,6 +44,10 @@ type Config struct {
 	Events Events
 	// SharedObjects bounds each remote SharedObject.
 	SharedObjects SharedObjectLimits
+	// KeepClientsOnChange makes a changed script restart in place
+	// (Instance.RestartScript) instead of unloading the application, whose
+	// clients would be disconnected as by AMS's reloadApp.
+	KeepClientsOnChange bool
 }
 
 // SharedObjectLimits bound one SharedObject; zero fields take defaults.
@@ -147,6 +151,17 @@ func (r *Registry) Reload(app string) error {
 	return nil
 }
 
+// RestartScripts restarts the script runtime of every running instance
+// (Instance.RestartScript), keeping clients and live streams: what SIGHUP
+// does, unlike Reload.
+func (r *Registry) RestartScripts() {
+	for _, a := range r.Apps() {
+		for _, inst := range a.Instances() {
+			inst.RestartScript()
+		}
+	}
+}
+
 // Unload unloads every instance of an application (AMS unloadApp). The
 // application stays served: the next connect starts a new instance.
 func (r *Registry) Unload(app string) error {
@@ -199,8 +214,17 @@ func (r *Registry) Run(ctx context.Context) {
 			return
 		case now := <-t.C:
 			for _, name := range r.scan() {
-				r.log.Info("application files changed; reloading", zap.String("app", name))
-				if a := r.App(name); a != nil {
+				a := r.App(name)
+				if a == nil {
+					continue
+				}
+				r.log.Info("application files changed; reloading", zap.String("app", name),
+					zap.Bool("keep_clients", r.cfg.KeepClientsOnChange))
+				if r.cfg.KeepClientsOnChange {
+					for _, inst := range a.Instances() {
+						inst.RestartScript()
+					}
+				} else {
 					a.unloadAll()
 				}
 			}

@@ -416,3 +416,54 @@ func TestSampleLive(t *testing.T) {
 		t.Errorf("player got %v", m.Type)
 	}
 }
+
+// TestReloadRestartsScriptsInPlace: SIGHUP's Reload restarts application
+// scripts without dropping anyone — a client connected before it now calls
+// the new script's methods, and a live stream of that application keeps
+// reaching its player. With app_reload_keeps_clients a script edit does the
+// same.
+func TestReloadRestartsScriptsInPlace(t *testing.T) {
+	dir := t.TempDir()
+	version := func(v int) string {
+		return fmt.Sprintf(`Client.prototype.version = function () { return %d; };`, v)
+	}
+	writeApp(t, dir, "app", version(1), 1)
+	ts := startApps(t, dir, func(c *Config) { c.AppReloadKeepsClients = true })
+	callVersion := func(c *rtmp.Client) float64 {
+		t.Helper()
+		res, err := c.Call("version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := res.ArgNumber(0)
+		return n
+	}
+	c := mustDialApp(t, ts, "app", rtmp.ClientConfig{})
+	pub := mustDialApp(t, ts, "app", rtmp.ClientConfig{})
+	pid, _ := pub.CreateStream()
+	if err := pub.Publish(pid, "s", "live"); err != nil {
+		t.Fatal(err)
+	}
+	player := mustDialApp(t, ts, "app", rtmp.ClientConfig{})
+	id, _ := player.CreateStream()
+	if err := player.Play(id, "s", -2000); err != nil {
+		t.Fatal(err)
+	}
+	if v := callVersion(c); v != 1 {
+		t.Fatalf("version %v, want 1", v)
+	}
+	writeApp(t, dir, "app", version(2), 2)
+	if err := ts.Reload(ts.config()); err != nil {
+		t.Fatal(err)
+	}
+	if v := callVersion(c); v != 2 {
+		t.Errorf("after Reload: the connected client calls version %v, want 2", v)
+	}
+	// A script edit restarts it in place too (app_reload_keeps_clients).
+	writeApp(t, dir, "app", version(3), 3)
+	waitFor(t, 10*time.Second, "the edited script to run", func() bool { return callVersion(c) == 3 })
+	send(t, pub, pid, protocol.TypeVideo, 0, avcFrame(true, 1, 100))
+	if m := readMedia(t, player, id); m.Type != protocol.TypeVideo {
+		t.Fatal("live stream stopped across the script restarts")
+	}
+}

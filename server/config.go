@@ -19,6 +19,10 @@ type Config struct {
 	AppsDir string `toml:"apps_dir"`
 	// AppIdleTimeout unloads an application instance without clients.
 	AppIdleTimeout Duration `toml:"app_idle_timeout"`
+	// AppReloadKeepsClients makes an edited script restart in place,
+	// keeping its clients and streams, instead of reloading the
+	// application (which disconnects them, as AMS's reloadApp does).
+	AppReloadKeepsClients bool `toml:"app_reload_keeps_clients"`
 	// ShutdownTimeout bounds how long SIGTERM waits for clients to take
 	// their NetConnection.Connect.AppShutdown and go.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`

@@ -142,6 +142,8 @@ func (s *Server) Reload(cfg Config) error {
 	}
 	s.admit.setConfig(cfg.Limits)
 	s.core.Store(s.coreConfig(cfg))
+	// Scripts restart in place: their clients and live streams stay.
+	s.apps.RestartScripts()
 	s.log.Info("configuration reloaded")
 	return nil
 }
@@ -186,10 +188,11 @@ func New(cfg Config, log *zap.Logger) *Server {
 			AlwaysTakeover:   cfg.Media.AlwaysTakeover,
 			MaxStreams:       cfg.Limits.StreamsPerInstance,
 		},
-		Dir:           cfg.AppsDir,
-		IdleTimeout:   cfg.AppIdleTimeout.Duration,
-		SharedObjects: apps.SharedObjectLimits{MaxSlots: cfg.Limits.SharedObjectSlots, MaxBytes: cfg.Limits.SharedObjectBytes},
-		Log:           log.Named("apps"),
+		Dir:                 cfg.AppsDir,
+		IdleTimeout:         cfg.AppIdleTimeout.Duration,
+		SharedObjects:       apps.SharedObjectLimits{MaxSlots: cfg.Limits.SharedObjectSlots, MaxBytes: cfg.Limits.SharedObjectBytes},
+		KeepClientsOnChange: cfg.AppReloadKeepsClients,
+		Log:                 log.Named("apps"),
 		Engine: script.NewEngine(script.Config{
 			Timeout:        cfg.Script.Timeout.Duration,
 			QueueSize:      cfg.Script.Queue,

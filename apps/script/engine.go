@@ -277,6 +277,18 @@ func (h *host) boot(prog *goja.Program) {
 	if _, err := h.vm.RunProgram(prog); !h.check("main", err) {
 		return
 	}
+	// A restarted script (Instance.RestartScript) adopts the clients
+	// already connected, as accepted clients, without running onConnect.
+	for _, c := range h.inst.Clients() {
+		if h.clients[c] == nil {
+			jc := h.newClient(c)
+			jc.joined = true
+			h.order = append(h.order, jc)
+		}
+	}
+	if len(h.order) > 0 {
+		h.syncClientList()
+	}
 	if fn, ok := goja.AssertFunction(h.app.Get("onAppStart")); ok {
 		_, err := fn(h.app)
 		h.check("onAppStart", err)
