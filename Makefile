@@ -27,6 +27,10 @@ deps:
 		echo "installing chromium"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@command -v ip >/dev/null && command -v tc >/dev/null || { \
+		echo "installing iproute2 (network namespaces for the RTMFP/TCP fairness test)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq iproute2 >/dev/null; }
 
 vet:
 	$(GO) vet ./...
