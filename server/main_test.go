@@ -43,7 +43,22 @@ type testServer struct {
 
 // startServer starts a server; change adjusts the default configuration.
 // The server is stopped, and every connection closed, when the test ends.
+// Its log lines are kept for assertions (ts.logs).
 func startServer(t *testing.T, change func(*Config)) *testServer {
+	t.Helper()
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
+	if testing.Verbose() {
+		log = zap.New(zapcoreTee(core, t))
+	}
+	ts := startServerLog(t, change, log)
+	ts.logs = logs
+	return ts
+}
+
+// startServerLog is startServer with a logger of the caller's: long runs
+// must not keep every line in memory.
+func startServerLog(t *testing.T, change func(*Config), log *zap.Logger) *testServer {
 	t.Helper()
 	cfg := Defaults()
 	cfg.RTMP.Listen = "127.0.0.1:0"
@@ -55,11 +70,6 @@ func startServer(t *testing.T, change func(*Config)) *testServer {
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
-	}
-	core, logs := observer.New(zap.DebugLevel)
-	log := zap.New(core)
-	if testing.Verbose() {
-		log = zap.New(zapcoreTee(core, t))
 	}
 	srv := New(cfg, log)
 	if err := srv.Listen(); err != nil {
@@ -81,7 +91,7 @@ func startServer(t *testing.T, change func(*Config)) *testServer {
 			t.Errorf("server did not stop within 10 s; goroutines:\n%s", stacks.String())
 		}
 	})
-	ts := &testServer{Server: srv, url: fmt.Sprintf("rtmp://%s/live", srv.RTMPAddr()), logs: logs}
+	ts := &testServer{Server: srv, url: fmt.Sprintf("rtmp://%s/live", srv.RTMPAddr())}
 	if a := srv.RTMFPAddr(); a != nil {
 		ts.mfp = fmt.Sprintf("rtmfp://%s/live", a)
 	}

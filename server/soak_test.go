@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
@@ -31,7 +33,7 @@ func TestSoak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ts := startServer(t, nil)
+	ts := startServerLog(t, nil, zap.NewNop())
 	before := snapshot()
 	t.Logf("start: %s", before)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
