@@ -60,7 +60,6 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-
 // startNimbus starts `nimbus serve` and waits until its RTMP port accepts.
 func startNimbus(t *testing.T, ctx context.Context, bin, rtmpAddr, rtmfpAddr string) (*exec.Cmd, *testtools.Buffer) {
 	t.Helper()
