@@ -186,19 +186,8 @@ func (d *Decoder) array3(start int) (any, error) {
 	sp := d.open()
 	d.depth++
 	base := len(d.props)
-	for {
-		key, err := d.readString3()
-		if err != nil {
-			return nil, err
-		}
-		if key == "" {
-			break
-		}
-		v, err := d.amf3Value()
-		if err != nil {
-			return nil, err
-		}
-		d.props = append(d.props, Property{Key: key, Value: v})
+	if err := d.dynamicProps3(); err != nil {
+		return nil, err
 	}
 	dense, err := d.values3(n, start)
 	if err != nil {
@@ -308,19 +297,10 @@ func (d *Decoder) object3(start int) (any, error) {
 			}
 			d.props = append(d.props, Property{Key: name, Value: mv})
 		}
-		for t.dynamic {
-			key, err := d.readString3()
-			if err != nil {
+		if t.dynamic {
+			if err := d.dynamicProps3(); err != nil {
 				return nil, err
 			}
-			if key == "" {
-				break
-			}
-			mv, err := d.amf3Value()
-			if err != nil {
-				return nil, err
-			}
-			d.props = append(d.props, Property{Key: key, Value: mv})
 		}
 		props := d.popProps(base)
 		if t.class == "" {
@@ -449,4 +429,23 @@ func (d *Decoder) dictionary3(start int) (any, error) {
 	v := Dictionary{WeakKeys: weak != 0, Entries: entries}
 	d.close(sp, &d.objs3[slot], v)
 	return v, nil
+}
+
+// dynamicProps3 reads name/value pairs up to the empty name that ends them
+// (an array's associative part, an object's dynamic members) onto d.props.
+func (d *Decoder) dynamicProps3() error {
+	for {
+		key, err := d.readString3()
+		if err != nil {
+			return err
+		}
+		if key == "" {
+			return nil
+		}
+		v, err := d.amf3Value()
+		if err != nil {
+			return err
+		}
+		d.props = append(d.props, Property{Key: key, Value: v})
+	}
 }

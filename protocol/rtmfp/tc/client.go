@@ -214,43 +214,27 @@ func (c *Client) acceptFlows() {
 
 func (c *Client) readFlow(f *rtmfp.RecvFlow, streamID uint32) {
 	defer c.wg.Done()
-	for {
-		m, err := f.ReadMessage(c.ctx)
-		if err != nil {
-			return
-		}
-		msg, err := ParseMessage(m.Data, streamID)
-		if err != nil {
-			continue
-		}
-		if msg.Type == protocol.TypeUserControl {
-			if uc, err := protocol.ParseUserControl(msg.Payload); err == nil && uc.Event == protocol.EventFlowSync {
-				c.sync.arrive(c.ctx, uc.SyncID, uc.SyncCount)
-				continue
-			}
-		}
-		msg.Payload = append([]byte(nil), msg.Payload...)
-		select {
-		case c.in <- msg:
-		case <-c.ctx.Done():
-			return
-		}
-	}
+	readInto(c.ctx, f, streamID, &c.sync, c.in)
 }
 
 // ErrTimeout is returned when a read passes the deadline.
 var ErrTimeout = errors.New("tc: read deadline exceeded")
 
+// deadlineTimer fires at dl; the zero time never fires. stop releases it.
+func deadlineTimer(dl time.Time) (<-chan time.Time, func()) {
+	if dl.IsZero() {
+		return nil, func() {}
+	}
+	t := time.NewTimer(time.Until(dl))
+	return t.C, func() { t.Stop() }
+}
+
 func (c *Client) readRaw() (protocol.Message, error) {
 	c.mu.Lock()
 	dl := c.deadline
 	c.mu.Unlock()
-	var timeout <-chan time.Time
-	if !dl.IsZero() {
-		t := time.NewTimer(time.Until(dl))
-		defer t.Stop()
-		timeout = t.C
-	}
+	timeout, stop := deadlineTimer(dl)
+	defer stop()
 	select {
 	case m := <-c.in:
 		return m, nil

@@ -507,12 +507,8 @@ func (p directPipe) ReadMessage() (protocol.Message, error) {
 	p.ds.mu.Lock()
 	dl := p.ds.deadline
 	p.ds.mu.Unlock()
-	var timeout <-chan time.Time
-	if !dl.IsZero() {
-		t := time.NewTimer(time.Until(dl))
-		defer t.Stop()
-		timeout = t.C
-	}
+	timeout, stop := deadlineTimer(dl)
+	defer stop()
 	select {
 	case m := <-p.ds.in:
 		return m, nil
