@@ -22,7 +22,7 @@ func BenchmarkFanout1000(b *testing.B) {
 	subs := make([]*Subscriber, subscribers)
 	wake := make(chan struct{}, 1)
 	for i := range subs {
-		subs[i] = NewSubscriber(SubscriberConfig{}, wake, nil)
+		subs[i] = NewSubscriber(SubscriberConfig{}, ChanNotify(wake), nil)
 		if _, err := reg.Subscribe("bench", subs[i], true); err != nil {
 			b.Fatal(err)
 		}

@@ -93,7 +93,7 @@ func TestLateJoinerGetsCachesFirst(t *testing.T) {
 		s.Write(pub, f)
 	}
 	wake := make(chan struct{}, 1)
-	sub := NewSubscriber(SubscriberConfig{}, wake, nil)
+	sub := NewSubscriber(SubscriberConfig{}, ChanNotify(wake), nil)
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestSlowSubscriberDropsToKeyframeThenOverflows(t *testing.T) {
 	pub := &testPublisher{}
 	s, _ := reg.Publish("s", pub)
 	overflowed := 0
-	sub := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: time.Hour}, make(chan struct{}, 1), func() { overflowed++ })
+	sub := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: time.Hour}, func() {}, func() { overflowed++ })
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestSlowSubscriberDropsToKeyframeThenOverflows(t *testing.T) {
 	}
 
 	// A subscriber that never drains is dropped after MaxLag.
-	stuck := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: 10 * time.Millisecond}, make(chan struct{}, 1), func() { overflowed++ })
+	stuck := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: 10 * time.Millisecond}, func() {}, func() { overflowed++ })
 	if _, err := reg.Subscribe("s", stuck, true); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestTakeover(t *testing.T) {
 		t.Fatalf("publish over a live publisher: %v", err)
 	}
 	a.silence = 2 * time.Second
-	sub := NewSubscriber(SubscriberConfig{}, make(chan struct{}, 1), nil)
+	sub := NewSubscriber(SubscriberConfig{}, func() {}, nil)
 	if _, err := reg.Subscribe("s", sub, false); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestSubscriberRingGrowsToItsBound(t *testing.T) {
 	reg := NewRegistry(Config{})
 	pub := &testPublisher{}
 	s, _ := reg.Publish("s", pub)
-	sub := NewSubscriber(SubscriberConfig{MaxFrames: 64, MaxBytes: 1 << 20}, make(chan struct{}, 1), nil)
+	sub := NewSubscriber(SubscriberConfig{MaxFrames: 64, MaxBytes: 1 << 20}, func() {}, nil)
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -312,17 +312,63 @@ func TestMaxStreams(t *testing.T) {
 	if _, err := reg.Publish("a", &testPublisher{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Subscribe("b", NewSubscriber(SubscriberConfig{}, make(chan struct{}, 1), nil), false); err != nil {
+	if _, err := reg.Subscribe("b", NewSubscriber(SubscriberConfig{}, func() {}, nil), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := reg.Publish("c", &testPublisher{}); !errors.Is(err, ErrTooManyStreams) {
 		t.Fatalf("third stream: %v, want ErrTooManyStreams", err)
 	}
-	if _, err := reg.Subscribe("d", NewSubscriber(SubscriberConfig{}, make(chan struct{}, 1), nil), false); !errors.Is(err, ErrTooManyStreams) {
+	if _, err := reg.Subscribe("d", NewSubscriber(SubscriberConfig{}, func() {}, nil), false); !errors.Is(err, ErrTooManyStreams) {
 		t.Fatalf("fourth stream: %v, want ErrTooManyStreams", err)
 	}
 	// An existing stream still takes players.
-	if _, err := reg.Subscribe("a", NewSubscriber(SubscriberConfig{}, make(chan struct{}, 1), nil), true); err != nil {
+	if _, err := reg.Subscribe("a", NewSubscriber(SubscriberConfig{}, func() {}, nil), true); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAudioBatch checks when a subscriber is signalled: at once for video,
+// sequence headers and audio-only streams; for audio of a stream with video
+// only with the next video frame, or once audio has waited AudioBatch.
+func TestAudioBatch(t *testing.T) {
+	audio := func() *Frame { return NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 1, 2, 3}) }
+	tests := []struct {
+		name   string
+		frames []*Frame
+		sleep  time.Duration // before the last frame
+		want   []int         // signals counted after each frame
+	}{
+		{"audio only", []*Frame{NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 0, 1}), audio(), audio()}, 0, []int{1, 2, 3}},
+		{"audio waits for video", []*Frame{video(true, 10), audio(), audio(), video(false, 10)}, 0, []int{1, 1, 1, 2}},
+		{"audio sequence header goes at once", []*Frame{video(true, 10), NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 0, 1})}, 0, []int{1, 2}},
+		{"audio goes alone once video stalls", []*Frame{video(true, 10), audio(), audio()}, 30 * time.Millisecond, []int{1, 1, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := NewRegistry(Config{AudioBatch: 20 * time.Millisecond})
+			pub := &testPublisher{}
+			s, err := reg.Publish("s", pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signals := 0
+			sub := NewSubscriber(SubscriberConfig{}, func() { signals++ }, nil)
+			if _, err := reg.Subscribe("s", sub, true); err != nil {
+				t.Fatal(err)
+			}
+			signals = 0 // joining a live stream signals the start-up frames
+			for i, f := range tt.frames {
+				if i == len(tt.frames)-1 && tt.sleep > 0 {
+					time.Sleep(tt.sleep)
+				}
+				s.Write(pub, f)
+				if signals != tt.want[i] {
+					t.Fatalf("after frame %d: %d signals, want %d", i, signals, tt.want[i])
+				}
+			}
+			if sub.Len() != len(tt.frames) {
+				t.Errorf("queued %d frames, want %d (batching must not drop)", sub.Len(), len(tt.frames))
+			}
+		})
 	}
 }

@@ -24,6 +24,14 @@ type Stream struct {
 	name string
 	reg  *Registry
 
+	// fanMu serialises Write, which signals subscribers after releasing
+	// mu using the scratch slice ready.
+	fanMu sync.Mutex
+	ready []*Subscriber
+	// heldSince is when the audio frames waiting for the next video frame
+	// started to wait (zero when none wait); fanMu guards it.
+	heldSince time.Time
+
 	mu         sync.Mutex
 	pub        Publisher
 	pubSince   time.Time
@@ -48,20 +56,57 @@ func (s *Stream) Name() string { return s.name }
 // Write routes one frame from the publisher p to every subscriber and
 // updates the late-joiner caches. Frames from anyone but the current
 // publisher are ignored (an evicted publisher may still be draining).
+//
+// Subscribers are signalled after the stream lock is released, because a
+// signal may write to the subscriber's socket there and then. Audio of a
+// stream with video is not signalled at once (Config.AudioBatch): it goes
+// out with the next video frame.
 func (s *Stream) Write(p Publisher, f *Frame) {
+	s.fanMu.Lock()
+	defer s.fanMu.Unlock()
 	now := time.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.pub != p {
+		s.mu.Unlock()
 		return
 	}
 	s.bytesIn.Add(uint64(f.Size()))
 	s.framesIn.Add(1)
 	s.stats.update(f, s.pubSince, now)
 	s.cache(f)
+	signal := s.signalNow(f, now)
 	for sub := range s.subs {
 		sub.push(f, s.hasVideo, now)
+		if signal {
+			s.ready = append(s.ready, sub)
+		}
 	}
+	s.mu.Unlock()
+	for i, sub := range s.ready {
+		sub.signal()
+		s.ready[i] = nil
+	}
+	s.ready = s.ready[:0]
+}
+
+// signalNow decides whether subscribers are signalled for f or f waits for
+// the next video frame. The caller holds fanMu and mu.
+func (s *Stream) signalNow(f *Frame, now time.Time) bool {
+	hold := s.reg.cfg.AudioBatch
+	if hold <= 0 || !s.hasVideo || f.Type != protocol.TypeAudio || f.SeqHeader {
+		s.heldSince = time.Time{}
+		return true
+	}
+	if s.heldSince.IsZero() {
+		s.heldSince = now
+		return false
+	}
+	if now.Sub(s.heldSince) >= hold {
+		// Video stalled: let the audio go on its own.
+		s.heldSince = time.Time{}
+		return true
+	}
+	return false
 }
 
 // cache keeps what a late joiner needs: metadata, sequence headers and the

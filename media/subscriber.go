@@ -59,8 +59,11 @@ func (c SubscriberConfig) withDefaults() SubscriberConfig {
 // Subscriber is one player's bounded queue on a stream. The stream pushes,
 // the player's connection pops; neither blocks the other.
 type Subscriber struct {
-	cfg  SubscriberConfig
-	wake chan<- struct{}
+	cfg SubscriberConfig
+	// notify tells the consumer there is something to pop. It must not
+	// block and must not call back into the stream (it may write to the
+	// consumer's socket, but only without waiting).
+	notify func()
 	// onOverflow is called once, from the publisher's goroutine, when the
 	// subscriber has been dropping for longer than MaxLag. It must not block.
 	onOverflow func()
@@ -76,11 +79,22 @@ type Subscriber struct {
 	stream        *Stream
 }
 
-// NewSubscriber makes a subscriber that signals wake (without blocking) when
-// it has something to pop. onOverflow may be nil.
-func NewSubscriber(cfg SubscriberConfig, wake chan<- struct{}, onOverflow func()) *Subscriber {
+// NewSubscriber makes a subscriber that calls notify when it has something
+// to pop. onOverflow may be nil.
+func NewSubscriber(cfg SubscriberConfig, notify func(), onOverflow func()) *Subscriber {
 	cfg = cfg.withDefaults()
-	return &Subscriber{cfg: cfg, wake: wake, onOverflow: onOverflow, ring: make([]Entry, min(initialRing, cfg.MaxFrames))}
+	return &Subscriber{cfg: cfg, notify: notify, onOverflow: onOverflow, ring: make([]Entry, min(initialRing, cfg.MaxFrames))}
+}
+
+// ChanNotify returns a notify function for NewSubscriber that signals ch
+// without blocking, for a consumer that waits on a channel.
+func ChanNotify(ch chan<- struct{}) func() {
+	return func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // initialRing is a new subscriber's queue capacity: a player that keeps
@@ -157,12 +171,7 @@ func (s *Subscriber) Reset() {
 	s.needKey = true
 }
 
-func (s *Subscriber) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Subscriber) signal() { s.notify() }
 
 // put appends e; the caller holds s.mu and has checked for room.
 func (s *Subscriber) put(e Entry) {
@@ -203,7 +212,8 @@ func (s *Subscriber) discardLocked() {
 	s.dropped++
 }
 
-// push offers a live frame. hasVideo tells whether the stream carries video,
+// push offers a live frame; the stream signals the subscriber afterwards,
+// outside its lock (Stream.Write). hasVideo tells whether the stream carries video,
 // which decides whether a dropping subscriber resumes at a keyframe or as
 // soon as there is room. Sequence headers and metadata are always taken when
 // they fit so that a resumed decoder is configured.
@@ -239,7 +249,6 @@ func (s *Subscriber) push(f *Frame, hasVideo bool, now time.Time) {
 	if overflow && s.onOverflow != nil {
 		s.onOverflow()
 	}
-	s.signal()
 }
 
 func (s *Subscriber) dropLocked(now time.Time) {
@@ -251,7 +260,8 @@ func (s *Subscriber) dropLocked(now time.Time) {
 }
 
 // replay queues a late joiner's start-up frames: they must all fit, so the
-// queue bound does not apply to them.
+// queue bound does not apply to them. The caller signals the subscriber
+// once it has released the stream and registry locks.
 func (s *Subscriber) replay(frames []*Frame) {
 	s.mu.Lock()
 	for _, f := range frames {
@@ -261,5 +271,4 @@ func (s *Subscriber) replay(frames []*Frame) {
 		s.put(Entry{Frame: f})
 	}
 	s.mu.Unlock()
-	s.signal()
 }

@@ -123,7 +123,10 @@ type MediaConfig struct {
 	SubscriberMaxLag     Duration `toml:"subscriber_max_lag"`
 	PublisherTimeout     Duration `toml:"publisher_timeout"`
 	AlwaysTakeover       bool     `toml:"always_takeover"`
-	SampleAccess         bool     `toml:"sample_access"`
+	// AudioBatch lets audio wait for the next video frame so that players
+	// get both in one write (media.Config.AudioBatch).
+	AudioBatch   Duration `toml:"audio_batch"`
+	SampleAccess bool     `toml:"sample_access"`
 }
 
 // NetConnConfig tunes the NetConnection layer.
@@ -216,6 +219,7 @@ func Defaults() Config {
 		Media: MediaConfig{
 			GOPCache: true, MaxGOPBytes: 32 << 20, SubscriberQueueBytes: 4 << 20,
 			SubscriberMaxLag: Duration{10 * time.Second}, PublisherTimeout: Duration{10 * time.Second},
+			AudioBatch: Duration{50 * time.Millisecond},
 		},
 		NetConn: NetConnConfig{MaxStreams: 32, FMSVersion: "FMS/5,0,17,5001"},
 		Auth:    AuthConfig{CallbackTimeout: Duration{5 * time.Second}},

@@ -187,6 +187,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 			PublisherTimeout: cfg.Media.PublisherTimeout.Duration,
 			AlwaysTakeover:   cfg.Media.AlwaysTakeover,
 			MaxStreams:       cfg.Limits.StreamsPerInstance,
+			AudioBatch:       cfg.Media.AudioBatch.Duration,
 		},
 		Dir:                 cfg.AppsDir,
 		IdleTimeout:         cfg.AppIdleTimeout.Duration,

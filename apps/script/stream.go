@@ -64,7 +64,7 @@ func (s *stream) play(call goja.FunctionCall) goja.Value {
 		return s.h.vm.ToValue(false)
 	}
 	r.out = out
-	r.sub = media.NewSubscriber(s.h.cfg.Subscriber, r.wake, func() { r.Evict(media.ErrNotFound) })
+	r.sub = media.NewSubscriber(s.h.cfg.Subscriber, media.ChanNotify(r.wake), func() { r.Evict(media.ErrNotFound) })
 	if _, err := reg.Subscribe(source, r.sub, false); err != nil {
 		out.Unpublish(r)
 		s.h.log.Info("Stream.play: cannot subscribe", zap.String("source", source), zap.Error(err))

@@ -34,7 +34,7 @@ func TestStreamPlayRepublishes(t *testing.T) {
 		t.Fatalf("play: %v %v", ok, err)
 	}
 	wake := make(chan struct{}, 1)
-	sub := media.NewSubscriber(media.SubscriberConfig{}, wake, nil)
+	sub := media.NewSubscriber(media.SubscriberConfig{}, media.ChanNotify(wake), nil)
 	if _, err := reg.Subscribe("out", sub, true); err != nil {
 		t.Fatalf("out is not published: %v", err)
 	}

@@ -247,7 +247,7 @@ func (ns *netStream) subscribe(name string, mustExist bool, started func() error
 	p := &play{streamID: ns.id, name: name}
 	subCfg := c.cfg.Subscriber
 	subCfg.Label = c.tr.Protocol()
-	p.sub = media.NewSubscriber(subCfg, c.out.wake, func() {
+	p.sub = media.NewSubscriber(subCfg, c.out.signal, func() {
 		c.log.Warn("slow subscriber dropped", zap.String("stream", name))
 		c.refused("subscriber_queue")
 		c.tr.Close(ErrSlowSubscriber)
