@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -337,11 +338,13 @@ func TestAudioBatch(t *testing.T) {
 		frames []*Frame
 		sleep  time.Duration // before the last frame
 		want   []int         // signals counted after each frame
+		held   bool          // the last frame waits: it must go out on its own
 	}{
-		{"audio only", []*Frame{NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 0, 1}), audio(), audio()}, 0, []int{1, 2, 3}},
-		{"audio waits for video", []*Frame{video(true, 10), audio(), audio(), video(false, 10)}, 0, []int{1, 1, 1, 2}},
-		{"audio sequence header goes at once", []*Frame{video(true, 10), NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 0, 1})}, 0, []int{1, 2}},
-		{"audio goes alone once video stalls", []*Frame{video(true, 10), audio(), audio()}, 30 * time.Millisecond, []int{1, 1, 2}},
+		{"audio only", []*Frame{NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 0, 1}), audio(), audio()}, 0, []int{1, 2, 3}, false},
+		{"audio waits for video", []*Frame{video(true, 10), audio(), audio(), video(false, 10)}, 0, []int{1, 1, 1, 2}, false},
+		{"audio sequence header goes at once", []*Frame{video(true, 10), NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 0, 1})}, 0, []int{1, 2}, false},
+		{"audio goes alone once video stalls", []*Frame{video(true, 10), audio(), audio()}, 30 * time.Millisecond, []int{1, 1, 2}, false},
+		{"held audio goes out without a next frame", []*Frame{video(true, 10), audio()}, 0, []int{1, 1}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,23 +354,32 @@ func TestAudioBatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			signals := 0
-			sub := NewSubscriber(SubscriberConfig{}, func() { signals++ }, nil)
+			var signals atomic.Int32
+			sub := NewSubscriber(SubscriberConfig{}, func() { signals.Add(1) }, nil)
 			if _, err := reg.Subscribe("s", sub, true); err != nil {
 				t.Fatal(err)
 			}
-			signals = 0 // joining a live stream signals the start-up frames
+			signals.Store(0) // joining a live stream signals the start-up frames
 			for i, f := range tt.frames {
 				if i == len(tt.frames)-1 && tt.sleep > 0 {
 					time.Sleep(tt.sleep)
 				}
 				s.Write(pub, f)
-				if signals != tt.want[i] {
-					t.Fatalf("after frame %d: %d signals, want %d", i, signals, tt.want[i])
+				if got := int(signals.Load()); got != tt.want[i] {
+					t.Fatalf("after frame %d: %d signals, want %d", i, got, tt.want[i])
 				}
 			}
 			if sub.Len() != len(tt.frames) {
 				t.Errorf("queued %d frames, want %d (batching must not drop)", sub.Len(), len(tt.frames))
+			}
+			// Held audio goes out on its own once nothing follows it.
+			before := signals.Load()
+			deadline := time.Now().Add(5 * time.Second)
+			for tt.held && signals.Load() == before {
+				if time.Now().After(deadline) {
+					t.Fatal("held audio never released")
+				}
+				time.Sleep(time.Millisecond)
 			}
 		})
 	}

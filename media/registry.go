@@ -78,7 +78,7 @@ func (r *Registry) streamLocked(name string) (*Stream, error) {
 		if r.cfg.MaxStreams > 0 && len(r.streams) >= r.cfg.MaxStreams {
 			return nil, fmt.Errorf("%w (limit %d)", ErrTooManyStreams, r.cfg.MaxStreams)
 		}
-		s = &Stream{name: name, reg: r, subs: make(map[*Subscriber]struct{})}
+		s = &Stream{name: name, reg: r}
 		r.streams[name] = s
 	}
 	return s, nil
@@ -106,13 +106,13 @@ func (r *Registry) Publish(name string, p Publisher) (*Stream, error) {
 		}
 		old.Evict(ErrTakenOver)
 		s.resetCaches()
-		for sub := range s.subs {
+		for _, sub := range s.subs {
 			sub.pushEvent(EventUnpublish)
 		}
 	}
 	s.pub = p
 	s.pubSince = time.Now()
-	for sub := range s.subs {
+	for _, sub := range s.subs {
 		sub.pushEvent(EventPublish)
 	}
 	if r.cfg.Events != nil {
@@ -145,7 +145,7 @@ func (r *Registry) subscribe(name string, sub *Subscriber, mustExist bool) (s *S
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.subs[sub] = struct{}{}
+	s.addSub(sub)
 	sub.mu.Lock()
 	sub.stream = s
 	// Without a cached GOP a joiner must not start mid-GOP.

@@ -29,8 +29,10 @@ type Stream struct {
 	fanMu sync.Mutex
 	ready []*Subscriber
 	// heldSince is when the audio frames waiting for the next video frame
-	// started to wait (zero when none wait); fanMu guards it.
+	// started to wait (zero when none wait); heldTimer lets them go if no
+	// frame comes within AudioBatch. fanMu guards both.
 	heldSince time.Time
+	heldTimer *time.Timer
 
 	mu         sync.Mutex
 	pub        Publisher
@@ -41,7 +43,7 @@ type Stream struct {
 	gopBytes   int
 	gopValid   bool // gop starts at a keyframe and is complete since then
 	hasVideo   bool
-	subs       map[*Subscriber]struct{}
+	subs       []*Subscriber // a slice: Write walks it for every frame
 	videoCodec string
 	audioCodec string
 	stats      streamStats
@@ -75,18 +77,14 @@ func (s *Stream) Write(p Publisher, f *Frame) {
 	s.stats.update(f, s.pubSince, now)
 	s.cache(f)
 	signal := s.signalNow(f, now)
-	for sub := range s.subs {
+	for _, sub := range s.subs {
 		sub.push(f, s.hasVideo, now)
 		if signal {
 			s.ready = append(s.ready, sub)
 		}
 	}
 	s.mu.Unlock()
-	for i, sub := range s.ready {
-		sub.signal()
-		s.ready[i] = nil
-	}
-	s.ready = s.ready[:0]
+	s.signalReady()
 }
 
 // signalNow decides whether subscribers are signalled for f or f waits for
@@ -99,6 +97,11 @@ func (s *Stream) signalNow(f *Frame, now time.Time) bool {
 	}
 	if s.heldSince.IsZero() {
 		s.heldSince = now
+		if s.heldTimer == nil {
+			s.heldTimer = time.AfterFunc(hold, s.releaseHeld)
+		} else {
+			s.heldTimer.Reset(hold)
+		}
 		return false
 	}
 	if now.Sub(s.heldSince) >= hold {
@@ -107,6 +110,31 @@ func (s *Stream) signalNow(f *Frame, now time.Time) bool {
 		return true
 	}
 	return false
+}
+
+// releaseHeld signals the subscribers for audio that waited AudioBatch
+// without a frame coming after it (the publisher paused or stopped).
+func (s *Stream) releaseHeld() {
+	s.fanMu.Lock()
+	defer s.fanMu.Unlock()
+	if s.heldSince.IsZero() || time.Since(s.heldSince) < s.reg.cfg.AudioBatch {
+		return // gone out with a later frame, or a newer batch is waiting
+	}
+	s.heldSince = time.Time{}
+	s.mu.Lock()
+	for _, sub := range s.subs {
+		s.ready = append(s.ready, sub)
+	}
+	s.mu.Unlock()
+	s.signalReady()
+}
+
+func (s *Stream) signalReady() {
+	for i, sub := range s.ready {
+		sub.signal()
+		s.ready[i] = nil
+	}
+	s.ready = s.ready[:0]
 }
 
 // cache keeps what a late joiner needs: metadata, sequence headers and the
@@ -212,7 +240,7 @@ func (s *Stream) Unpublish(p Publisher) {
 	}
 	s.pub = nil
 	s.resetCaches()
-	for sub := range s.subs {
+	for _, sub := range s.subs {
 		sub.pushEvent(EventUnpublish)
 	}
 	empty := len(s.subs) == 0
@@ -230,7 +258,7 @@ func (s *Stream) Unsubscribe(sub *Subscriber) {
 	s.reg.mu.Lock()
 	defer s.reg.mu.Unlock()
 	s.mu.Lock()
-	delete(s.subs, sub)
+	s.removeSub(sub)
 	empty := len(s.subs) == 0 && s.pub == nil
 	s.mu.Unlock()
 	sub.mu.Lock()
@@ -239,6 +267,26 @@ func (s *Stream) Unsubscribe(sub *Subscriber) {
 	if empty && s.reg.streams[s.name] == s {
 		delete(s.reg.streams, s.name)
 	}
+}
+
+// addSub and removeSub keep subs and each subscriber's index in it; the
+// caller holds mu.
+func (s *Stream) addSub(sub *Subscriber) {
+	sub.index = len(s.subs)
+	s.subs = append(s.subs, sub)
+}
+
+func (s *Stream) removeSub(sub *Subscriber) {
+	i := sub.index
+	if i < 0 || i >= len(s.subs) || s.subs[i] != sub {
+		return
+	}
+	last := len(s.subs) - 1
+	s.subs[i] = s.subs[last]
+	s.subs[i].index = i
+	s.subs[last] = nil
+	s.subs = s.subs[:last]
+	sub.index = -1
 }
 
 // StreamInfo is a snapshot of a stream for monitoring.
@@ -269,7 +317,7 @@ func (s *Stream) Info() StreamInfo {
 		BytesIn: s.bytesIn.Load(), FramesIn: s.framesIn.Load(),
 		SubscribersByProtocol: make(map[string]int, 2),
 	}
-	for sub := range s.subs {
+	for _, sub := range s.subs {
 		info.SubscribersByProtocol[sub.cfg.Label]++
 	}
 	if s.pub != nil {

@@ -77,13 +77,16 @@ type Subscriber struct {
 	dropped       uint64
 	overflowed    bool
 	stream        *Stream
+	// index is the subscriber's place in its stream's list, guarded by
+	// the stream's lock.
+	index int
 }
 
 // NewSubscriber makes a subscriber that calls notify when it has something
 // to pop. onOverflow may be nil.
 func NewSubscriber(cfg SubscriberConfig, notify func(), onOverflow func()) *Subscriber {
 	cfg = cfg.withDefaults()
-	return &Subscriber{cfg: cfg, notify: notify, onOverflow: onOverflow, ring: make([]Entry, min(initialRing, cfg.MaxFrames))}
+	return &Subscriber{cfg: cfg, notify: notify, onOverflow: onOverflow, index: -1, ring: make([]Entry, min(initialRing, cfg.MaxFrames))}
 }
 
 // ChanNotify returns a notify function for NewSubscriber that signals ch

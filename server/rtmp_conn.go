@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,8 +33,9 @@ const (
 var errIdle = errors.New("rtmp: idle timeout")
 
 // rtmpConn is the RTMP transport of one client: a reader goroutine that
-// decodes chunks into messages for the NetConnection core, and a writer
-// goroutine that drains the core's outbox into the chunk writer.
+// decodes chunks into messages for the NetConnection core, and a sender
+// role that drains the core's outbox into the chunk writer from whichever
+// goroutine queued something (kick).
 type rtmpConn struct {
 	id    string
 	nc    net.Conn
@@ -51,9 +53,33 @@ type rtmpConn struct {
 	bytesIn    atomic.Uint64
 	bytesOut   atomic.Uint64
 	closeOnce  sync.Once
-	peerWindow uint32 // reader goroutine only
-	lastAck    uint64 // reader goroutine only
-	flushedOut uint64 // writer goroutine only: bytes already added to bytesOut
+	closed     atomic.Bool // set by Close; cheaper than ctx.Err on the send path
+	peerWindow uint32      // reader goroutine only
+	lastAck    uint64      // reader goroutine only
+	pingTimer  *time.Timer
+
+	// The sender role (kick): sending is held by whoever is writing;
+	// sendAgain tells it that more was queued meanwhile. senders counts
+	// the goroutines a full socket handed the role to.
+	sendMu    sync.Mutex
+	sending   bool
+	sendAgain bool
+	senders   sync.WaitGroup
+	// The sender's state.
+	w             *rtmp.Writer
+	sock          *socketWriter
+	writeDeadline time.Time
+	flushedOut    uint64 // bytes already added to bytesOut
+}
+
+// newRTMPConn makes the transport of one accepted connection; core is set
+// by the caller before run.
+func newRTMPConn(id string, nc net.Conn, proto string, cfg RTMPConfig, log *zap.Logger, refused func(string)) *rtmpConn {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: cfg, log: log, ctx: ctx, cancel: cancel, refused: refused,
+		sock: newSocketWriter(nc)}
+	c.w = rtmp.NewWriter(c.sock)
+	return c
 }
 
 func (c *rtmpConn) Protocol() string     { return c.proto }
@@ -76,6 +102,7 @@ func (c *rtmpConn) Shutdown() { shutdownCore(c.core, c.Close) }
 // Close implements netconn.Transport.
 func (c *rtmpConn) Close(cause error) {
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
 		c.cancel(cause)
 		_ = c.nc.Close()
 	})
@@ -107,12 +134,7 @@ func (c *rtmpConn) run() {
 	c.lastRead.Store(start.UnixNano())
 	err := c.handshake()
 	if err == nil {
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Close(c.writeLoop())
-		}()
+		c.pingTimer = time.AfterFunc(c.cfg.PingInterval.Duration, c.ping)
 		err = c.readLoop()
 		switch {
 		case errors.Is(err, rtmp.ErrMessageTooLarge), errors.Is(err, rtmp.ErrReassemblyLimit):
@@ -121,12 +143,18 @@ func (c *rtmpConn) run() {
 			c.refused("chunk_size")
 		}
 		if errors.Is(err, errIdle) {
-			// Tell the client why, then let the writer flush and close.
+			// Tell the client why, then let the sender flush and close.
 			c.core.Disconnect(protocol.ConnectIdleTimeOut, "Connection idle too long.", errIdle)
-		} else {
-			c.Close(err)
+			t := time.NewTimer(c.cfg.WriteTimeout.Duration)
+			select {
+			case <-c.ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		wg.Wait()
+		c.Close(err)
+		c.pingTimer.Stop()
+		c.senders.Wait()
 	}
 	c.Close(err)
 	c.core.Close()
@@ -242,74 +270,173 @@ func csidFor(m *protocol.Message) uint32 {
 	return csidCommand
 }
 
-func (c *rtmpConn) writeLoop() error {
-	out := c.core.Outbox()
-	// The writer gets the connection itself so that its vectored writes
-	// reach writev; it counts the bytes.
-	w := rtmp.NewWriter(c.nc)
-	// Over TLS a vectored write is a record per segment: copy instead.
-	shared := c.proto == "rtmp"
-	defer func() { c.bytesOut.Add(w.BytesWritten() - c.flushedOut) }()
-	ping := time.NewTicker(c.cfg.PingInterval.Duration)
-	defer ping.Stop()
-	var writeDeadline time.Time
+// kick is the outbox's notify function: something is queued. The caller
+// that finds no one sending becomes the sender and writes there and then,
+// without waiting for the socket: for a player that keeps up, the
+// publisher's goroutine writes each frame to every player's socket itself,
+// with no goroutine per player to wake. Whatever the socket does not take
+// at once goes to a goroutine started for the purpose (handOff), which
+// waits for room under the write deadline and keeps sending until the
+// outbox is empty; the subscriber queues meanwhile hold, and past their
+// bound drop, the player's media. Over TLS every send is handed off.
+func (c *rtmpConn) kick() {
+	if c.closed.Load() {
+		return // closed: the reader goroutine is releasing the streams
+	}
+	c.sendMu.Lock()
+	if c.sending {
+		c.sendAgain = true
+		c.sendMu.Unlock()
+		return
+	}
+	c.sending = true
+	c.sendMu.Unlock()
+	if !c.sock.direct() {
+		c.handOff()
+		return
+	}
+	c.send(false)
+}
+
+// handOff passes the sender role to a new goroutine that may block.
+func (c *rtmpConn) handOff() {
+	c.senders.Add(1)
+	go func() {
+		defer c.senders.Done()
+		c.send(true)
+	}()
+}
+
+// send drains the outbox while it holds the sender role and gives the role
+// up when the outbox is empty, or hands it off when the socket is full.
+func (c *rtmpConn) send(blocking bool) {
 	for {
-		select {
-		case <-c.ctx.Done():
-			return context.Cause(c.ctx)
-		case <-out.Wake():
-		case <-ping.C:
-			if c.Silence() >= c.cfg.PingInterval.Duration {
-				ts := uint32(time.Now().UnixMilli())
-				if err := out.Push(protocol.Message{Type: protocol.TypeUserControl,
-					Payload: protocol.AppendUserControl(nil, protocol.UserControl{Event: protocol.EventPingRequest, Timestamp: ts})}); err != nil {
-					return err
-				}
+		err := c.drain(blocking)
+		if errors.Is(err, errSocketFull) {
+			c.handOff()
+			return
+		}
+		if err != nil {
+			// Close does not wait for locks: this may run in a
+			// publisher's goroutine, inside the stream's fan-out.
+			c.Close(err)
+		}
+		c.sendMu.Lock()
+		if c.sendAgain && err == nil {
+			c.sendAgain = false
+			c.sendMu.Unlock()
+			continue
+		}
+		c.sending = false
+		c.sendMu.Unlock()
+		return
+	}
+}
+
+// errSocketFull stops a non-blocking drain: the rest waits for room.
+var errSocketFull = errors.New("rtmp: socket full")
+
+// drain writes the outbox out. Non-blocking, it stops with errSocketFull
+// as soon as the socket leaves something over.
+func (c *rtmpConn) drain(blocking bool) (err error) {
+	if c.closed.Load() {
+		return context.Cause(c.ctx)
+	}
+	if c.sock.blocking != blocking {
+		c.sock.blocking = blocking
+		if !blocking {
+			// A write deadline, even a past one, must not fail the
+			// non-blocking writes; they never wait.
+			c.writeDeadline = time.Time{}
+			if err := c.nc.SetWriteDeadline(time.Time{}); err != nil {
+				return err
 			}
 		}
-		now := time.Now()
+	}
+	if blocking {
 		// Re-arming the deadline per wake-up is wasted work; keep it
 		// within a second of exact.
-		if writeDeadline.Sub(now) < c.cfg.WriteTimeout.Duration-time.Second {
-			writeDeadline = now.Add(c.cfg.WriteTimeout.Duration)
-			if err := c.nc.SetWriteDeadline(writeDeadline); err != nil {
+		now := time.Now()
+		if c.writeDeadline.Sub(now) < c.cfg.WriteTimeout.Duration-time.Second {
+			c.writeDeadline = now.Add(c.cfg.WriteTimeout.Duration)
+			if err := c.nc.SetWriteDeadline(c.writeDeadline); err != nil {
 				return err
 			}
 		}
-		for {
-			o, ok := out.Next()
-			if !ok {
-				break
-			}
-			csid := csidFor(&o.Message)
-			if shared && o.Frame != nil && o.StreamID <= 0xffffff {
-				chunkSize := w.ChunkSize()
-				key := uint64(chunkSize)<<40 | uint64(csid)<<24 | uint64(o.StreamID)
-				chunks := o.Frame.Encoded(key, func(dst []byte) []byte {
-					return rtmp.AppendChunks(dst, csid, o.Message, chunkSize)
-				})
-				if err := w.WritePrechunked(csid, o.Message, chunks); err != nil {
-					return err
-				}
-			} else if err := w.WriteMessage(csid, o.Message); err != nil {
-				return err
-			}
-			if o.Type == protocol.TypeSetChunkSize {
-				size, err := rtmp.ParseUint32(o.Payload)
-				if err != nil {
-					return err
-				}
-				w.SetChunkSize(size)
-			}
+	}
+	defer func() {
+		c.bytesOut.Add(c.w.BytesWritten() - c.flushedOut)
+		c.flushedOut = c.w.BytesWritten()
+	}()
+	if done, err := c.sock.flushPending(); err != nil || !done {
+		return cmp.Or(err, errSocketFull)
+	}
+	out := c.core.Outbox()
+	for {
+		o, ok := out.Next()
+		if !ok {
+			break
 		}
-		err := w.Flush()
-		c.bytesOut.Add(w.BytesWritten() - c.flushedOut)
-		c.flushedOut = w.BytesWritten()
+		if err := c.writeOne(o); err != nil {
+			return err
+		}
+		if len(c.sock.pending) > 0 {
+			// Stop taking frames off the subscriber queues: there they
+			// are bounded and dropped to a keyframe if it comes to that.
+			break
+		}
+	}
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	if len(c.sock.pending) > 0 {
+		return errSocketFull
+	}
+	return out.Closing()
+}
+
+// writeOne hands one outgoing message to the chunk writer: live frames as
+// the chunks shared by every player with the same chunk size, the rest
+// chunked for this connection.
+func (c *rtmpConn) writeOne(o netconn.Outgoing) error {
+	w := c.w
+	csid := csidFor(&o.Message)
+	// Over TLS a vectored write is a record per segment: copy instead.
+	if c.proto == "rtmp" && o.Frame != nil && o.StreamID <= 0xffffff {
+		chunkSize := w.ChunkSize()
+		key := uint64(chunkSize)<<40 | uint64(csid)<<24 | uint64(o.StreamID)
+		chunks := o.Frame.Encoded(key, func(dst []byte) []byte {
+			return rtmp.AppendChunks(dst, csid, o.Message, chunkSize)
+		})
+		if err := w.WritePrechunked(csid, o.Message, chunks); err != nil {
+			return err
+		}
+	} else if err := w.WriteMessage(csid, o.Message); err != nil {
+		return err
+	}
+	if o.Type == protocol.TypeSetChunkSize {
+		size, err := rtmp.ParseUint32(o.Payload)
 		if err != nil {
 			return err
 		}
-		if cause := out.Closing(); cause != nil {
-			return cause
+		w.SetChunkSize(size)
+	}
+	return nil
+}
+
+// ping asks a silent client for a ping response every PingInterval, so
+// that a dead peer is noticed by the idle timeout.
+func (c *rtmpConn) ping() {
+	if c.ctx.Err() != nil {
+		return
+	}
+	if c.Silence() >= c.cfg.PingInterval.Duration {
+		ts := uint32(time.Now().UnixMilli())
+		if err := c.core.Outbox().Push(protocol.Message{Type: protocol.TypeUserControl,
+			Payload: protocol.AppendUserControl(nil, protocol.UserControl{Event: protocol.EventPingRequest, Timestamp: ts})}); err != nil {
+			c.Close(err)
+			return
 		}
 	}
+	c.pingTimer.Reset(c.cfg.PingInterval.Duration)
 }

@@ -382,10 +382,10 @@ func (s *Server) accept(ln net.Listener, proto string) error {
 // admission slot when it ends.
 func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	id := strconv.FormatUint(s.nextID.Add(1), 10)
-	ctx, cancel := context.WithCancelCause(context.Background())
 	log := s.log.With(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
-	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: s.config().RTMP, log: log, ctx: ctx, cancel: cancel, refused: s.admit.count}
+	c := newRTMPConn(id, nc, proto, s.config().RTMP, log, s.admit.count)
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
+	c.core.Outbox().SetNotify(c.kick)
 	s.serveConn(c, release, c.run)
 }
 

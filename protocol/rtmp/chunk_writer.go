@@ -67,6 +67,15 @@ func (st *outStream) advance(m protocol.Message) (format uint8, field uint32) {
 	return format, field
 }
 
+// BuffersWriter is a connection that writes several buffers in one call
+// itself; the Writer uses it instead of net.Buffers.WriteTo, which only
+// reaches writev for the net package's own connection types. It consumes v
+// as WriteTo does.
+type BuffersWriter interface {
+	io.Writer
+	WriteBuffers(v *net.Buffers) (int64, error)
+}
+
 // Writer splits messages into chunks (RTMP 1.0 §5.3) and buffers them for
 // the connection. It is not safe for concurrent use.
 //
@@ -150,7 +159,13 @@ func (w *Writer) Flush() error {
 	}
 	want := int64(len(w.buf) + w.queued)
 	w.out = w.vec // WriteTo consumes its receiver; keep w.vec's array for reuse
-	n, err := w.out.WriteTo(w.w)
+	var n int64
+	var err error
+	if bw, ok := w.w.(BuffersWriter); ok {
+		n, err = bw.WriteBuffers(&w.out)
+	} else {
+		n, err = w.out.WriteTo(w.w)
+	}
 	w.out = nil
 	w.written += uint64(n)
 	if err == nil && n < want {

@@ -34,6 +34,7 @@ type Outgoing struct {
 type Outbox struct {
 	maxBytes int
 	wake     chan struct{}
+	notify   func()
 
 	mu      sync.Mutex
 	ctrl    []protocol.Message
@@ -49,10 +50,21 @@ func NewOutbox(maxBytes int) *Outbox {
 	return &Outbox{maxBytes: maxBytes, wake: make(chan struct{}, 1)}
 }
 
-// Wake is signalled (without blocking) whenever there is something to send.
+// Wake is signalled (without blocking) whenever there is something to send,
+// unless SetNotify replaced it.
 func (o *Outbox) Wake() <-chan struct{} { return o.wake }
 
+// SetNotify makes fn, instead of the Wake channel, what is called whenever
+// there is something to send. fn may write to the socket there and then
+// (from a publisher's goroutine too), but must not block or take locks of
+// the stream or the outbox. Call it before the connection is served.
+func (o *Outbox) SetNotify(fn func()) { o.notify = fn }
+
 func (o *Outbox) signal() {
+	if o.notify != nil {
+		o.notify()
+		return
+	}
 	select {
 	case o.wake <- struct{}{}:
 	default:

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"net"
+	"syscall"
+)
+
+// socketWriter is what an RTMP connection's chunk writer writes to. In
+// blocking mode it is the connection itself (writev through the net
+// package, waiting for room under the write deadline). In non-blocking mode
+// it writes what the socket takes at once, never parks the calling
+// goroutine, and keeps a copy of the rest in pending; the connection then
+// hands the rest to a goroutine of its own (rtmpConn.kick). Only the
+// connection's current sender uses it.
+type socketWriter struct {
+	nc net.Conn
+	// rc writes without the net package's wait for room; nil when the
+	// connection cannot (TLS, or a platform without writev here).
+	rc       syscall.RawConn
+	blocking bool
+	pending  []byte
+	iov      []syscall.Iovec
+}
+
+func newSocketWriter(nc net.Conn) *socketWriter {
+	s := &socketWriter{nc: nc, blocking: true}
+	if tc, ok := nc.(*net.TCPConn); ok && directWrites {
+		if rc, err := tc.SyscallConn(); err == nil {
+			s.rc = rc
+		}
+	}
+	return s
+}
+
+// direct reports whether the socket can be written without blocking.
+func (s *socketWriter) direct() bool { return s.rc != nil }
+
+// Write implements io.Writer.
+func (s *socketWriter) Write(p []byte) (int, error) {
+	v := net.Buffers{p}
+	n, err := s.WriteBuffers(&v)
+	return int(n), err
+}
+
+// WriteBuffers implements rtmp.BuffersWriter. In non-blocking mode it
+// accepts everything (or fails): what the socket did not take is copied to
+// pending, and the caller stops producing until flushPending empties it.
+func (s *socketWriter) WriteBuffers(v *net.Buffers) (int64, error) {
+	if s.blocking {
+		return v.WriteTo(s.nc)
+	}
+	var total, skip int64
+	for _, b := range *v {
+		total += int64(len(b))
+	}
+	if len(s.pending) == 0 {
+		n, err := s.writev(*v)
+		if err != nil {
+			return int64(n), err
+		}
+		skip = int64(n)
+	}
+	for _, b := range *v {
+		if skip >= int64(len(b)) {
+			skip -= int64(len(b))
+			continue
+		}
+		s.pending = append(s.pending, b[skip:]...)
+		skip = 0
+	}
+	*v = (*v)[len(*v):]
+	return total, nil
+}
+
+// flushPending writes what an earlier non-blocking write left over; in
+// non-blocking mode it reports whether all of it went.
+func (s *socketWriter) flushPending() (done bool, err error) {
+	if len(s.pending) == 0 {
+		return true, nil
+	}
+	var n int
+	if s.blocking {
+		n, err = s.nc.Write(s.pending)
+	} else {
+		n, err = s.writev([][]byte{s.pending})
+	}
+	if err != nil {
+		return false, err
+	}
+	if n < len(s.pending) {
+		s.pending = s.pending[:copy(s.pending, s.pending[n:])]
+		return false, nil
+	}
+	// A congested player's backlog can be large; do not keep its buffer.
+	s.pending = nil
+	return true, nil
+}
