@@ -150,6 +150,11 @@ func (s *Subscriber) Pop() (Entry, bool) {
 	if e.Frame != nil {
 		s.bytes -= e.Frame.Size()
 	}
+	if s.n == 0 && len(s.ring) > initialRing {
+		// The ring grew for a start-up burst or a slow patch; a player
+		// that caught up needs little, and there are thousands of them.
+		s.ring, s.head = make([]Entry, initialRing), 0
+	}
 	return e, true
 }
 

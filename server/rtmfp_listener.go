@@ -74,7 +74,7 @@ func (s *Server) acceptRTMFP(ctx context.Context) error {
 func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 	id := strconv.FormatUint(s.nextID.Add(1), 10)
 	ctx, cancel := context.WithCancelCause(context.Background())
-	log := s.log.With(zap.String("conn", id), zap.String("proto", "rtmfp"), zap.String("remote", sess.RemoteAddr().String()))
+	log := s.log.WithLazy(zap.String("conn", id), zap.String("proto", "rtmfp"), zap.String("remote", sess.RemoteAddr().String()))
 	c := &rtmfpConn{id: id, s: sess, cfg: s.config().RTMFP, log: log, ctx: ctx, cancel: cancel, closeWG: &s.sessions}
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
 	c.p2p = newRTMFPPeer(s.rv, s.groups)

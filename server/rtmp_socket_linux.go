@@ -12,6 +12,9 @@ const directWrites = true
 // iovMax is Linux's IOV_MAX, the most buffers one writev takes.
 const iovMax = 1024
 
+// keptIovecs is the most iovecs a connection keeps room for between writes.
+const keptIovecs = 32
+
 // writev writes bufs with writev(2) without waiting for room and returns
 // how many bytes the socket took; a full socket is not an error.
 func (s *socketWriter) writev(bufs [][]byte) (int, error) {
@@ -23,7 +26,12 @@ func (s *socketWriter) writev(bufs [][]byte) (int, error) {
 			s.iov = append(s.iov, iov)
 		}
 	}
-	defer clear(s.iov) // do not keep the buffers alive
+	defer func() {
+		clear(s.iov) // do not keep the buffers alive
+		if cap(s.iov) > keptIovecs {
+			s.iov = nil // grown for a burst; do not keep it per player
+		}
+	}()
 	var written int
 	var errno syscall.Errno
 	err := s.rc.Write(func(fd uintptr) bool {

@@ -382,7 +382,7 @@ func (s *Server) accept(ln net.Listener, proto string) error {
 // admission slot when it ends.
 func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	id := strconv.FormatUint(s.nextID.Add(1), 10)
-	log := s.log.With(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
+	log := s.log.WithLazy(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
 	c := newRTMPConn(id, nc, proto, s.config().RTMP, log, s.admit.count)
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
 	c.core.Outbox().SetNotify(c.kick)

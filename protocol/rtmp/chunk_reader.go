@@ -13,8 +13,9 @@ const (
 	// readerBufferSize is the size of the Reader's bufio.Reader. Most
 	// connections are players that send a few small messages, and a
 	// server holds thousands of them, so it is small; a publisher's large
-	// chunks are read straight into the message buffer past it anyway.
-	readerBufferSize = 4 << 10
+	// chunks are read straight into the message buffer past it anyway,
+	// and one with 128-byte chunks makes a read per eight of them.
+	readerBufferSize = 1 << 10
 
 	// maxReaderChunkStreams caps how many chunk streams a peer can make a
 	// Reader keep state for. Real clients use a handful.

@@ -19,6 +19,10 @@ const (
 	// writerInitialBuffer is the buffer a Writer starts with; it grows on
 	// demand up to about twice the flush threshold and is then reused.
 	writerInitialBuffer = 1 << 10
+
+	// writerKeptSegments is the most segments a Writer keeps room for
+	// between flushes.
+	writerKeptSegments = 32
 )
 
 // outStream is the send state of one chunk stream: the header fields of the
@@ -176,6 +180,12 @@ func (w *Writer) Flush() error {
 	}
 	clear(w.vec) // drop references to shared chunk buffers
 	w.vec, w.buf, w.mark, w.queued = w.vec[:0], w.buf[:0], 0, 0
+	if cap(w.vec) > writerKeptSegments {
+		// A start-up burst (the GOP cache) made it long; steady
+		// flushes need a few segments, and a server holds thousands
+		// of Writers.
+		w.vec = nil
+	}
 	return w.err
 }
 

@@ -375,7 +375,7 @@ func (c *Conn) onConnect(cmd *protocol.Command) error {
 	if encoding == 3 {
 		c.soType = protocol.TypeSharedObjectAMF3
 	}
-	c.log = c.log.With(zap.String("app", appName), zap.String("instance", inst.Name()))
+	c.log = c.log.WithLazy(zap.String("app", appName), zap.String("instance", inst.Name()))
 	c.mu.Lock()
 	c.inst, c.objectEncoding = inst, encoding
 	c.state.Store(statePending)
