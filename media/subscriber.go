@@ -158,6 +158,28 @@ func (s *Subscriber) Pop() (Entry, bool) {
 	return e, true
 }
 
+// PopBatch appends up to min(max, cap(dst)-len(dst)) of the oldest
+// entries to dst, removing them, under one acquisition of the lock.
+func (s *Subscriber) PopBatch(dst []Entry, max int) []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.n > 0 && max > 0 && len(dst) < cap(dst) {
+		e := s.ring[s.head]
+		s.ring[s.head] = Entry{}
+		s.head = (s.head + 1) & (len(s.ring) - 1)
+		s.n--
+		if e.Frame != nil {
+			s.bytes -= e.Frame.Size()
+		}
+		dst = append(dst, e)
+		max--
+	}
+	if s.n == 0 && len(s.ring) > initialRing {
+		s.ring, s.head = make([]Entry, initialRing), 0
+	}
+	return dst
+}
+
 // Len is the number of queued entries.
 func (s *Subscriber) Len() int {
 	s.mu.Lock()

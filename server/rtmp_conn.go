@@ -372,19 +372,21 @@ func (c *rtmpConn) drain(blocking bool) (err error) {
 		return cmp.Or(err, errSocketFull)
 	}
 	out := c.core.Outbox()
-	for {
-		o, ok := out.Next()
-		if !ok {
+	var scratch [8]netconn.Outgoing
+	for len(c.sock.pending) == 0 {
+		// Once the socket leaves something over, stop taking frames off
+		// the subscriber queues: there they are bounded and dropped to a
+		// keyframe if it comes to that.
+		batch := out.NextBatch(scratch[:0], len(scratch))
+		if len(batch) == 0 {
 			break
 		}
-		if err := c.writeOne(o); err != nil {
-			return err
+		for i := range batch {
+			if err := c.writeOne(batch[i]); err != nil {
+				return err
+			}
 		}
-		if len(c.sock.pending) > 0 {
-			// Stop taking frames off the subscriber queues: there they
-			// are bounded and dropped to a keyframe if it comes to that.
-			break
-		}
+		clear(batch)
 	}
 	if err := c.w.Flush(); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package netconn
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -46,6 +47,9 @@ func (f *fakeTransport) Close(cause error) {
 type harness struct {
 	t   *testing.T
 	reg *apps.Registry
+	// batch makes clients drain their outbox with NextBatch of this many
+	// messages (as the RTMP transport does) instead of Next.
+	batch int
 }
 
 func newHarness(t *testing.T) *harness {
@@ -53,17 +57,18 @@ func newHarness(t *testing.T) *harness {
 }
 
 type client struct {
-	t    *testing.T
-	c    *Conn
-	tr   *fakeTransport
-	dec  *amf.Decoder
-	txn  float64
-	sent []string // what the server sent, as "type name code" lines
+	t     *testing.T
+	c     *Conn
+	tr    *fakeTransport
+	dec   *amf.Decoder
+	txn   float64
+	sent  []string // what the server sent, as "type name code" lines
+	batch int
 }
 
 func (h *harness) connect(agent string) *client {
 	tr := &fakeTransport{}
-	cl := &client{t: h.t, tr: tr, dec: amf.NewDecoder(), c: NewConn("c1", tr, h.reg, Config{}, zap.NewNop())}
+	cl := &client{t: h.t, tr: tr, dec: amf.NewDecoder(), c: NewConn("c1", tr, h.reg, Config{}, zap.NewNop()), batch: h.batch}
 	cl.command(0, "connect", amf.Object{{Key: "app", Value: "live"}, {Key: "tcUrl", Value: "rtmp://h/live"}, {Key: "flashVer", Value: agent}})
 	return cl
 }
@@ -88,6 +93,15 @@ func (cl *client) command(streamID uint32, name string, obj any, args ...any) {
 func (cl *client) drain() []string {
 	cl.t.Helper()
 	var out []string
+	for cl.batch > 0 {
+		batch := cl.c.Outbox().NextBatch(nil, cl.batch)
+		if len(batch) == 0 {
+			return out
+		}
+		for _, o := range batch {
+			out = append(out, cl.describe(o.Message))
+		}
+	}
 	for {
 		o, ok := cl.c.Outbox().Next()
 		if !ok {
@@ -147,7 +161,16 @@ func TestConnectSequence(t *testing.T) {
 }
 
 func TestPublishPlaySequences(t *testing.T) {
-	h := newHarness(t)
+	for _, batch := range []int{0, 1, 3} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			h := newHarness(t)
+			h.batch = batch
+			testPublishPlaySequences(t, h)
+		})
+	}
+}
+
+func testPublishPlaySequences(t *testing.T, h *harness) {
 	player := h.connect("WIN 32,0,0,465") // Flash Player: gets Data.Start
 	player.drain()
 	player.command(0, "createStream", nil)
@@ -213,7 +236,16 @@ func TestPublishPlaySequences(t *testing.T) {
 }
 
 func TestReceiveVideoResumesAtKeyframe(t *testing.T) {
-	h := newHarness(t)
+	for _, batch := range []int{0, 1, 3} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			h := newHarness(t)
+			h.batch = batch
+			testReceiveVideoResumesAtKeyframe(t, h)
+		})
+	}
+}
+
+func testReceiveVideoResumesAtKeyframe(t *testing.T, h *harness) {
 	player := h.connect("LNX 9,0,124,2") // ffmpeg: no Data.Start
 	player.command(0, "createStream", nil)
 	player.command(1, "play", nil, "s")

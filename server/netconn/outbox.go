@@ -138,6 +138,42 @@ func (o *Outbox) Next() (Outgoing, bool) {
 	return Outgoing{}, false
 }
 
+// NextBatch appends to dst what Next would return in turn, up to max
+// messages, under one acquisition of the locks involved: a sender that
+// drains many connections per frame pays for the locking once per
+// connection instead of once per message.
+func (o *Outbox) NextBatch(dst []Outgoing, max int) []Outgoing {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for o.head < len(o.ctrl) && len(dst) < max {
+		m := o.ctrl[o.head]
+		o.ctrl[o.head] = protocol.Message{}
+		o.head++
+		o.bytes -= len(m.Payload)
+		dst = append(dst, Outgoing{Message: m})
+	}
+	if o.head == len(o.ctrl) {
+		o.ctrl, o.head = o.ctrl[:0], 0
+	}
+	if o.closing != nil {
+		return dst
+	}
+	for range o.plays {
+		if len(dst) >= max {
+			break
+		}
+		if o.rr >= len(o.plays) {
+			o.rr = 0
+		}
+		n := len(dst)
+		dst = o.plays[o.rr].appendNext(dst, max)
+		if len(dst) == n {
+			o.rr++
+		}
+	}
+	return dst
+}
+
 func (o *Outbox) addPlay(p *play) {
 	o.mu.Lock()
 	o.plays = append(o.plays, p)
@@ -183,37 +219,62 @@ func (p *play) next() (Outgoing, bool) {
 		if !ok {
 			return Outgoing{}, false
 		}
-		if e.Frame == nil {
-			return p.event(e.Event), true
+		if out, ok := p.outgoing(e); ok {
+			return out, true
 		}
-		f := e.Frame
-		if p.paused {
-			continue
-		}
-		switch f.Type {
-		case protocol.TypeAudio:
-			if p.noAudio && !f.SeqHeader {
-				continue
-			}
-		case protocol.TypeVideo:
-			if p.noVideo && !f.SeqHeader {
-				continue
-			}
-			if p.waitKeyframe && !f.SeqHeader {
-				if !f.Keyframe {
-					continue
-				}
-				p.waitKeyframe = false
-			}
-		}
-		return Outgoing{
-			Message:   protocol.Message{Type: f.Type, StreamID: p.streamID, Timestamp: f.Timestamp, Payload: f.Payload},
-			Media:     true,
-			SeqHeader: f.SeqHeader || f.Metadata,
-			Keyframe:  f.Keyframe,
-			Frame:     f,
-		}, true
 	}
+}
+
+// appendNext appends what next would return in turn, up to max messages.
+func (p *play) appendNext(dst []Outgoing, max int) []Outgoing {
+	for len(dst) < max {
+		var batch [16]media.Entry
+		entries := p.sub.PopBatch(batch[:0], max-len(dst))
+		if len(entries) == 0 {
+			return dst
+		}
+		for _, e := range entries {
+			if out, ok := p.outgoing(e); ok {
+				dst = append(dst, out)
+			}
+		}
+	}
+	return dst
+}
+
+// outgoing turns a queue entry into the message to send; ok is false for
+// a frame the play skips.
+func (p *play) outgoing(e media.Entry) (out Outgoing, ok bool) {
+	if e.Frame == nil {
+		return p.event(e.Event), true
+	}
+	f := e.Frame
+	if p.paused {
+		return Outgoing{}, false
+	}
+	switch f.Type {
+	case protocol.TypeAudio:
+		if p.noAudio && !f.SeqHeader {
+			return Outgoing{}, false
+		}
+	case protocol.TypeVideo:
+		if p.noVideo && !f.SeqHeader {
+			return Outgoing{}, false
+		}
+		if p.waitKeyframe && !f.SeqHeader {
+			if !f.Keyframe {
+				return Outgoing{}, false
+			}
+			p.waitKeyframe = false
+		}
+	}
+	return Outgoing{
+		Message:   protocol.Message{Type: f.Type, StreamID: p.streamID, Timestamp: f.Timestamp, Payload: f.Payload},
+		Media:     true,
+		SeqHeader: f.SeqHeader || f.Metadata,
+		Keyframe:  f.Keyframe,
+		Frame:     f,
+	}, true
 }
 
 // event turns a publisher change into the status AMS sends a waiting or
