@@ -175,7 +175,9 @@ func (f *RecvFlow) onData(c *wire.UserData, maxBuffer int) (ackNow bool) {
 	// Bound memory: data far beyond the cumulative ack, data that does not
 	// fit the buffer, and sequence sets too fragmented are dropped
 	// unrecorded, so the sender retransmits once the window reopens.
-	if c.Seq-f.seqs.csn() > uint64(maxBuffer/64+1024) || (f.seqs.wouldGrow(c.Seq) && len(f.seqs.r) >= maxRanges) {
+	// (The forward sequence number above may already have carried the
+	// cumulative ack past this chunk: no underflow then.)
+	if csn := f.seqs.csn(); (c.Seq > csn && c.Seq-csn > uint64(maxBuffer/64+1024)) || (f.seqs.wouldGrow(c.Seq) && len(f.seqs.r) >= maxRanges) {
 		return true
 	}
 	store := f.state == recvOpen && !c.Abandon
