@@ -34,6 +34,12 @@
 // One goroutine per session (Session.run) then does all of that session's
 // protocol work: decryption, chunk processing, timers and packet assembly,
 // writing each round of packets with one batched system call (sendmmsg).
+// A run of full-size packets to one peer — a video frame's fragments —
+// goes as a single message with UDP generic segmentation offload
+// (UDP_SEGMENT): the kernel cuts it into datagrams below the IP layer, so
+// the burst crosses the IP and device path once instead of once per
+// packet; the peer receives ordinary datagrams. Encryption is then the
+// only per-packet work left on the sender.
 // API calls (Write, ReadMessage, OpenFlow, ...) touch flow state under the
 // session's mutex and wake the run loop; they never block on the network.
 // Sessions therefore scale across cores while each session's state has a

@@ -45,7 +45,7 @@ func TestFSNCoveringItsOwnChunk(t *testing.T) {
 			t.Fatalf("message %q: got %q %v", want, m.Data, ok)
 		}
 	}
-	<-f.ready // drain the signal of the earlier chunks
+	<-f.ready                                                         // drain the signal of the earlier chunks
 	f.onData(&wire.UserData{FlowID: 2, Seq: 2, Abandon: true}, 1<<20) // FSN = 2
 	select {
 	case <-f.ready:
