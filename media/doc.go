@@ -9,6 +9,17 @@
 // keyframe (the GOP cache) — and replays it into a new subscriber's queue
 // under the stream lock, so the joiner sees those frames before any live one.
 //
+// Fan-out. Stream.Write runs on the publisher's goroutine: it pushes the
+// frame into every subscriber's queue under the stream lock, then — with
+// the lock released — calls each subscriber's notify function. A transport
+// may write to the player's socket inside notify (the RTMP transport does,
+// without blocking), so a player that keeps up costs no goroutine wake-up
+// and no copy: one vectored write of bytes shared by all players. Audio of
+// a stream with video is not notified at once (Config.AudioBatch): it
+// waits, at most the batch time, for the next video frame and goes out in
+// the same write, which halves the writes per player of a typical stream
+// (30 video and 43 audio messages a second) without delaying video.
+//
 // The publisher never waits for a subscriber. A subscriber whose queue is full
 // drops frames until the next keyframe (so the decoder restarts cleanly) and,
 // if it stays behind past its lag bound, is told to go via its OnOverflow

@@ -384,3 +384,48 @@ func TestAudioBatch(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteMore: frames written with more behind them are signalled with
+// the next Write, or after the hold limit when nothing follows.
+func TestWriteMore(t *testing.T) {
+	reg := NewRegistry(Config{AudioBatch: 20 * time.Millisecond})
+	pub := &testPublisher{}
+	s, err := reg.Publish("s", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signals atomic.Int32
+	sub := NewSubscriber(SubscriberConfig{}, func() { signals.Add(1) }, nil)
+	if _, err := reg.Subscribe("s", sub, true); err != nil {
+		t.Fatal(err)
+	}
+	signals.Store(0)
+	s.WriteMore(pub, video(true, 10))
+	s.WriteMore(pub, video(false, 10))
+	if n := signals.Load(); n != 0 {
+		t.Fatalf("%d signals for frames with more behind them", n)
+	}
+	s.Write(pub, video(false, 10))
+	if n := signals.Load(); n != 1 {
+		t.Fatalf("%d signals after the backlog's last frame, want 1", n)
+	}
+	if sub.Len() != 3 {
+		t.Fatalf("queued %d frames, want 3", sub.Len())
+	}
+	// A video frame held for the audio behind it goes out with that audio,
+	// not with the next video frame.
+	s.WriteMore(pub, video(false, 10))
+	s.Write(pub, NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 1, 2, 3}))
+	if n := signals.Load(); n != 2 {
+		t.Fatalf("%d signals after video held for audio, want 2", n)
+	}
+	signals.Store(1)
+	s.WriteMore(pub, video(false, 10)) // and then the publisher goes quiet
+	deadline := time.Now().Add(5 * time.Second)
+	for signals.Load() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a held frame was never released")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -28,11 +28,15 @@ type Stream struct {
 	// mu using the scratch slice ready.
 	fanMu sync.Mutex
 	ready []*Subscriber
-	// heldSince is when the audio frames waiting for the next video frame
-	// started to wait (zero when none wait); heldTimer lets them go if no
-	// frame comes within AudioBatch. fanMu guards both.
+	// heldSince is when the frames waiting unsignalled (audio for the next
+	// video frame, or frames with more behind them, WriteMore) started to
+	// wait, zero when none wait; heldTimer lets them go if no frame comes
+	// within holdLimit. fanMu guards both.
 	heldSince time.Time
 	heldTimer *time.Timer
+	// heldAV is set while a held frame is not plain audio: the next Write
+	// then signals whatever it brings.
+	heldAV bool
 
 	mu         sync.Mutex
 	pub        Publisher
@@ -63,7 +67,18 @@ func (s *Stream) Name() string { return s.name }
 // signal may write to the subscriber's socket there and then. Audio of a
 // stream with video is not signalled at once (Config.AudioBatch): it goes
 // out with the next video frame.
-func (s *Stream) Write(p Publisher, f *Frame) {
+func (s *Stream) Write(p Publisher, f *Frame) { s.write(p, f, false) }
+
+// WriteMore is Write for a frame the publisher's connection already has
+// more frames behind: subscribers are signalled with the next Write
+// instead (or after holdLimit at the latest). A server whose fan-out falls
+// behind its publisher — thousands of players on a busy machine — thus
+// writes each player the frames that piled up in one system call rather
+// than one each, and catches up instead of falling further behind; one that
+// keeps up never sees a backlog and is not delayed.
+func (s *Stream) WriteMore(p Publisher, f *Frame) { s.write(p, f, true) }
+
+func (s *Stream) write(p Publisher, f *Frame, more bool) {
 	s.fanMu.Lock()
 	defer s.fanMu.Unlock()
 	now := time.Now()
@@ -76,7 +91,13 @@ func (s *Stream) Write(p Publisher, f *Frame) {
 	s.framesIn.Add(1)
 	s.stats.update(f, s.pubSince, now)
 	s.cache(f)
-	signal := s.signalNow(f, now)
+	var signal bool
+	if more {
+		s.hold(now)
+		s.heldAV = s.heldAV || f.Type != protocol.TypeAudio || f.SeqHeader
+	} else {
+		signal = s.signalNow(f, now)
+	}
 	for _, sub := range s.subs {
 		sub.push(f, s.hasVideo, now)
 		if signal {
@@ -87,21 +108,38 @@ func (s *Stream) Write(p Publisher, f *Frame) {
 	s.signalReady()
 }
 
+// holdLimit bounds how long frames wait unsignalled.
+func (s *Stream) holdLimit() time.Duration {
+	if d := s.reg.cfg.AudioBatch; d > 0 {
+		return d
+	}
+	return 50 * time.Millisecond
+}
+
+// hold notes that frames wait unsignalled from now, unless some already
+// do, and arms the timer that lets them go if nothing follows.
+func (s *Stream) hold(now time.Time) {
+	if !s.heldSince.IsZero() {
+		return
+	}
+	s.heldSince = now
+	if s.heldTimer == nil {
+		s.heldTimer = time.AfterFunc(s.holdLimit(), s.releaseHeld)
+	} else {
+		s.heldTimer.Reset(s.holdLimit())
+	}
+}
+
 // signalNow decides whether subscribers are signalled for f or f waits for
 // the next video frame. The caller holds fanMu and mu.
 func (s *Stream) signalNow(f *Frame, now time.Time) bool {
 	hold := s.reg.cfg.AudioBatch
-	if hold <= 0 || !s.hasVideo || f.Type != protocol.TypeAudio || f.SeqHeader {
-		s.heldSince = time.Time{}
+	if hold <= 0 || !s.hasVideo || f.Type != protocol.TypeAudio || f.SeqHeader || s.heldAV {
+		s.heldSince, s.heldAV = time.Time{}, false
 		return true
 	}
 	if s.heldSince.IsZero() {
-		s.heldSince = now
-		if s.heldTimer == nil {
-			s.heldTimer = time.AfterFunc(hold, s.releaseHeld)
-		} else {
-			s.heldTimer.Reset(hold)
-		}
+		s.hold(now)
 		return false
 	}
 	if now.Sub(s.heldSince) >= hold {
@@ -112,15 +150,15 @@ func (s *Stream) signalNow(f *Frame, now time.Time) bool {
 	return false
 }
 
-// releaseHeld signals the subscribers for audio that waited AudioBatch
-// without a frame coming after it (the publisher paused or stopped).
+// releaseHeld signals the subscribers for frames that waited holdLimit
+// without a frame coming after them (the publisher paused or stopped).
 func (s *Stream) releaseHeld() {
 	s.fanMu.Lock()
 	defer s.fanMu.Unlock()
-	if s.heldSince.IsZero() || time.Since(s.heldSince) < s.reg.cfg.AudioBatch {
+	if s.heldSince.IsZero() || time.Since(s.heldSince) < s.holdLimit() {
 		return // gone out with a later frame, or a newer batch is waiting
 	}
-	s.heldSince = time.Time{}
+	s.heldSince, s.heldAV = time.Time{}, false
 	s.mu.Lock()
 	for _, sub := range s.subs {
 		s.ready = append(s.ready, sub)

@@ -53,9 +53,10 @@ type rtmpConn struct {
 	bytesIn    atomic.Uint64
 	bytesOut   atomic.Uint64
 	closeOnce  sync.Once
-	closed     atomic.Bool // set by Close; cheaper than ctx.Err on the send path
-	peerWindow uint32      // reader goroutine only
-	lastAck    uint64      // reader goroutine only
+	closed     atomic.Bool  // set by Close; cheaper than ctx.Err on the send path
+	peerWindow uint32       // reader goroutine only
+	lastAck    uint64       // reader goroutine only
+	reader     *rtmp.Reader // reader goroutine only
 	pingTimer  *time.Timer
 
 	// The sender role (kick): sending is held by whoever is writing;
@@ -196,8 +197,15 @@ func (r countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// InputPending implements netconn.InputPending: the reader holds more
+// bytes, or the socket has some queued (reader goroutine only).
+func (c *rtmpConn) InputPending() bool {
+	return c.reader.Buffered() > 0 || c.sock.queuedInput() > 0
+}
+
 func (c *rtmpConn) readLoop() error {
 	r := rtmp.NewReader(countingReader{c}, c.cfg.MaxMessageSize)
+	c.reader = r
 	idle := c.cfg.IdleTimeout.Duration
 	var deadline time.Time
 	for {

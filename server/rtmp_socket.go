@@ -19,7 +19,11 @@ type socketWriter struct {
 	rc       syscall.RawConn
 	blocking bool
 	pending  []byte
-	iov      []syscall.Iovec
+	iov      []sysIovec
+	// inq is the result of queuedInputFn, a method value made once so
+	// that asking costs no allocation.
+	inq           int
+	queuedInputFn func(fd uintptr)
 }
 
 func newSocketWriter(nc net.Conn) *socketWriter {
@@ -27,9 +31,21 @@ func newSocketWriter(nc net.Conn) *socketWriter {
 	if tc, ok := nc.(*net.TCPConn); ok && directWrites {
 		if rc, err := tc.SyscallConn(); err == nil {
 			s.rc = rc
+			s.queuedInputFn = s.queuedInputControl
 		}
 	}
 	return s
+}
+
+// queuedInput returns how many received bytes wait in the socket (0 when
+// the platform cannot tell). Only the reader goroutine calls it.
+func (s *socketWriter) queuedInput() int {
+	if s.rc == nil {
+		return 0
+	}
+	s.inq = 0
+	_ = s.rc.Control(s.queuedInputFn)
+	return s.inq
 }
 
 // direct reports whether the socket can be written without blocking.

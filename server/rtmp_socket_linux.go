@@ -71,3 +71,13 @@ func (s *socketWriter) writev(bufs [][]byte) (int, error) {
 	}
 	return written, nil
 }
+
+func (s *socketWriter) queuedInputControl(fd uintptr) {
+	var n int32
+	if _, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); e == 0 {
+		s.inq = int(n)
+	}
+}
+
+// sysIovec is struct iovec.
+type sysIovec = syscall.Iovec

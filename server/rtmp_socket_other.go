@@ -8,3 +8,7 @@ const directWrites = false
 func (s *socketWriter) writev([][]byte) (int, error) {
 	panic("server: no direct writes on this platform")
 }
+
+func (s *socketWriter) queuedInputControl(uintptr) {}
+
+type sysIovec struct{}

@@ -82,6 +82,10 @@ func NewReader(r io.Reader, maxMessageSize uint32) *Reader {
 	}
 }
 
+// Buffered returns how many bytes the Reader holds that it has not
+// returned yet.
+func (r *Reader) Buffered() int { return r.br.Buffered() }
+
 // ChunkSize returns the chunk size the peer set last, clamped to
 // MaxMessageLength.
 func (r *Reader) ChunkSize() uint32 { return r.chunkSize }

@@ -33,6 +33,17 @@
 // message that fits, so that a message reaches the connection in one write
 // and writing it allocates nothing.
 //
+// Live media is chunked once for all players: AppendChunks encodes a
+// message with a type 0 header and type 3 continuations, a form that does
+// not depend on what went before on the connection, so every player with
+// the same chunk size and stream ID can send the same bytes (the server
+// caches them on the frame). WritePrechunked queues such a shared slice
+// without copying it, and Flush hands the buffer's segments and the shared
+// slices to the connection in one vectored write — writev on a TCP
+// connection, or the connection's own BuffersWriter, which is how the
+// server writes to a player's socket without blocking from the
+// publisher's goroutine.
+//
 // # Messages
 //
 // The Append functions encode control and user control payloads into a

@@ -38,6 +38,14 @@ type Transport interface {
 	Close(cause error)
 }
 
+// InputPending is implemented by a transport that can tell whether more of
+// the client's input already waits to be read. A publisher's frames with
+// more behind them are routed with media.Stream.WriteMore, so that a
+// fan-out that fell behind catches up in fewer, larger writes.
+type InputPending interface {
+	InputPending() bool
+}
+
 // TransportStats are a transport's counters.
 type TransportStats struct {
 	BytesIn, BytesOut uint64

@@ -141,7 +141,12 @@ func (ns *netStream) publishMedia(m protocol.Message) {
 	// The payload aliases the transport's read buffer: the frame gets its
 	// own copy, shared from here on by every subscriber.
 	payload := append([]byte(nil), m.Payload...)
-	ns.pub.Write(ns, media.NewFrame(m.Type, m.Timestamp, payload))
+	f := media.NewFrame(m.Type, m.Timestamp, payload)
+	if ip, ok := ns.c.tr.(InputPending); ok && ip.InputPending() {
+		ns.pub.WriteMore(ns, f)
+		return
+	}
+	ns.pub.Write(ns, f)
 }
 
 func (ns *netStream) publishData(ts uint32, p []byte) {
