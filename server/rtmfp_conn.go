@@ -40,8 +40,8 @@ type rtmfpFlowKey struct {
 
 // rtmfpConn is the RTMFP transport of one client session: a goroutine per
 // incoming flow feeds the NetConnection core (serialised by coreMu, since
-// the core is single-threaded), and one writer goroutine drains the core's
-// outbox onto the session's flows.
+// the core is single-threaded), and a sender role drains the core's outbox
+// onto the session's flows (kick).
 type rtmfpConn struct {
 	id   string
 	s    *rtmfp.Session
@@ -62,8 +62,20 @@ type rtmfpConn struct {
 	bytesIn   atomic.Uint64
 	bytesOut  atomic.Uint64
 	closeOnce sync.Once
+	closed    atomic.Bool
 
-	// Writer goroutine only.
+	// The sender role, as on RTMP (rtmpConn.kick): sending is held by
+	// whoever drains the outbox, sendAgain tells it more was queued, and
+	// senders counts the goroutines the role was handed to; once
+	// sendersDone is set no more start.
+	sendMu      sync.Mutex
+	sending     bool
+	sendAgain   bool
+	sendersDone bool
+	senders     sync.WaitGroup
+	// The sender's state. carry holds what the fast path left for the
+	// sender goroutine, in order.
+	carry   []netconn.Outgoing
 	flows   map[rtmfpFlowKey]*rtmfp.SendFlow
 	synced  map[uint32]bool // streams whose flows were synchronised
 	syncID  uint32
@@ -110,6 +122,7 @@ func (c *rtmfpConn) Shutdown() {
 // the peer's acknowledgement, so it runs in the background.
 func (c *rtmfpConn) Close(cause error) {
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
 		c.cancel(cause)
 		c.closeWG.Add(1)
 		go func() {
@@ -124,16 +137,10 @@ func (c *rtmfpConn) Close(cause error) {
 func (c *rtmfpConn) run() {
 	start := time.Now()
 	c.lastRead.Store(start.UnixNano())
-	c.wg.Add(2)
+	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		c.acceptFlows()
-	}()
-	go func() {
-		defer c.wg.Done()
-		if err := c.writeLoop(); err != nil {
-			c.Close(err)
-		}
 	}()
 	select {
 	case <-c.s.Done():
@@ -141,6 +148,10 @@ func (c *rtmfpConn) run() {
 	case <-c.ctx.Done():
 	}
 	c.wg.Wait()
+	c.sendMu.Lock()
+	c.sendersDone = true
+	c.sendMu.Unlock()
+	c.senders.Wait()
 	// The client's streams go as soon as its session does, not after the
 	// session's close handshake or linger.
 	c.coreMu.Lock()
@@ -305,17 +316,115 @@ func (c *rtmfpConn) syncStream(stream uint32) error {
 	return nil
 }
 
-func (c *rtmfpConn) writeLoop() error {
+// kick is the outbox's notify function. As on RTMP, the caller that finds
+// no one sending becomes the sender: live audio and video for flows already
+// open go onto them there and then (a flow write never waits: a full flow
+// drops the frame), so a player that keeps up costs no goroutine wake-up
+// of its own — the session's run loop does the packet work. Anything that
+// may wait (commands, sequence headers, opening a stream's flows, the
+// close) is handed, with what follows it, to a sender goroutine.
+func (c *rtmfpConn) kick() {
+	if c.closed.Load() {
+		return
+	}
+	c.sendMu.Lock()
+	if c.sending {
+		c.sendAgain = true
+		c.sendMu.Unlock()
+		return
+	}
+	c.sending = true
+	c.sendMu.Unlock()
 	out := c.core.Outbox()
-	c.flows = make(map[rtmfpFlowKey]*rtmfp.SendFlow)
-	c.synced = make(map[uint32]bool)
-	c.waitKey = make(map[uint32]bool)
 	for {
-		select {
-		case <-c.ctx.Done():
-			return nil
-		case <-out.Wake():
+		var scratch [8]netconn.Outgoing
+		batch := out.NextBatch(scratch[:0], len(scratch))
+		for i := range batch {
+			if !c.sendsAtOnce(&batch[i]) {
+				c.carry = append(c.carry, batch[i:]...)
+				c.handOff()
+				return
+			}
+			if err := c.send(&batch[i]); err != nil {
+				c.Close(err)
+			}
 		}
+		if len(batch) > 0 {
+			continue
+		}
+		if out.Closing() != nil {
+			c.handOff() // the close waits for acknowledgements
+			return
+		}
+		if !c.release() {
+			return
+		}
+	}
+}
+
+// release gives the sender role up, unless more was queued meanwhile: then
+// it reports true and the caller keeps sending.
+func (c *rtmfpConn) release() (again bool) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.sendAgain {
+		c.sendAgain = false
+		return true
+	}
+	c.sending = false
+	return false
+}
+
+// sendsAtOnce reports whether o can be sent without waiting: live audio or
+// video for a flow already open.
+func (c *rtmfpConn) sendsAtOnce(o *netconn.Outgoing) bool {
+	if !o.Media || o.SeqHeader {
+		return false
+	}
+	key := rtmfpFlowKey{stream: o.StreamID}
+	switch o.Type {
+	case protocol.TypeAudio:
+		key.kind = flowAudio
+	case protocol.TypeVideo:
+		key.kind = flowVideo
+	default:
+		return false
+	}
+	return c.flows[key] != nil
+}
+
+// handOff passes the sender role to a new goroutine, which may wait.
+func (c *rtmfpConn) handOff() {
+	c.sendMu.Lock()
+	if c.sendersDone {
+		c.sending = false
+		c.sendMu.Unlock()
+		return
+	}
+	c.senders.Add(1)
+	c.sendMu.Unlock()
+	go func() {
+		defer c.senders.Done()
+		if err := c.sendWaiting(); err != nil {
+			c.Close(err)
+		}
+	}()
+}
+
+// sendWaiting drains the carried messages and the outbox, waiting for
+// room in the flows as needed, then gives the sender role up.
+func (c *rtmfpConn) sendWaiting() error {
+	out := c.core.Outbox()
+	for {
+		for len(c.carry) > 0 {
+			o := c.carry[0]
+			c.carry[0] = netconn.Outgoing{}
+			c.carry = c.carry[1:]
+			if err := c.send(&o); err != nil {
+				return err
+			}
+		}
+		c.carry = nil
 		for {
 			o, ok := out.Next()
 			if !ok {
@@ -328,6 +437,9 @@ func (c *rtmfpConn) writeLoop() error {
 		if cause := out.Closing(); cause != nil {
 			c.drain()
 			return cause
+		}
+		if !c.release() {
+			return nil
 		}
 	}
 }

@@ -62,10 +62,11 @@ type rtmpConn struct {
 	// The sender role (kick): sending is held by whoever is writing;
 	// sendAgain tells it that more was queued meanwhile. senders counts
 	// the goroutines a full socket handed the role to.
-	sendMu    sync.Mutex
-	sending   bool
-	sendAgain bool
-	senders   sync.WaitGroup
+	sendMu      sync.Mutex
+	sending     bool
+	sendAgain   bool
+	sendersDone bool // set when the connection ends: no more senders start
+	senders     sync.WaitGroup
 	// The sender's state.
 	w             *rtmp.Writer
 	sock          *socketWriter
@@ -155,6 +156,9 @@ func (c *rtmpConn) run() {
 		}
 		c.Close(err)
 		c.pingTimer.Stop()
+		c.sendMu.Lock()
+		c.sendersDone = true
+		c.sendMu.Unlock()
 		c.senders.Wait()
 	}
 	c.Close(err)
@@ -308,7 +312,14 @@ func (c *rtmpConn) kick() {
 
 // handOff passes the sender role to a new goroutine that may block.
 func (c *rtmpConn) handOff() {
+	c.sendMu.Lock()
+	if c.sendersDone {
+		c.sending = false
+		c.sendMu.Unlock()
+		return
+	}
 	c.senders.Add(1)
+	c.sendMu.Unlock()
 	go func() {
 		defer c.senders.Done()
 		c.send(true)
