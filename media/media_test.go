@@ -328,6 +328,25 @@ func TestMaxStreams(t *testing.T) {
 	}
 }
 
+// countedSubscriber publishes a stream (AudioBatch 20 ms) with one
+// subscriber that counts its signals, from zero.
+func countedSubscriber(t *testing.T) (*Stream, *testPublisher, *Subscriber, *atomic.Int32) {
+	t.Helper()
+	reg := NewRegistry(Config{AudioBatch: 20 * time.Millisecond})
+	pub := &testPublisher{}
+	s, err := reg.Publish("s", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signals := new(atomic.Int32)
+	sub := NewSubscriber(SubscriberConfig{}, func() { signals.Add(1) }, nil)
+	if _, err := reg.Subscribe("s", sub, true); err != nil {
+		t.Fatal(err)
+	}
+	signals.Store(0) // joining a live stream signals the start-up frames
+	return s, pub, sub, signals
+}
+
 // TestAudioBatch checks when a subscriber is signalled: at once for video,
 // sequence headers and audio-only streams; for audio of a stream with video
 // only with the next video frame, or once audio has waited AudioBatch.
@@ -348,18 +367,7 @@ func TestAudioBatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg := NewRegistry(Config{AudioBatch: 20 * time.Millisecond})
-			pub := &testPublisher{}
-			s, err := reg.Publish("s", pub)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var signals atomic.Int32
-			sub := NewSubscriber(SubscriberConfig{}, func() { signals.Add(1) }, nil)
-			if _, err := reg.Subscribe("s", sub, true); err != nil {
-				t.Fatal(err)
-			}
-			signals.Store(0) // joining a live stream signals the start-up frames
+			s, pub, sub, signals := countedSubscriber(t)
 			for i, f := range tt.frames {
 				if i == len(tt.frames)-1 && tt.sleep > 0 {
 					time.Sleep(tt.sleep)
@@ -388,18 +396,7 @@ func TestAudioBatch(t *testing.T) {
 // TestWriteMore: frames written with more behind them are signalled with
 // the next Write, or after the hold limit when nothing follows.
 func TestWriteMore(t *testing.T) {
-	reg := NewRegistry(Config{AudioBatch: 20 * time.Millisecond})
-	pub := &testPublisher{}
-	s, err := reg.Publish("s", pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var signals atomic.Int32
-	sub := NewSubscriber(SubscriberConfig{}, func() { signals.Add(1) }, nil)
-	if _, err := reg.Subscribe("s", sub, true); err != nil {
-		t.Fatal(err)
-	}
-	signals.Store(0)
+	s, pub, sub, signals := countedSubscriber(t)
 	s.WriteMore(pub, video(true, 10))
 	s.WriteMore(pub, video(false, 10))
 	if n := signals.Load(); n != 0 {

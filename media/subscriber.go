@@ -143,6 +143,23 @@ func (s *Subscriber) Pop() (Entry, bool) {
 	if s.n == 0 {
 		return Entry{}, false
 	}
+	return s.popLocked(), true
+}
+
+// PopBatch appends up to min(max, cap(dst)-len(dst)) of the oldest
+// entries to dst, removing them, under one acquisition of the lock.
+func (s *Subscriber) PopBatch(dst []Entry, max int) []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.n > 0 && max > 0 && len(dst) < cap(dst) {
+		dst = append(dst, s.popLocked())
+		max--
+	}
+	return dst
+}
+
+// popLocked removes the oldest entry of a non-empty queue.
+func (s *Subscriber) popLocked() Entry {
 	e := s.ring[s.head]
 	s.ring[s.head] = Entry{}
 	s.head = (s.head + 1) & (len(s.ring) - 1)
@@ -155,29 +172,7 @@ func (s *Subscriber) Pop() (Entry, bool) {
 		// that caught up needs little, and there are thousands of them.
 		s.ring, s.head = make([]Entry, initialRing), 0
 	}
-	return e, true
-}
-
-// PopBatch appends up to min(max, cap(dst)-len(dst)) of the oldest
-// entries to dst, removing them, under one acquisition of the lock.
-func (s *Subscriber) PopBatch(dst []Entry, max int) []Entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.n > 0 && max > 0 && len(dst) < cap(dst) {
-		e := s.ring[s.head]
-		s.ring[s.head] = Entry{}
-		s.head = (s.head + 1) & (len(s.ring) - 1)
-		s.n--
-		if e.Frame != nil {
-			s.bytes -= e.Frame.Size()
-		}
-		dst = append(dst, e)
-		max--
-	}
-	if s.n == 0 && len(s.ring) > initialRing {
-		s.ring, s.head = make([]Entry, initialRing), 0
-	}
-	return dst
+	return e
 }
 
 // Len is the number of queued entries.
@@ -231,14 +226,9 @@ func (s *Subscriber) pushEvent(ev Event) {
 	s.signal()
 }
 
+// discardLocked drops the oldest entry of a full queue.
 func (s *Subscriber) discardLocked() {
-	e := s.ring[s.head]
-	s.ring[s.head] = Entry{}
-	s.head = (s.head + 1) & (len(s.ring) - 1)
-	s.n--
-	if e.Frame != nil {
-		s.bytes -= e.Frame.Size()
-	}
+	s.popLocked()
 	s.dropped++
 }
 

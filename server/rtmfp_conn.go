@@ -64,15 +64,9 @@ type rtmfpConn struct {
 	closeOnce sync.Once
 	closed    atomic.Bool
 
-	// The sender role, as on RTMP (rtmpConn.kick): sending is held by
-	// whoever drains the outbox, sendAgain tells it more was queued, and
-	// senders counts the goroutines the role was handed to; once
-	// sendersDone is set no more start.
-	sendMu      sync.Mutex
-	sending     bool
-	sendAgain   bool
-	sendersDone bool
-	senders     sync.WaitGroup
+	// sender is the role of writing to the flows (kick); its holder owns
+	// the state below.
+	sender senderRole
 	// The sender's state. carry holds what the fast path left for the
 	// sender goroutine, in order.
 	carry   []netconn.Outgoing
@@ -148,10 +142,7 @@ func (c *rtmfpConn) run() {
 	case <-c.ctx.Done():
 	}
 	c.wg.Wait()
-	c.sendMu.Lock()
-	c.sendersDone = true
-	c.sendMu.Unlock()
-	c.senders.Wait()
+	c.sender.stop()
 	// The client's streams go as soon as its session does, not after the
 	// session's close handshake or linger.
 	c.coreMu.Lock()
@@ -245,12 +236,11 @@ func (c *rtmfpConn) readFlow(f *rtmfp.RecvFlow, streamID uint32) error {
 // flow for its kind. Stream user-control events (StreamBegin, EOF) travel
 // on the stream's command flow.
 func (c *rtmfpConn) flowFor(m *protocol.Message) (*rtmfp.SendFlow, error) {
-	key := rtmfpFlowKey{stream: m.StreamID}
+	key, media := mediaFlowKey(m)
+	if !media {
+		key = rtmfpFlowKey{stream: m.StreamID}
+	}
 	switch m.Type {
-	case protocol.TypeAudio:
-		key.kind = flowAudio
-	case protocol.TypeVideo:
-		key.kind = flowVideo
 	case protocol.TypeUserControl:
 		if uc, err := protocol.ParseUserControl(m.Payload); err == nil {
 			switch uc.Event {
@@ -327,14 +317,9 @@ func (c *rtmfpConn) kick() {
 	if c.closed.Load() {
 		return
 	}
-	c.sendMu.Lock()
-	if c.sending {
-		c.sendAgain = true
-		c.sendMu.Unlock()
+	if !c.sender.acquire() {
 		return
 	}
-	c.sending = true
-	c.sendMu.Unlock()
 	out := c.core.Outbox()
 	for {
 		var scratch [8]netconn.Outgoing
@@ -342,7 +327,7 @@ func (c *rtmfpConn) kick() {
 		for i := range batch {
 			if !c.sendsAtOnce(&batch[i]) {
 				c.carry = append(c.carry, batch[i:]...)
-				c.handOff()
+				c.sender.goSend(c.sendWaiting)
 				return
 			}
 			if err := c.send(&batch[i]); err != nil {
@@ -353,26 +338,13 @@ func (c *rtmfpConn) kick() {
 			continue
 		}
 		if out.Closing() != nil {
-			c.handOff() // the close waits for acknowledgements
+			c.sender.goSend(c.sendWaiting) // the close waits for acknowledgements
 			return
 		}
-		if !c.release() {
+		if !c.sender.release() {
 			return
 		}
 	}
-}
-
-// release gives the sender role up, unless more was queued meanwhile: then
-// it reports true and the caller keeps sending.
-func (c *rtmfpConn) release() (again bool) {
-	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
-	if c.sendAgain {
-		c.sendAgain = false
-		return true
-	}
-	c.sending = false
-	return false
 }
 
 // sendsAtOnce reports whether o can be sent without waiting: live audio or
@@ -381,39 +353,31 @@ func (c *rtmfpConn) sendsAtOnce(o *netconn.Outgoing) bool {
 	if !o.Media || o.SeqHeader {
 		return false
 	}
-	key := rtmfpFlowKey{stream: o.StreamID}
-	switch o.Type {
-	case protocol.TypeAudio:
-		key.kind = flowAudio
-	case protocol.TypeVideo:
-		key.kind = flowVideo
-	default:
-		return false
-	}
-	return c.flows[key] != nil
+	key, ok := mediaFlowKey(&o.Message)
+	return ok && c.flows[key] != nil
 }
 
-// handOff passes the sender role to a new goroutine, which may wait.
-func (c *rtmfpConn) handOff() {
-	c.sendMu.Lock()
-	if c.sendersDone {
-		c.sending = false
-		c.sendMu.Unlock()
-		return
+// mediaFlowKey is the flow of m when it is audio or video.
+func mediaFlowKey(m *protocol.Message) (rtmfpFlowKey, bool) {
+	switch m.Type {
+	case protocol.TypeAudio:
+		return rtmfpFlowKey{stream: m.StreamID, kind: flowAudio}, true
+	case protocol.TypeVideo:
+		return rtmfpFlowKey{stream: m.StreamID, kind: flowVideo}, true
 	}
-	c.senders.Add(1)
-	c.sendMu.Unlock()
-	go func() {
-		defer c.senders.Done()
-		if err := c.sendWaiting(); err != nil {
-			c.Close(err)
-		}
-	}()
+	return rtmfpFlowKey{}, false
 }
 
 // sendWaiting drains the carried messages and the outbox, waiting for
 // room in the flows as needed, then gives the sender role up.
-func (c *rtmfpConn) sendWaiting() error {
+func (c *rtmfpConn) sendWaiting() {
+	if err := c.sendCarried(); err != nil {
+		c.Close(err)
+		c.sender.drop()
+	}
+}
+
+func (c *rtmfpConn) sendCarried() error {
 	out := c.core.Outbox()
 	for {
 		for len(c.carry) > 0 {
@@ -438,7 +402,7 @@ func (c *rtmfpConn) sendWaiting() error {
 			c.drain()
 			return cause
 		}
-		if !c.release() {
+		if !c.sender.release() {
 			return nil
 		}
 	}

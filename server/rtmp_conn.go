@@ -59,15 +59,9 @@ type rtmpConn struct {
 	reader     *rtmp.Reader // reader goroutine only
 	pingTimer  *time.Timer
 
-	// The sender role (kick): sending is held by whoever is writing;
-	// sendAgain tells it that more was queued meanwhile. senders counts
-	// the goroutines a full socket handed the role to.
-	sendMu      sync.Mutex
-	sending     bool
-	sendAgain   bool
-	sendersDone bool // set when the connection ends: no more senders start
-	senders     sync.WaitGroup
-	// The sender's state.
+	// sender is the role of writing to the socket (kick); its holder owns
+	// the state below.
+	sender        senderRole
 	w             *rtmp.Writer
 	sock          *socketWriter
 	writeDeadline time.Time
@@ -156,10 +150,7 @@ func (c *rtmpConn) run() {
 		}
 		c.Close(err)
 		c.pingTimer.Stop()
-		c.sendMu.Lock()
-		c.sendersDone = true
-		c.sendMu.Unlock()
-		c.senders.Wait()
+		c.sender.stop()
 	}
 	c.Close(err)
 	c.core.Close()
@@ -295,35 +286,14 @@ func (c *rtmpConn) kick() {
 	if c.closed.Load() {
 		return // closed: the reader goroutine is releasing the streams
 	}
-	c.sendMu.Lock()
-	if c.sending {
-		c.sendAgain = true
-		c.sendMu.Unlock()
+	if !c.sender.acquire() {
 		return
 	}
-	c.sending = true
-	c.sendMu.Unlock()
 	if !c.sock.direct() {
-		c.handOff()
+		c.sender.goSend(func() { c.send(true) })
 		return
 	}
 	c.send(false)
-}
-
-// handOff passes the sender role to a new goroutine that may block.
-func (c *rtmpConn) handOff() {
-	c.sendMu.Lock()
-	if c.sendersDone {
-		c.sending = false
-		c.sendMu.Unlock()
-		return
-	}
-	c.senders.Add(1)
-	c.sendMu.Unlock()
-	go func() {
-		defer c.senders.Done()
-		c.send(true)
-	}()
 }
 
 // send drains the outbox while it holds the sender role and gives the role
@@ -332,23 +302,19 @@ func (c *rtmpConn) send(blocking bool) {
 	for {
 		err := c.drain(blocking)
 		if errors.Is(err, errSocketFull) {
-			c.handOff()
+			c.sender.goSend(func() { c.send(true) })
 			return
 		}
 		if err != nil {
 			// Close does not wait for locks: this may run in a
 			// publisher's goroutine, inside the stream's fan-out.
 			c.Close(err)
+			c.sender.drop()
+			return
 		}
-		c.sendMu.Lock()
-		if c.sendAgain && err == nil {
-			c.sendAgain = false
-			c.sendMu.Unlock()
-			continue
+		if !c.sender.release() {
+			return
 		}
-		c.sending = false
-		c.sendMu.Unlock()
-		return
 	}
 }
 
