@@ -126,7 +126,7 @@ const (
 
 // Conn is one client's NetConnection. HandleMessage and Close are called
 // from the transport's reader goroutine only; the Outbox is drained by the
-// transport's writer goroutine.
+// transport's sender (see Outbox).
 type Conn struct {
 	id    string
 	log   *zap.Logger

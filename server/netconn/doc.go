@@ -5,7 +5,9 @@
 //
 // A transport owns its network I/O. It hands each incoming message to
 // Conn.HandleMessage from a single reader goroutine, and drains Conn.Outbox
-// from a single writer goroutine: commands and status messages first, then
-// media popped from the connection's subscriber queues. The core never
+// — commands and status messages first, then media popped from the
+// connection's subscriber queues — from whichever goroutine the outbox's
+// notify function made its sender: for a player that keeps up, the
+// publisher's own goroutine, writing without waiting. The core never
 // blocks on the network, so a slow client costs only its own queues.
 package netconn

@@ -29,11 +29,11 @@ type Outgoing struct {
 
 // Outbox is a connection's outbound side: a bounded FIFO of commands and
 // control messages, plus the connection's playing streams. The reader
-// goroutine and publishers' goroutines fill it; the transport's writer
-// goroutine drains it with Next.
+// goroutine and publishers' goroutines fill it and call the transport's
+// notify function; the transport drains it with NextBatch or Next, from
+// whichever goroutine holds its sender role.
 type Outbox struct {
 	maxBytes int
-	wake     chan struct{}
 	notify   func()
 
 	mu      sync.Mutex
@@ -47,27 +47,18 @@ type Outbox struct {
 
 // NewOutbox makes an outbox whose command queue holds at most maxBytes.
 func NewOutbox(maxBytes int) *Outbox {
-	return &Outbox{maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+	return &Outbox{maxBytes: maxBytes}
 }
 
-// Wake is signalled (without blocking) whenever there is something to send,
-// unless SetNotify replaced it.
-func (o *Outbox) Wake() <-chan struct{} { return o.wake }
-
-// SetNotify makes fn, instead of the Wake channel, what is called whenever
-// there is something to send. fn may write to the socket there and then
-// (from a publisher's goroutine too), but must not block or take locks of
-// the stream or the outbox. Call it before the connection is served.
+// SetNotify makes fn what is called whenever there is something to send.
+// fn may write to the socket there and then (from a publisher's goroutine
+// too), but must not block or take locks of the stream or the outbox.
+// Call it before the connection is served; until then nothing is told.
 func (o *Outbox) SetNotify(fn func()) { o.notify = fn }
 
 func (o *Outbox) signal() {
 	if o.notify != nil {
 		o.notify()
-		return
-	}
-	select {
-	case o.wake <- struct{}{}:
-	default:
 	}
 }
 
