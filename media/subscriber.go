@@ -188,11 +188,8 @@ func (s *Subscriber) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for s.n > 0 {
-		s.ring[s.head] = Entry{}
-		s.head = (s.head + 1) & (len(s.ring) - 1)
-		s.n--
+		s.popLocked()
 	}
-	s.bytes = 0
 	s.needKey = true
 }
 

@@ -20,6 +20,7 @@ type socketWriter struct {
 	blocking bool
 	pending  []byte
 	iov      []sysIovec
+	one      [1][]byte // Write's vector, so that it does not allocate
 	// inq is the result of queuedInputFn, a method value made once so
 	// that asking costs no allocation.
 	inq           int
@@ -53,8 +54,10 @@ func (s *socketWriter) direct() bool { return s.rc != nil }
 
 // Write implements io.Writer.
 func (s *socketWriter) Write(p []byte) (int, error) {
-	v := net.Buffers{p}
+	s.one[0] = p
+	v := net.Buffers(s.one[:])
 	n, err := s.WriteBuffers(&v)
+	s.one[0] = nil
 	return int(n), err
 }
 

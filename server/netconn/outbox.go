@@ -101,30 +101,9 @@ func (o *Outbox) Closing() error {
 // Next returns the next message to send: queued commands first, then media
 // from the playing streams in turn.
 func (o *Outbox) Next() (Outgoing, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.head < len(o.ctrl) {
-		m := o.ctrl[o.head]
-		o.ctrl[o.head] = protocol.Message{}
-		o.head++
-		o.bytes -= len(m.Payload)
-		if o.head == len(o.ctrl) {
-			o.ctrl, o.head = o.ctrl[:0], 0
-		}
-		return Outgoing{Message: m}, true
-	}
-	if o.closing != nil {
-		return Outgoing{}, false
-	}
-	for range o.plays {
-		if o.rr >= len(o.plays) {
-			o.rr = 0
-		}
-		p := o.plays[o.rr]
-		if out, ok := p.next(); ok {
-			return out, true
-		}
-		o.rr++
+	var one [1]Outgoing
+	if b := o.NextBatch(one[:0], 1); len(b) == 1 {
+		return b[0], true
 	}
 	return Outgoing{}, false
 }
@@ -203,20 +182,8 @@ type play struct {
 	waitKeyframe bool // after receiveVideo(true): resume video at a keyframe
 }
 
-// next pops the subscriber queue until it finds something to send.
-func (p *play) next() (Outgoing, bool) {
-	for {
-		e, ok := p.sub.Pop()
-		if !ok {
-			return Outgoing{}, false
-		}
-		if out, ok := p.outgoing(e); ok {
-			return out, true
-		}
-	}
-}
-
-// appendNext appends what next would return in turn, up to max messages.
+// appendNext pops the subscriber queue and appends what is to be sent,
+// up to max messages.
 func (p *play) appendNext(dst []Outgoing, max int) []Outgoing {
 	for len(dst) < max {
 		var batch [16]media.Entry
