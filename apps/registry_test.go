@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nimbus-media/nimbus/internal/testtools"
 )
 
 // fakeEngine starts fakeHooks, recording which script each instance saw.
@@ -198,9 +200,9 @@ func TestRegistryRunReloadsChangedFiles(t *testing.T) {
 	inst, _ := r.Resolve("chat", "")
 	inst.AddClient(&fakeClient{id: "1"})
 	writeScript(t, dir, "chat", "version two")
-	waitUntil(t, func() bool { return e.stopped.Load() == 1 })
+	testtools.WaitFor(t, 5*time.Second, "the condition", func() bool { return e.stopped.Load() == 1 })
 	writeScript(t, dir, "new", "n")
-	waitUntil(t, func() bool { return r.App("new") != nil })
+	testtools.WaitFor(t, 5*time.Second, "the condition", func() bool { return r.App("new") != nil })
 	inst2, _ := r.Resolve("chat", "")
 	cancel()
 	<-done
@@ -248,16 +250,5 @@ func TestInstanceLoadErrorRejects(t *testing.T) {
 	inst.Call(&fakeClient{id: "1"}, "m", nil, func(_ any, err error) { callErr = err })
 	if !errors.Is(callErr, ErrMethodNotFound) {
 		t.Errorf("call: %v", callErr)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -135,7 +135,7 @@ func TestSampleAuthFFmpeg(t *testing.T) {
 	if ok, out := publish("s3cret"); !ok {
 		t.Fatalf("ffmpeg with the right token failed:\n%s", out)
 	}
-	waitFor(t, 5*time.Second, "the script to see the publish", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the script to see the publish", func() bool {
 		for _, l := range ts.logs.FilterMessage("trace").All() {
 			if strings.HasSuffix(l.ContextMap()["msg"].(string), "publishes cam") {
 				return true
@@ -326,39 +326,27 @@ func TestRunawayScript(t *testing.T) {
 // instance are told NetConnection.Connect.AppShutdown.
 func TestAppReload(t *testing.T) {
 	dir := t.TempDir()
-	version := func(v int) string {
-		return fmt.Sprintf(`Client.prototype.version = function () { return %d; };`, v)
-	}
-	writeApp(t, dir, "app", version(1), 1)
+	writeApp(t, dir, "app", versionScript(1), 1)
 	ts := startApps(t, dir, nil)
-	callVersion := func(c *rtmp.Client) float64 {
-		t.Helper()
-		res, err := c.Call("version")
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, _ := res.ArgNumber(0)
-		return n
-	}
 	old := mustDialApp(t, ts, "app", rtmp.ClientConfig{})
-	if v := callVersion(old); v != 1 {
+	if v := callVersion(t, old); v != 1 {
 		t.Fatalf("version %v, want 1", v)
 	}
-	writeApp(t, dir, "app", version(2), 2)
+	writeApp(t, dir, "app", versionScript(2), 2)
 	if err := ts.Apps().Reload("app"); err != nil {
 		t.Fatal(err)
 	}
 	if info, err := old.WaitStatus(0, protocol.ConnectAppShutdown); err != nil || info.String("level") != protocol.LevelError {
 		t.Errorf("old client: %v %v, want %s with level error", info, err, protocol.ConnectAppShutdown)
 	}
-	if v := callVersion(mustDialApp(t, ts, "app", rtmp.ClientConfig{})); v != 2 {
+	if v := callVersion(t, mustDialApp(t, ts, "app", rtmp.ClientConfig{})); v != 2 {
 		t.Errorf("after Reload: version %v, want 2", v)
 	}
 	// A change on disk is picked up by the registry's polling.
-	writeApp(t, dir, "app", version(3), 3)
-	waitFor(t, 10*time.Second, "the changed script to be loaded", func() bool {
+	writeApp(t, dir, "app", versionScript(3), 3)
+	testtools.WaitFor(t, 10*time.Second, "the changed script to be loaded", func() bool {
 		c, err := dialApp(t, ts, "app", rtmp.ClientConfig{})
-		return err == nil && callVersion(c) == 3
+		return err == nil && callVersion(t, c) == 3
 	})
 }
 
@@ -396,7 +384,7 @@ func TestSampleP2PDirectory(t *testing.T) {
 		t.Fatalf("lookup(bob) = %v, %v", res.Args, err)
 	}
 	_ = bob.Close()
-	waitFor(t, 10*time.Second, "bob to leave the directory", func() bool {
+	testtools.WaitFor(t, 10*time.Second, "bob to leave the directory", func() bool {
 		res, err := seeker.Call("lookup", "bob")
 		return err == nil && res.Arg(0) == nil
 	})
@@ -424,20 +412,8 @@ func TestSampleLive(t *testing.T) {
 // same.
 func TestReloadRestartsScriptsInPlace(t *testing.T) {
 	dir := t.TempDir()
-	version := func(v int) string {
-		return fmt.Sprintf(`Client.prototype.version = function () { return %d; };`, v)
-	}
-	writeApp(t, dir, "app", version(1), 1)
+	writeApp(t, dir, "app", versionScript(1), 1)
 	ts := startApps(t, dir, func(c *Config) { c.AppReloadKeepsClients = true })
-	callVersion := func(c *rtmp.Client) float64 {
-		t.Helper()
-		res, err := c.Call("version")
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, _ := res.ArgNumber(0)
-		return n
-	}
 	c := mustDialApp(t, ts, "app", rtmp.ClientConfig{})
 	pub := mustDialApp(t, ts, "app", rtmp.ClientConfig{})
 	pid, _ := pub.CreateStream()
@@ -449,19 +425,19 @@ func TestReloadRestartsScriptsInPlace(t *testing.T) {
 	if err := player.Play(id, "s", -2000); err != nil {
 		t.Fatal(err)
 	}
-	if v := callVersion(c); v != 1 {
+	if v := callVersion(t, c); v != 1 {
 		t.Fatalf("version %v, want 1", v)
 	}
-	writeApp(t, dir, "app", version(2), 2)
+	writeApp(t, dir, "app", versionScript(2), 2)
 	if err := ts.Reload(ts.config()); err != nil {
 		t.Fatal(err)
 	}
-	if v := callVersion(c); v != 2 {
+	if v := callVersion(t, c); v != 2 {
 		t.Errorf("after Reload: the connected client calls version %v, want 2", v)
 	}
 	// A script edit restarts it in place too (app_reload_keeps_clients).
-	writeApp(t, dir, "app", version(3), 3)
-	waitFor(t, 10*time.Second, "the edited script to run", func() bool {
+	writeApp(t, dir, "app", versionScript(3), 3)
+	testtools.WaitFor(t, 10*time.Second, "the edited script to run", func() bool {
 		// A call that lands while the old runtime is stopped and the new
 		// one not yet started is refused; the next one gets through.
 		res, err := c.Call("version")
@@ -475,4 +451,20 @@ func TestReloadRestartsScriptsInPlace(t *testing.T) {
 	if m := readMedia(t, player, id); m.Type != protocol.TypeVideo {
 		t.Fatal("live stream stopped across the script restarts")
 	}
+}
+
+// versionScript is an application script whose clients' version() returns v.
+func versionScript(v int) string {
+	return fmt.Sprintf(`Client.prototype.version = function () { return %d; };`, v)
+}
+
+// callVersion calls version() on c's application.
+func callVersion(t *testing.T, c *rtmp.Client) float64 {
+	t.Helper()
+	res, err := c.Call("version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := res.ArgNumber(0)
+	return n
 }

@@ -25,7 +25,7 @@ func TestFFmpegPublishPlay(t *testing.T) {
 	if err := player.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the player to subscribe", func() bool {
+	testtools.WaitFor(t, 10*time.Second, "the player to subscribe", func() bool {
 		s := ts.stream(t, "s1")
 		return s != nil && s.Info().Subscribers == 1
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 )
@@ -178,7 +179,7 @@ func TestHostileInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := got.Load()
 			tc.run(t)
-			waitFor(t, 5*time.Second, "a close log line mentioning "+tc.log, func() bool {
+			testtools.WaitFor(t, 5*time.Second, "a close log line mentioning "+tc.log, func() bool {
 				for _, e := range ts.logs.FilterMessage("closed").All() {
 					if err, ok := e.ContextMap()["error"].(string); ok && bytes.Contains([]byte(err), []byte(tc.log)) {
 						return true
@@ -186,7 +187,7 @@ func TestHostileInput(t *testing.T) {
 				}
 				return false
 			})
-			waitFor(t, 5*time.Second, "the player to keep receiving", func() bool { return got.Load() > before+2 })
+			testtools.WaitFor(t, 5*time.Second, "the player to keep receiving", func() bool { return got.Load() > before+2 })
 		})
 	}
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nimbus-media/nimbus/amf"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 )
@@ -68,7 +69,7 @@ func TestStreamAndPublisherLimits(t *testing.T) {
 	if _, err := player.Call("anything", big); err == nil {
 		t.Fatal("oversized command answered")
 	}
-	waitFor(t, 5*time.Second, "the oversized command's connection to close", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the oversized command's connection to close", func() bool {
 		for _, e := range ts.logs.FilterMessage("closed").All() {
 			if s, _ := e.ContextMap()["error"].(string); strings.Contains(s, "too many") {
 				return true

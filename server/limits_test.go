@@ -70,7 +70,7 @@ func TestConnectionLimitRefusesExcess(t *testing.T) {
 		c.Close()
 		t.Fatal("third connection from one address was admitted")
 	}
-	waitFor(t, 5*time.Second, "the refusal log line", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the refusal log line", func() bool {
 		return len(ts.logs.FilterMessage("connection refused").All()) == 1
 	})
 	send(t, pub, pid, protocol.TypeVideo, 0, avcFrame(true, 1, 100))
@@ -96,7 +96,7 @@ func TestRTMPSPublish(t *testing.T) {
 	if err := player.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the player to subscribe", func() bool {
+	testtools.WaitFor(t, 10*time.Second, "the player to subscribe", func() bool {
 		s := ts.stream(t, "secure")
 		return s != nil && s.Info().Subscribers == 1
 	})

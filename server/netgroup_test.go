@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 )
@@ -79,7 +80,7 @@ func TestNetGroupBootstrap(t *testing.T) {
 
 	a, b, c := connectPeer(t, ts, nil), connectPeer(t, ts, nil), connectPeer(t, ts, nil)
 	ga := joinGroup(t, a, join)
-	waitFor(t, 5*time.Second, "first member", func() bool { return ts.NetGroups().Members(group) == 1 })
+	testtools.WaitFor(t, 5*time.Second, "first member", func() bool { return ts.NetGroups().Members(group) == 1 })
 	gb := joinGroup(t, b, join)
 	expectNeighbors(t, gb, peerOf(b), peerOf(a))
 	expectNeighbors(t, ga, peerOf(a), peerOf(b))
@@ -109,7 +110,7 @@ func TestNetGroupBootstrap(t *testing.T) {
 	expectRefused(t, joinGroup(t, bad, join), "fourth member")
 	second, third := apps.GroupID{2}, apps.GroupID{3}
 	joinGroup(t, a, apps.AppendGroupJoin(nil, second))
-	waitFor(t, 5*time.Second, "A in a second group", func() bool { return ts.NetGroups().Members(second) == 1 })
+	testtools.WaitFor(t, 5*time.Second, "A in a second group", func() bool { return ts.NetGroups().Members(second) == 1 })
 	expectRefused(t, joinGroup(t, a, apps.AppendGroupJoin(nil, third)), "third group")
 	if n := ts.NetGroups().Members(group); n != 3 {
 		t.Fatalf("members %d after the refusals, want 3", n)
@@ -126,9 +127,9 @@ func TestNetGroupBootstrap(t *testing.T) {
 	if err := gb.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "B's leave", func() bool { return ts.NetGroups().Members(group) == 2 })
+	testtools.WaitFor(t, 5*time.Second, "B's leave", func() bool { return ts.NetGroups().Members(group) == 2 })
 	_ = c.Close()
-	waitFor(t, 5*time.Second, "C's session end", func() bool { return ts.NetGroups().Members(group) == 1 })
+	testtools.WaitFor(t, 5*time.Second, "C's session end", func() bool { return ts.NetGroups().Members(group) == 1 })
 
 	// The remaining member is still served: a newcomer meets it.
 	gnew := joinGroup(t, bad, join)

@@ -27,7 +27,7 @@ func TestLateJoinerStartsOnKeyframe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cancel(); _ = publisher.Wait() }()
-	waitFor(t, 10*time.Second, "the publisher", func() bool {
+	testtools.WaitFor(t, 10*time.Second, "the publisher", func() bool {
 		s := ts.stream(t, "late")
 		return s != nil && s.Info().FramesIn > 0
 	})
@@ -129,7 +129,7 @@ func TestStalledSubscriberDoesNotHurtOthers(t *testing.T) {
 	if n := received.Load(); n != frames {
 		t.Fatalf("normal player got %d frames, want %d", n, frames)
 	}
-	waitFor(t, 5*time.Second, "the stalled player to be dropped", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the stalled player to be dropped", func() bool {
 		return ts.stream(t, "fan").Info().Subscribers == 1
 	})
 	if len(ts.logs.FilterMessage("slow subscriber dropped").All()) == 0 {
@@ -176,7 +176,7 @@ func TestPublisherTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = second.Close()
-	waitFor(t, 5*time.Second, "the name to be released", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the name to be released", func() bool {
 		s := ts.stream(t, "take")
 		return s == nil || !s.Published()
 	})

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/internal/testnet"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
@@ -44,7 +45,7 @@ func connectPeer(t *testing.T, ts *testServer, conn net.PacketConn) *tc.Client {
 	if err := c.Command(0, "setPeerInfo", 0, nil, local, "not an address", ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "setPeerInfo", func() bool { return ts.rv.size() > 0 && peerInfoOf(ts, id) == local })
+	testtools.WaitFor(t, 5*time.Second, "setPeerInfo", func() bool { return ts.rv.size() > 0 && peerInfoOf(ts, id) == local })
 	return c
 }
 
@@ -284,7 +285,7 @@ func TestRTMFPRedirector(t *testing.T) {
 	if got, want := c.Session().RemoteAddr(), addrPort(t, target.RTMFPAddr()); got != want {
 		t.Fatalf("session with %v, want the target instance %v", got, want)
 	}
-	waitFor(t, 5*time.Second, "the client at the target", func() bool { return target.rv.size() == 1 })
+	testtools.WaitFor(t, 5*time.Second, "the client at the target", func() bool { return target.rv.size() == 1 })
 	redirector.mu.Lock()
 	n := len(redirector.conns)
 	redirector.mu.Unlock()

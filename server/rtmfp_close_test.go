@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 )
 
@@ -26,7 +27,7 @@ func TestRTMFPClientCloseSeen(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Close took %v: the server did not acknowledge it", took)
 	}
-	waitFor(t, 3*time.Second, "the stream to be unpublished", func() bool {
+	testtools.WaitFor(t, 3*time.Second, "the stream to be unpublished", func() bool {
 		s := ts.stream(t, "bye")
 		return s == nil || !s.Published()
 	})

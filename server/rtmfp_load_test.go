@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
@@ -221,7 +222,7 @@ func TestRTMFPVanishedPublisherCleanedUp(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("unpublished after %v, idle timeout is 2 s", took)
 	}
-	waitFor(t, 5*time.Second, "the stream to lose its publisher", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the stream to lose its publisher", func() bool {
 		s := ts.stream(t, "ghost")
 		return s == nil || !s.Published()
 	})

@@ -186,20 +186,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	publish(t, ctx, n, "browsercam")
-	waitFor(t, 10*time.Second, "the stream to be published", func() bool {
+	testtools.WaitFor(t, 10*time.Second, "the stream to be published", func() bool {
 		_, ok := n.stream(t, "browsercam")
 		return ok
 	})
 
 	browser.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}, nil)
 	browser.call(t, "Page.navigate", map[string]any{"url": n.http + "/"}, nil)
-	waitFor(t, 10*time.Second, "the login form", func() bool {
+	testtools.WaitFor(t, 10*time.Second, "the login form", func() bool {
 		return browser.eval(t, `location.pathname === "/login" && !!document.getElementById("login-form")`) == "true"
 	})
 	browser.eval(t, fmt.Sprintf(`document.getElementById("user").value = %q;
 		document.getElementById("password").value = %q;
 		document.getElementById("login-form").submit(); true`, adminUser, adminPassword))
-	waitFor(t, 10*time.Second, "the dashboard", func() bool {
+	testtools.WaitFor(t, 10*time.Second, "the dashboard", func() bool {
 		return browser.eval(t, `location.pathname === "/" && !!document.getElementById("overview-streams")`) == "true"
 	})
 
@@ -253,7 +253,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// The stream detail view and the clients table.
 	browser.eval(t, `location.hash = "#/stream/" + encodeURIComponent("live/_definst_/browsercam"); true`)
-	waitFor(t, 5*time.Second, "the stream detail view", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the stream detail view", func() bool {
 		return browser.eval(t, `!document.getElementById("view-stream").hidden &&
 			document.getElementById("sd-title").textContent.startsWith("browsercam") &&
 			document.getElementById("sd-cards").children.length > 0`) == "true"
@@ -265,7 +265,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	saveArtifact(t, "stream-detail.png", png)
 	browser.eval(t, `location.hash = "#/clients"; true`)
-	waitFor(t, 5*time.Second, "the clients table", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the clients table", func() bool {
 		return browser.eval(t, `document.querySelectorAll('#clients tr[data-client]').length`) == "1"
 	})
 

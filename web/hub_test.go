@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 )
 
 func dialEvents(t *testing.T, base string, hdr http.Header) *websocket.Conn {
@@ -28,17 +29,6 @@ func dialEvents(t *testing.T, base string, hdr http.Header) *websocket.Conn {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestEventsSnapshotsAndEvents(t *testing.T) {
@@ -92,7 +82,7 @@ func TestStalledDashboardDropped(t *testing.T) {
 	stalled := dialEvents(t, base, bearer(testToken))
 	_ = stalled // never read
 	reader := dialEvents(t, base, bearer(testToken))
-	waitUntil(t, 5*time.Second, "both dashboards", func() bool { return s.hub.count() == 2 })
+	testtools.WaitFor(t, 5*time.Second, "both dashboards", func() bool { return s.hub.count() == 2 })
 
 	got := make(chan int, 1)
 	go func() {
@@ -250,7 +240,7 @@ func TestClientEventsDoNotCallTheClient(t *testing.T) {
 			break
 		}
 	}
-	waitUntil(t, 5*time.Second, "the departed client's bytes in the totals", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the departed client's bytes in the totals", func() bool {
 		return s.stats.sample(time.Now()).Server.BytesIn >= 1010+100
 	})
 }

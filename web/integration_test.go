@@ -102,17 +102,6 @@ func (n *nimbus) stream(t *testing.T, name string) (web.StreamInfo, bool) {
 	return web.StreamInfo{}, false
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 var (
 	flvDir  string
 	flvOnce sync.Once
@@ -215,13 +204,13 @@ func TestFFmpegStreamStats(t *testing.T) {
 	defer cancel()
 
 	pub := publish(t, ctx, n, "cam")
-	waitFor(t, 10*time.Second, "the stream to be published", func() bool {
+	testtools.WaitFor(t, 10*time.Second, "the stream to be published", func() bool {
 		_, ok := n.stream(t, "cam")
 		return ok
 	})
 	player := startProc(t, testtools.FFmpeg(t, ctx, "-i", n.rtmp+"/cam", "-c", "copy", "-f", "null", "-"))
 	var st web.StreamInfo
-	waitFor(t, 15*time.Second, "a full measurement window and the player", func() bool {
+	testtools.WaitFor(t, 15*time.Second, "a full measurement window and the player", func() bool {
 		st, _ = n.stream(t, "cam")
 		return time.Since(st.Since) > 5500*time.Millisecond && st.SubscribersByProtocol["rtmp"] == 1
 	})
@@ -291,7 +280,7 @@ func TestFFmpegStreamStats(t *testing.T) {
 	if err := pub.exited(t, 10*time.Second, "the kicked publisher"); err == nil {
 		t.Errorf("the kicked publisher exited cleanly; want an error:\n%s", pub.out.String())
 	}
-	waitFor(t, 5*time.Second, "the stream to go", func() bool {
+	testtools.WaitFor(t, 5*time.Second, "the stream to go", func() bool {
 		_, ok := n.stream(t, "cam")
 		return !ok
 	})
@@ -325,7 +314,7 @@ func TestUnloadApp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	player := startProc(t, testtools.FFmpeg(t, ctx, "-i", n.rtmp+"/notyet", "-c", "copy", "-f", "null", "-"))
-	waitFor(t, 10*time.Second, "the player to connect", func() bool {
+	testtools.WaitFor(t, 10*time.Second, "the player to connect", func() bool {
 		var clients []web.ClientInfo
 		n.api(t, "GET", "/api/v1/clients", &clients)
 		return len(clients) == 1

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
@@ -399,7 +400,7 @@ func TestSharedObjectScript(t *testing.T) {
 	if got[0] != "sync change alice old=null" || got[1] != "hello from alice" {
 		t.Errorf("traces %q", got)
 	}
-	waitFor(t, func() bool { return len(r.events()) == 7 })
+	testtools.WaitFor(t, 5*time.Second, "the condition", func() bool { return len(r.events()) == 7 })
 	want := []string{
 		"v0 UseSuccess  <nil> []", "v0 Clear  <nil> []", "v1 Success alice <nil> []",
 		"v1 SendMessage hello <nil> [alice]",
@@ -514,17 +515,6 @@ func TestQueueFull(t *testing.T) {
 	wg.Wait()
 	if busy == 0 {
 		t.Error("no call was refused with a full queue")
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -132,3 +132,16 @@ func CheckPlayed(t testing.TB, played, src string) {
 		t.Errorf("played duration %.2f s, published %.2f s: not within 10%%", d, want)
 	}
 }
+
+// WaitFor polls cond until it holds, failing the test after timeout with
+// what it was waiting for.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

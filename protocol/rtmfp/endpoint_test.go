@@ -43,7 +43,15 @@ func pair(t testing.TB, scfg, ccfg Config) (server, client *Endpoint, ss, cs *Se
 	t.Helper()
 	server = listen(t, scfg)
 	client = listen(t, ccfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ss, cs = connect(t, server, client, 10*time.Second)
+	return server, client, ss, cs
+}
+
+// connect dials server from client and returns the server's and the
+// client's session.
+func connect(t testing.TB, server, client *Endpoint, timeout time.Duration) (ss, cs *Session) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	accepted := make(chan *Session, 1)
 	go func() {
@@ -61,7 +69,7 @@ func pair(t testing.TB, scfg, ccfg Config) (server, client *Endpoint, ss, cs *Se
 	if ss == nil {
 		t.Fatal("no session accepted")
 	}
-	return server, client, ss, cs
+	return ss, cs
 }
 
 // transfer sends total bytes in messages of size msgSize over one flow and

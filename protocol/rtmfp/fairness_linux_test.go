@@ -60,24 +60,9 @@ func TestSharesBottleneckWithTCP(t *testing.T) {
 	}
 	defer client.Close()
 
+	ss, cs := connect(t, server, client, 30*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	accepted := make(chan *Session, 1)
-	go func() {
-		s, err := server.Accept(ctx)
-		if err == nil {
-			accepted <- s
-		}
-		close(accepted)
-	}()
-	cs, err := client.Dial(ctx, "rtmfp://"+serverConn.LocalAddr().String()+"/app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss := <-accepted
-	if ss == nil {
-		t.Fatal("no session accepted")
-	}
 	defer cs.Close()
 	defer ss.Close()
 
