@@ -80,7 +80,8 @@ func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
 	c.core.Outbox().SetNotify(c.kick)
 	c.p2p = newRTMFPPeer(s.rv, s.groups)
-	s.serveConn(c, release, func() {
+	s.serveConn(c, release, func(done func()) {
+		defer done()
 		c.run()
 		s.rv.remove(c)
 	})

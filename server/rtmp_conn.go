@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,8 @@ const (
 var errIdle = errors.New("rtmp: idle timeout")
 
 // rtmpConn is the RTMP transport of one client: a reader goroutine that
-// decodes chunks into messages for the NetConnection core, and a sender
+// decodes chunks into messages for the NetConnection core (which a quiet
+// connection gives up while it waits for input, see poller), and a sender
 // role that drains the core's outbox into the chunk writer from whichever
 // goroutine queued something (kick).
 type rtmpConn struct {
@@ -58,6 +60,19 @@ type rtmpConn struct {
 	lastAck    uint64       // reader goroutine only
 	reader     *rtmp.Reader // reader goroutine only
 	pingTimer  *time.Timer
+	start      time.Time
+	done       func() // reports the connection ended (run)
+
+	// readDeadline is the read deadline set last; reader goroutine only,
+	// like the fields below, which a parked connection keeps for the
+	// goroutine that resumes it.
+	readDeadline time.Time
+	poller       *poller // nil: the reader never parks
+	pollToken    uint64  // the connection's key in the poller, never reused
+	pollAdded    bool    // the socket is in the poller's epoll set
+	// parkArming and parkWanted are guarded by the poller's lock: park
+	// is registering the socket, and a wake-up came meanwhile.
+	parkArming, parkWanted bool
 
 	// sender is the role of writing to the socket (kick); its holder owns
 	// the state below.
@@ -101,6 +116,9 @@ func (c *rtmpConn) Close(cause error) {
 		c.closed.Store(true)
 		c.cancel(cause)
 		_ = c.nc.Close()
+		if c.poller != nil {
+			c.poller.wake(c) // a parked reader ends the connection
+		}
 	})
 }
 
@@ -123,39 +141,58 @@ func (c *rtmpConn) ConnectAccepted(out *netconn.Outbox) error {
 	return nil
 }
 
-// run serves the connection until it ends; it returns after both goroutines
-// have stopped and the core has released the client's streams.
-func (c *rtmpConn) run() {
-	start := time.Now()
-	c.lastRead.Store(start.UnixNano())
-	err := c.handshake()
-	if err == nil {
-		c.pingTimer = time.AfterFunc(c.cfg.PingInterval.Duration, c.ping)
-		err = c.readLoop()
-		switch {
-		case errors.Is(err, rtmp.ErrMessageTooLarge), errors.Is(err, rtmp.ErrReassemblyLimit):
-			c.refused("message_size")
-		case errors.Is(err, rtmp.ErrInvalidChunkSize):
-			c.refused("chunk_size")
-		}
-		if errors.Is(err, errIdle) {
-			// Tell the client why, then let the sender flush and close.
-			c.core.Disconnect(protocol.ConnectIdleTimeOut, "Connection idle too long.", errIdle)
-			t := time.NewTimer(c.cfg.WriteTimeout.Duration)
-			select {
-			case <-c.ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		}
+// run serves the connection from its accepting goroutine: the handshake,
+// then the read loop (serve). done is called once the connection has ended
+// and the core has released the client's streams, by whichever goroutine
+// ends it: a quiet connection parks its reader (poller), and a goroutine
+// started when it wakes carries on.
+func (c *rtmpConn) run(done func()) {
+	c.done = done
+	c.start = time.Now()
+	c.lastRead.Store(c.start.UnixNano())
+	if err := c.handshake(); err != nil {
 		c.Close(err)
-		c.pingTimer.Stop()
-		c.sender.stop()
+		c.finish()
+		return
+	}
+	c.reader = rtmp.NewReader(countingReader{c}, c.cfg.MaxMessageSize)
+	c.pingTimer = time.AfterFunc(c.cfg.PingInterval.Duration, c.ping)
+	c.serve()
+}
+
+// serve runs the read loop until the connection ends or parks.
+func (c *rtmpConn) serve() {
+	err := c.readLoop()
+	if err == errParked {
+		return
+	}
+	switch {
+	case errors.Is(err, rtmp.ErrMessageTooLarge), errors.Is(err, rtmp.ErrReassemblyLimit):
+		c.refused("message_size")
+	case errors.Is(err, rtmp.ErrInvalidChunkSize):
+		c.refused("chunk_size")
+	}
+	if errors.Is(err, errIdle) {
+		// Tell the client why, then let the sender flush and close.
+		c.core.Disconnect(protocol.ConnectIdleTimeOut, "Connection idle too long.", errIdle)
+		t := time.NewTimer(c.cfg.WriteTimeout.Duration)
+		select {
+		case <-c.ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	c.Close(err)
+	c.pingTimer.Stop()
+	c.sender.stop()
+	c.finish()
+}
+
+// finish releases the client and reports the connection done.
+func (c *rtmpConn) finish() {
 	c.core.Close()
 	cause := context.Cause(c.ctx)
-	fields := []zap.Field{zap.Duration("duration", time.Since(start)),
+	fields := []zap.Field{zap.Duration("duration", time.Since(c.start)),
 		zap.Uint64("bytes_in", c.bytesIn.Load()), zap.Uint64("bytes_out", c.bytesOut.Load())}
 	switch {
 	case cause == nil, errors.Is(cause, io.EOF), errors.Is(cause, net.ErrClosed), errors.Is(cause, context.Canceled):
@@ -163,6 +200,7 @@ func (c *rtmpConn) run() {
 	default:
 		c.log.Info("closed", append(fields, zap.Error(cause))...)
 	}
+	c.done()
 }
 
 func (c *rtmpConn) handshake() error {
@@ -198,17 +236,36 @@ func (c *rtmpConn) InputPending() bool {
 	return c.reader.Buffered() > 0 || c.sock.queuedInput() > 0
 }
 
+// errParked ends a read loop whose connection parked (poller).
+var errParked = errors.New("rtmp: parked")
+
+// readLoop reads and handles messages until the connection fails or
+// parks. A connection parks when the reader holds no bytes and the client
+// publishes nothing: its goroutine ends, and the poller starts another
+// here when the socket becomes readable.
 func (c *rtmpConn) readLoop() error {
-	r := rtmp.NewReader(countingReader{c}, c.cfg.MaxMessageSize)
-	c.reader = r
+	r := c.reader
 	idle := c.cfg.IdleTimeout.Duration
-	var deadline time.Time
-	for {
+	if c.Silence() >= idle {
+		return errIdle // woken by the ping timer's idle check
+	}
+	// The first read after a wake-up goes ahead: the socket is readable
+	// (or closed), and parking again at once would only wake again.
+	for first := true; ; first = false {
+		if !first && c.poller != nil && r.Buffered() == 0 && c.sock.queuedInput() == 0 && !c.core.Publishing() {
+			r.Release()
+			if c.poller.park(c) {
+				return errParked
+			}
+			if c.Silence() >= idle {
+				return errIdle // the idle check's wake-up came while parking
+			}
+		}
 		// Re-arming the deadline per message is wasted work on a busy
 		// publisher; keep it within a second of exact.
-		if now := time.Now(); deadline.Sub(now) < idle-time.Second {
-			deadline = now.Add(idle)
-			if err := c.nc.SetReadDeadline(deadline); err != nil {
+		if now := time.Now(); c.readDeadline.Sub(now) < idle-time.Second {
+			c.readDeadline = now.Add(idle)
+			if err := c.nc.SetReadDeadline(c.readDeadline); err != nil {
 				return err
 			}
 		}
@@ -393,6 +450,7 @@ func (c *rtmpConn) writeOne(o netconn.Outgoing) error {
 		chunkSize := w.ChunkSize()
 		key := uint64(chunkSize)<<40 | uint64(csid)<<24 | uint64(o.StreamID)
 		chunks := o.Frame.Encoded(key, func(dst []byte) []byte {
+			dst = slices.Grow(dst, rtmp.ChunkedLen(csid, o.Message, chunkSize))
 			return rtmp.AppendChunks(dst, csid, o.Message, chunkSize)
 		})
 		if err := w.WritePrechunked(csid, o.Message, chunks); err != nil {
@@ -412,12 +470,17 @@ func (c *rtmpConn) writeOne(o netconn.Outgoing) error {
 }
 
 // ping asks a silent client for a ping response every PingInterval, so
-// that a dead peer is noticed by the idle timeout.
+// that a dead peer is noticed by the idle timeout. A parked reader has no
+// read deadline, so the timer also runs the idle check for it.
 func (c *rtmpConn) ping() {
 	if c.ctx.Err() != nil {
 		return
 	}
-	if c.Silence() >= c.cfg.PingInterval.Duration {
+	silence, idle := c.Silence(), c.cfg.IdleTimeout.Duration
+	if c.poller != nil && silence >= idle {
+		c.poller.wake(c)
+	}
+	if silence >= c.cfg.PingInterval.Duration {
 		ts := uint32(time.Now().UnixMilli())
 		if err := c.core.Outbox().Push(protocol.Message{Type: protocol.TypeUserControl,
 			Payload: protocol.AppendUserControl(nil, protocol.UserControl{Event: protocol.EventPingRequest, Timestamp: ts})}); err != nil {
@@ -425,5 +488,9 @@ func (c *rtmpConn) ping() {
 			return
 		}
 	}
-	c.pingTimer.Reset(c.cfg.PingInterval.Duration)
+	next := c.cfg.PingInterval.Duration
+	if rest := idle - silence; c.poller != nil && rest > 0 && rest < next {
+		next = rest
+	}
+	c.pingTimer.Reset(next)
 }

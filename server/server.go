@@ -84,6 +84,10 @@ type Server struct {
 	rv        *rendezvous     // RTMFP peer table for P2P introductions
 	groups    *apps.NetGroups // NetGroup bootstrap membership
 
+	// poller holds the readers of quiet RTMP connections; nil where
+	// epoll is missing (each connection then keeps a reader goroutine).
+	poller *poller
+
 	mu    sync.Mutex
 	conns map[closer]struct{}
 	wg    sync.WaitGroup
@@ -302,6 +306,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.rtmpsLn != nil {
 		listeners["rtmps"] = s.rtmpsLn
 	}
+	if p, err := newPoller(); err != nil {
+		s.log.Warn("idle RTMP readers will not park", zap.Error(err))
+	} else {
+		s.poller = p
+	}
 	errs := make(chan error, len(listeners)+1)
 	for proto, ln := range listeners {
 		go func() { errs <- s.accept(ln, proto) }()
@@ -340,6 +349,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		<-s.rtmfpDone
 	}
 	s.wg.Wait()
+	if s.poller != nil {
+		if perr := s.poller.stop(); perr != nil {
+			s.log.Warn("stopping the poller", zap.Error(perr))
+		}
+	}
 	s.sessions.Wait()
 	stopApps()
 	<-appsDone
@@ -381,27 +395,32 @@ func (s *Server) accept(ln net.Listener, proto string) error {
 // startRTMP serves an RTMP or RTMPS connection; release frees its
 // admission slot when it ends.
 func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
-	id := strconv.FormatUint(s.nextID.Add(1), 10)
+	n := s.nextID.Add(1)
+	id := strconv.FormatUint(n, 10)
 	log := s.log.WithLazy(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
 	c := newRTMPConn(id, nc, proto, s.config().RTMP, log, s.admit.count)
+	c.pollToken = n
+	if s.poller != nil && c.sock.direct() {
+		c.poller = s.poller
+	}
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
 	c.core.Outbox().SetNotify(c.kick)
 	s.serveConn(c, release, c.run)
 }
 
-// serveConn runs a connection on its own goroutine, known to shutdown
-// while it lives; release frees its admission slot when it ends.
-func (s *Server) serveConn(c closer, release, run func()) {
+// serveConn runs a connection, starting on a goroutine of its own, known
+// to shutdown while it lives; run calls done, from whichever goroutine
+// ends the connection, and release frees its admission slot then.
+func (s *Server) serveConn(c closer, release func(), run func(done func())) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer release()
-		run()
+	go run(func() {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
-	}()
+		release()
+		s.wg.Done()
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/nimbus-media/nimbus/protocol"
 )
@@ -55,7 +56,8 @@ type inStream struct {
 // arrives, their total capacity across chunk streams is capped at twice
 // maxMessageSize, and at most 64 chunk streams have state.
 type Reader struct {
-	br             *bufio.Reader
+	src            io.Reader
+	br             *bufio.Reader // nil while released (Release)
 	streams        chunkStreams[inStream]
 	chunkSize      uint32
 	maxMessageSize uint32
@@ -75,7 +77,7 @@ func NewReader(r io.Reader, maxMessageSize uint32) *Reader {
 		maxMessageSize = MaxMessageLength
 	}
 	return &Reader{
-		br:             bufio.NewReaderSize(r, readerBufferSize),
+		src:            r,
 		chunkSize:      DefaultChunkSize,
 		maxMessageSize: maxMessageSize,
 		budget:         2 * uint64(maxMessageSize),
@@ -84,7 +86,30 @@ func NewReader(r io.Reader, maxMessageSize uint32) *Reader {
 
 // Buffered returns how many bytes the Reader holds that it has not
 // returned yet.
-func (r *Reader) Buffered() int { return r.br.Buffered() }
+func (r *Reader) Buffered() int {
+	if r.br == nil {
+		return 0
+	}
+	return r.br.Buffered()
+}
+
+// readerBuffers holds the read buffers of Readers that hold no bytes: a
+// server's idle players give theirs back between the few messages they
+// send (Release).
+var readerBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerBufferSize) }}
+
+// Release gives the Reader's read buffer back to a pool shared by all
+// Readers when it holds no unread bytes; the next ReadMessage takes one
+// again. A connection that is about to wait long for input calls it, so
+// that thousands of quiet connections do not each keep a buffer.
+func (r *Reader) Release() {
+	if r.br == nil || r.br.Buffered() > 0 {
+		return
+	}
+	r.br.Reset(nil)
+	readerBuffers.Put(r.br)
+	r.br = nil
+}
 
 // ChunkSize returns the chunk size the peer set last, clamped to
 // MaxMessageLength.
@@ -109,6 +134,10 @@ func (r *Reader) LastChunkStreamID() uint32 { return r.lastCSID }
 // A clean end of stream between chunks returns io.EOF; any other error
 // wraps its cause, and the Reader should not be used after it.
 func (r *Reader) ReadMessage() (protocol.Message, error) {
+	if r.br == nil {
+		r.br = readerBuffers.Get().(*bufio.Reader)
+		r.br.Reset(r.src)
+	}
 	for {
 		cs, csid, err := r.readChunk()
 		if err != nil {

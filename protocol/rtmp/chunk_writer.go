@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 
 	"github.com/nimbus-media/nimbus/protocol"
 )
@@ -94,8 +95,11 @@ type BuffersWriter interface {
 //
 // After a write error the Writer keeps returning that error.
 type Writer struct {
-	w         io.Writer
-	buf       []byte
+	w   io.Writer
+	buf []byte
+	// pooled is the pool's slice that buf came from while buf has not
+	// outgrown it; Flush gives it back once everything is written.
+	pooled    *[]byte
 	chunkSize uint32
 	streams   chunkStreams[outStream]
 	err       error
@@ -112,14 +116,42 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer writing chunks to w, with the default chunk
-// size of 128. Its buffer starts at 4 KiB and grows as needed to at most
-// about twice the 64 KiB flush threshold.
+// size of 128. Its buffer comes from a pool when a message is written and
+// goes back once flushed; one that had to grow for larger messages (up to
+// about twice the 64 KiB flush threshold) is kept instead.
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{
-		w:         w,
-		buf:       make([]byte, 0, writerInitialBuffer),
-		chunkSize: DefaultChunkSize,
+	return &Writer{w: w, chunkSize: DefaultChunkSize}
+}
+
+// writerBuffers holds small Writer buffers between uses. A player's live
+// media goes out as shared pre-chunked frames that never touch the
+// buffer, so thousands of players need no buffer of their own.
+var writerBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, writerInitialBuffer)
+	return &b
+}}
+
+// takeBuffer gives the Writer a buffer if it has none.
+func (w *Writer) takeBuffer() {
+	if w.buf == nil {
+		w.pooled = writerBuffers.Get().(*[]byte)
+		w.buf = (*w.pooled)[:0]
 	}
+}
+
+// returnBuffer gives an empty buffer back to the pool unless it has grown
+// past the pool's size (it is then kept: this Writer writes large messages
+// through its buffer).
+func (w *Writer) returnBuffer() {
+	if w.pooled == nil || len(w.buf) > 0 {
+		return
+	}
+	if cap(w.buf) == cap(*w.pooled) {
+		*w.pooled = w.buf[:0]
+		writerBuffers.Put(w.pooled)
+		w.buf = nil
+	}
+	w.pooled = nil
 }
 
 // SetChunkSize sets the chunk size for the messages written afterwards. The
@@ -156,6 +188,9 @@ func (w *Writer) Flush() error {
 		}
 		err := w.write(w.buf)
 		w.buf = w.buf[:0]
+		if err == nil {
+			w.returnBuffer()
+		}
 		return err
 	}
 	if w.mark < len(w.buf) {
@@ -185,6 +220,9 @@ func (w *Writer) Flush() error {
 		// flushes need a few segments, and a server holds thousands
 		// of Writers.
 		w.vec = nil
+	}
+	if w.err == nil {
+		w.returnBuffer()
 	}
 	return w.err
 }
@@ -236,6 +274,22 @@ func AppendChunks(dst []byte, csid uint32, m protocol.Message, chunkSize uint32)
 		p = p[n:]
 	}
 	return dst
+}
+
+// ChunkedLen is how many bytes AppendChunks appends for m, so that a
+// caller can allocate the result once and exactly: a live frame's chunks
+// are kept as long as the frame is, and append's doubling would leave up
+// to half of each allocation unused.
+func ChunkedLen(csid uint32, m protocol.Message, chunkSize uint32) int {
+	chunkSize = min(chunkSize, maxEffectiveChunkSize)
+	length := uint32(len(m.Payload))
+	ext := 0
+	if m.Timestamp >= extendedTimestamp {
+		ext = 4
+	}
+	chunks := max((length+chunkSize-1)/chunkSize, 1)
+	return basicHeaderSize(csid) + messageHeaderSize[fmtFull] + ext + int(length) +
+		int(chunks-1)*(basicHeaderSize(csid)+ext)
 }
 
 // WritePrechunked queues chunks, which AppendChunks made from m for csid at
@@ -306,6 +360,7 @@ func (w *Writer) WriteMessage(csid uint32, m protocol.Message) error {
 		}
 	}
 
+	w.takeBuffer()
 	b := appendBasicHeader(w.buf, format, csid)
 	switch format {
 	case fmtFull:
@@ -341,6 +396,7 @@ func (w *Writer) WriteMessage(csid uint32, m protocol.Message) error {
 			if err := w.write(p[:n]); err != nil {
 				return err
 			}
+			w.takeBuffer()
 			b = w.buf
 		} else {
 			b = append(b, p[:n]...)
@@ -351,6 +407,7 @@ func (w *Writer) WriteMessage(csid uint32, m protocol.Message) error {
 			if err := w.Flush(); err != nil {
 				return err
 			}
+			w.takeBuffer()
 			b = w.buf
 		}
 	}

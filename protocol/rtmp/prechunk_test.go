@@ -155,3 +155,21 @@ func BenchmarkWritePrechunked4K(b *testing.B) {
 		_ = w.Flush()
 	}
 }
+
+// TestChunkedLen: the size a frame's chunks are allocated with is exactly
+// what AppendChunks writes, across chunk boundaries, extended timestamps
+// and two- and three-byte basic headers.
+func TestChunkedLen(t *testing.T) {
+	for _, csid := range []uint32{3, 64, 400} {
+		for _, ts := range []uint32{0, extendedTimestamp - 1, extendedTimestamp, 1 << 31} {
+			for _, n := range []int{0, 1, 127, 128, 129, 256, 4095, 4096, 4097, 100000} {
+				for _, chunkSize := range []uint32{128, 4096, MaxMessageLength + 1} {
+					m := protocol.Message{Type: protocol.TypeVideo, Timestamp: ts, StreamID: 1, Payload: make([]byte, n)}
+					if got, want := ChunkedLen(csid, m, chunkSize), len(AppendChunks(nil, csid, m, chunkSize)); got != want {
+						t.Errorf("csid %d ts %d len %d chunk %d: ChunkedLen %d, AppendChunks wrote %d", csid, ts, n, chunkSize, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -457,6 +457,11 @@ func (c *Conn) publishing() int {
 	return n
 }
 
+// Publishing reports whether the client publishes a stream. Only the
+// goroutine that feeds HandleMessage may ask; a transport asks before it
+// parks a quiet connection's reader, which a publisher's must not be.
+func (c *Conn) Publishing() bool { return c.publishing() > 0 }
+
 // HasStream reports whether the client created NetStream id.
 func (c *Conn) HasStream(id uint32) bool { return c.streams[id] != nil }
 

@@ -4,10 +4,13 @@
 // implementation for RTMP and RTMFP alike.
 //
 // A transport owns its network I/O. It hands each incoming message to
-// Conn.HandleMessage from a single reader goroutine, and drains Conn.Outbox
-// — commands and status messages first, then media popped from the
-// connection's subscriber queues — from whichever goroutine the outbox's
-// notify function made its sender: for a player that keeps up, the
-// publisher's own goroutine, writing without waiting. The core never
-// blocks on the network, so a slow client costs only its own queues.
+// Conn.HandleMessage from one reader goroutine at a time (the RTMP
+// transport ends a quiet connection's reader and starts another when
+// input comes: calls are ordered, not always on one goroutine), and
+// drains Conn.Outbox — commands and status messages first, then media
+// popped from the connection's subscriber queues — from whichever
+// goroutine the outbox's notify function made its sender: for a player
+// that keeps up, the publisher's own goroutine, writing without waiting.
+// The core never blocks on the network, so a slow client costs only its
+// own queues.
 package netconn

@@ -1,0 +1,52 @@
+//go:build linux
+
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nimbus-media/nimbus/internal/testtools"
+	"github.com/nimbus-media/nimbus/protocol"
+	"github.com/nimbus-media/nimbus/protocol/rtmp"
+)
+
+// TestQuietReadersPark: a player's reader parks once the player has
+// nothing more to say, wakes for the next command (and parks again), and
+// a publisher's reader never parks; media reaches the parked player, and
+// a parked connection that closes is released.
+func TestQuietReadersPark(t *testing.T) {
+	ts := startServer(t, nil)
+	parked := func(n int) func() bool { return func() bool { return ts.poller.len() == n } }
+
+	player, pid := startPlaying(t, ts, "quiet", rtmp.ClientConfig{})
+	testtools.WaitFor(t, 5*time.Second, "the player's reader to park", parked(1))
+
+	// A command wakes it: the reply comes, and it parks again.
+	if _, err := player.CreateStream(); err != nil {
+		t.Fatalf("createStream while parked: %v", err)
+	}
+	testtools.WaitFor(t, 5*time.Second, "the player's reader to park again", parked(1))
+
+	pub, id := startPublishing(t, ts, "quiet", rtmp.ClientConfig{})
+	for i := range 10 {
+		send(t, pub, id, protocol.TypeVideo, uint32(i*33), avcFrame(i == 0, i, 256))
+	}
+	for range 10 {
+		if m := readMedia(t, player, pid); m.Type != protocol.TypeVideo {
+			t.Fatalf("parked player got %v, want video", m.Type)
+		}
+	}
+	// The publisher sent plenty and still reads on its own goroutine.
+	if n := ts.poller.len(); n != 1 {
+		t.Fatalf("%d readers parked with a publisher and a player, want 1 (the player's)", n)
+	}
+
+	player.Close()
+	testtools.WaitFor(t, 5*time.Second, "the closed player to be released", parked(0))
+	testtools.WaitFor(t, 5*time.Second, "the closed player's connection to end", func() bool {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		return len(ts.conns) == 1 // the publisher
+	})
+}
