@@ -25,6 +25,11 @@ type socketWriter struct {
 	// that asking costs no allocation.
 	inq           int
 	queuedInputFn func(fd uintptr)
+	// written and errno are writevFn's results, fields for the same
+	// reason.
+	writevFn func(fd uintptr)
+	written  int
+	errno    syscall.Errno
 }
 
 func newSocketWriter(nc net.Conn) *socketWriter {
@@ -33,6 +38,7 @@ func newSocketWriter(nc net.Conn) *socketWriter {
 		if rc, err := tc.SyscallConn(); err == nil {
 			s.rc = rc
 			s.queuedInputFn = s.queuedInputControl
+			s.writevFn = s.writevControl
 		}
 	}
 	return s

@@ -32,35 +32,13 @@ func (s *socketWriter) writev(bufs [][]byte) (int, error) {
 			s.iov = nil // grown for a burst; do not keep it per player
 		}
 	}()
-	var written int
-	var errno syscall.Errno
-	err := s.rc.Write(func(fd uintptr) bool {
-		for iov := s.iov; len(iov) > 0; {
-			batch := iov[:min(len(iov), iovMax)]
-			want := 0
-			for i := range batch {
-				want += int(batch[i].Len)
-			}
-			// Raw: the socket is non-blocking, so the call is short,
-			// and the runtime's syscall bookkeeping (handing the P
-			// off when a call runs long) costs more than the write
-			// on a loopback fan-out of thousands.
-			n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&batch[0])), uintptr(len(batch)))
-			if e == syscall.EINTR {
-				continue
-			}
-			if e != 0 {
-				errno = e
-				return true
-			}
-			written += int(n)
-			if int(n) < want {
-				return true // the socket is full
-			}
-			iov = iov[len(batch):]
-		}
-		return true
-	})
+	// Control rather than Write: Write would take the descriptor's write
+	// lock and reset its poll state for a wait that never comes (the
+	// call returns at once either way); the sender role already makes
+	// this the only writer, and Control keeps the descriptor open.
+	s.written, s.errno = 0, 0
+	err := s.rc.Control(s.writevFn)
+	written, errno := s.written, s.errno
 	switch {
 	case err != nil:
 		return written, err
@@ -70,6 +48,35 @@ func (s *socketWriter) writev(bufs [][]byte) (int, error) {
 		return written, os.NewSyscallError("writev", errno)
 	}
 	return written, nil
+}
+
+// writevControl writes s.iov to fd, setting s.written and s.errno; it is
+// made a method value once (writevFn) so that a write allocates nothing.
+func (s *socketWriter) writevControl(fd uintptr) {
+	for iov := s.iov; len(iov) > 0; {
+		batch := iov[:min(len(iov), iovMax)]
+		want := 0
+		for i := range batch {
+			want += int(batch[i].Len)
+		}
+		// Raw: the socket is non-blocking, so the call is short, and
+		// the runtime's syscall bookkeeping (handing the P off when a
+		// call runs long) costs more than the write on a loopback
+		// fan-out of thousands.
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&batch[0])), uintptr(len(batch)))
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			s.errno = e
+			return
+		}
+		s.written += int(n)
+		if int(n) < want {
+			return // the socket is full
+		}
+		iov = iov[len(batch):]
+	}
 }
 
 func (s *socketWriter) queuedInputControl(fd uintptr) {
