@@ -33,31 +33,32 @@ type Frame struct {
 
 type encoding struct {
 	key uint64
-	b   []byte
+	v   [][]byte
 }
 
 // Encoded returns the frame's wire encoding for key, building it with
 // build the first time any subscriber asks. The result is shared and must
-// not be modified.
-func (f *Frame) Encoded(key uint64, build func(dst []byte) []byte) []byte {
+// not be modified; it may alias Payload (RTMP's is the chunk headers
+// between slices of it).
+func (f *Frame) Encoded(key uint64, build func() [][]byte) [][]byte {
 	if e := f.first.Load(); e != nil && e.key == key {
-		return e.b
+		return e.v
 	}
 	f.encMu.Lock()
 	defer f.encMu.Unlock()
 	if e := f.first.Load(); e != nil && e.key == key {
-		return e.b
+		return e.v
 	}
 	for _, e := range f.encs {
 		if e.key == key {
-			return e.b
+			return e.v
 		}
 	}
-	e := &encoding{key: key, b: build(nil)}
+	e := &encoding{key: key, v: build()}
 	if !f.first.CompareAndSwap(nil, e) {
 		f.encs = append(f.encs, e)
 	}
-	return e.b
+	return e.v
 }
 
 // Size is the frame's payload size, the unit of queue bounds.

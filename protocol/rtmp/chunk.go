@@ -84,9 +84,12 @@ func uint24(b []byte) uint32 {
 	return uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
 }
 
-// lowChunkStreams is how many chunk stream IDs get a direct table slot: all
-// that fit the 1-byte basic header, which is what peers use in practice.
-const lowChunkStreams = 64
+// lowChunkStreams is how many chunk stream IDs get a direct table slot:
+// the low ones that Flash, ffmpeg, OBS and the server itself use for a
+// connection's control, commands and first streams. Higher IDs go to the
+// map; a larger table would cost every Reader and Writer of a server's
+// thousands of players more than the lookups it saves.
+const lowChunkStreams = 16
 
 // chunkStreams holds per-chunk-stream state for a reader or a writer: a
 // table for the IDs of the 1-byte basic header, a map for the rest, so that

@@ -99,10 +99,13 @@ func (r *Reader) Buffered() int {
 var readerBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerBufferSize) }}
 
 // Release gives the Reader's read buffer back to a pool shared by all
-// Readers when it holds no unread bytes; the next ReadMessage takes one
+// Readers when it holds no unread bytes, and drops the reassembly buffers
+// of chunk streams between messages (so, like ReadMessage, it ends the
+// last message's payload); the next ReadMessage takes what it needs
 // again. A connection that is about to wait long for input calls it, so
-// that thousands of quiet connections do not each keep a buffer.
+// that thousands of quiet connections do not each keep buffers.
 func (r *Reader) Release() {
+	r.releaseIdle()
 	if r.br == nil || r.br.Buffered() > 0 {
 		return
 	}

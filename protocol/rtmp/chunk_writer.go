@@ -246,57 +246,62 @@ func (w *Writer) write(p []byte) error {
 	return w.err
 }
 
-// AppendChunks appends m, split into chunks of chunkSize on chunk stream
-// csid, in a form that does not depend on what was sent before: a type 0
-// header on the first chunk and type 3 headers on the rest (with the
-// extended timestamp in each when in effect, errata §5.1). Every connection
-// with the same chunk size can send the result as it is, which is how one
-// live frame is chunked once for all of its RTMP players (WritePrechunked).
-func AppendChunks(dst []byte, csid uint32, m protocol.Message, chunkSize uint32) []byte {
+// ChunkVector splits m into chunks of chunkSize on chunk stream csid in a
+// form that does not depend on what was sent before: a type 0 header on
+// the first chunk and type 3 headers on the rest (with the extended
+// timestamp in each when in effect, errata §5.1). Every connection with
+// the same chunk size can send the result as it is, which is how one live
+// frame is chunked once for all of its RTMP players (WritePrechunked).
+//
+// The payload is not copied: the result alternates header bytes with
+// slices of m.Payload (every continuation header is the same slice), so
+// chunking a frame costs a few dozen bytes however large it is, and the
+// kernel copies the payload straight from the publisher's buffer. m.Payload
+// must not change while the result is in use.
+func ChunkVector(csid uint32, m protocol.Message, chunkSize uint32) [][]byte {
 	chunkSize = min(chunkSize, maxEffectiveChunkSize)
 	ext := m.Timestamp >= extendedTimestamp
 	length := uint32(len(m.Payload))
-	dst = appendBasicHeader(dst, fmtFull, csid)
-	dst = appendUint24(dst, min(m.Timestamp, extendedTimestamp))
-	dst = appendUint24(dst, length)
-	dst = append(dst, byte(m.Type))
-	dst = binary.LittleEndian.AppendUint32(dst, m.StreamID)
+	chunks := max((length+chunkSize-1)/chunkSize, 1)
+	// A type 0 header and a type 3 one, each with a 3-byte basic header
+	// and an extended timestamp at most.
+	hdr := make([]byte, 0, 2*(3+4)+messageHeaderSize[fmtFull])
+	hdr = appendBasicHeader(hdr, fmtFull, csid)
+	hdr = appendUint24(hdr, min(m.Timestamp, extendedTimestamp))
+	hdr = appendUint24(hdr, length)
+	hdr = append(hdr, byte(m.Type))
+	hdr = binary.LittleEndian.AppendUint32(hdr, m.StreamID)
+	if ext {
+		hdr = binary.BigEndian.AppendUint32(hdr, m.Timestamp)
+	}
+	first := hdr[:len(hdr):len(hdr)]
+	hdr = appendBasicHeader(hdr, fmtContinued, csid)
+	if ext {
+		hdr = binary.BigEndian.AppendUint32(hdr, m.Timestamp)
+	}
+	cont := hdr[len(first):]
+	v := make([][]byte, 0, 2*chunks)
 	p := m.Payload
-	for first := true; first || len(p) > 0; first = false {
-		if !first {
-			dst = appendBasicHeader(dst, fmtContinued, csid)
-		}
-		if ext {
-			dst = binary.BigEndian.AppendUint32(dst, m.Timestamp)
+	for i := range chunks {
+		if i == 0 {
+			v = append(v, first)
+		} else {
+			v = append(v, cont)
 		}
 		n := min(uint32(len(p)), chunkSize)
-		dst = append(dst, p[:n]...)
+		if n > 0 {
+			v = append(v, p[:n:n])
+		}
 		p = p[n:]
 	}
-	return dst
+	return v
 }
 
-// ChunkedLen is how many bytes AppendChunks appends for m, so that a
-// caller can allocate the result once and exactly: a live frame's chunks
-// are kept as long as the frame is, and append's doubling would leave up
-// to half of each allocation unused.
-func ChunkedLen(csid uint32, m protocol.Message, chunkSize uint32) int {
-	chunkSize = min(chunkSize, maxEffectiveChunkSize)
-	length := uint32(len(m.Payload))
-	ext := 0
-	if m.Timestamp >= extendedTimestamp {
-		ext = 4
-	}
-	chunks := max((length+chunkSize-1)/chunkSize, 1)
-	return basicHeaderSize(csid) + messageHeaderSize[fmtFull] + ext + int(length) +
-		int(chunks-1)*(basicHeaderSize(csid)+ext)
-}
-
-// WritePrechunked queues chunks, which AppendChunks made from m for csid at
+// WritePrechunked queues chunks, which ChunkVector made from m for csid at
 // this Writer's chunk size, without copying them, and records m as the
 // chunk stream's last message so that later headers compress against it.
 // chunks must not change until the next Flush returns.
-func (w *Writer) WritePrechunked(csid uint32, m protocol.Message, chunks []byte) error {
+func (w *Writer) WritePrechunked(csid uint32, m protocol.Message, chunks [][]byte) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -313,8 +318,10 @@ func (w *Writer) WritePrechunked(csid uint32, m protocol.Message, chunks []byte)
 		w.vec = append(w.vec, w.buf[w.mark:])
 		w.mark = len(w.buf)
 	}
-	w.vec = append(w.vec, chunks)
-	w.queued += len(chunks)
+	for _, c := range chunks {
+		w.vec = append(w.vec, c)
+		w.queued += len(c)
+	}
 	if w.Buffered() >= writerFlushThreshold {
 		return w.Flush()
 	}

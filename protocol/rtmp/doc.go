@@ -33,12 +33,13 @@
 // message that fits, so that a message reaches the connection in one write
 // and writing it allocates nothing.
 //
-// Live media is chunked once for all players: AppendChunks encodes a
-// message with a type 0 header and type 3 continuations, a form that does
+// Live media is chunked once for all players: ChunkVector splits a
+// message into a type 0 header and type 3 continuations, a form that does
 // not depend on what went before on the connection, so every player with
 // the same chunk size and stream ID can send the same bytes (the server
-// caches them on the frame). WritePrechunked queues such a shared slice
-// without copying it, and Flush hands the buffer's segments and the shared
+// caches them on the frame). It copies nothing: its result is the headers
+// interleaved with slices of the payload. WritePrechunked queues those
+// shared slices, and Flush hands the buffer's segments and the shared
 // slices to the connection in one vectored write — writev on a TCP
 // connection, or the connection's own BuffersWriter, which is how the
 // server writes to a player's socket without blocking from the

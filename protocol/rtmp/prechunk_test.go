@@ -27,7 +27,7 @@ func TestPrechunkedMixesWithWriteMessage(t *testing.T) {
 			}
 			csid := uint32(6)
 			if i%2 == 0 {
-				if err := w.WritePrechunked(csid, m, AppendChunks(nil, csid, m, chunkSize)); err != nil {
+				if err := w.WritePrechunked(csid, m, ChunkVector(csid, m, chunkSize)); err != nil {
 					t.Fatal(err)
 				}
 			} else if err := w.WriteMessage(csid, m); err != nil {
@@ -90,7 +90,7 @@ func TestPrechunkedVectoredWrite(t *testing.T) {
 	w := NewWriter(c)
 	for i := range 10 {
 		m := protocol.Message{Type: protocol.TypeVideo, StreamID: 1, Timestamp: uint32(i * 40), Payload: payload(3000, byte(i))}
-		chunks := AppendChunks(nil, 7, m, DefaultChunkSize)
+		chunks := ChunkVector(7, m, DefaultChunkSize)
 		if err := w.WritePrechunked(7, m, chunks); err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func TestPrechunkedWriteAllocs(t *testing.T) {
 	w := NewWriter(io.Discard)
 	w.SetChunkSize(4096)
 	m := protocol.Message{Type: protocol.TypeVideo, StreamID: 1, Payload: payload(4096, 1)}
-	chunks := AppendChunks(nil, 7, m, 4096)
+	chunks := ChunkVector(7, m, 4096)
 	ack := protocol.Message{Type: protocol.TypeAck, Payload: []byte{0, 0, 0, 1}}
 	allocs := testing.AllocsPerRun(100, func() {
 		m.Timestamp += 33
@@ -146,9 +146,9 @@ func BenchmarkWritePrechunked4K(b *testing.B) {
 	w := NewWriter(io.Discard)
 	w.SetChunkSize(4096)
 	m := protocol.Message{Type: protocol.TypeVideo, StreamID: 1, Payload: payload(4096, 1)}
-	chunks := AppendChunks(nil, 7, m, 4096)
+	chunks := ChunkVector(7, m, 4096)
 	b.ReportAllocs()
-	b.SetBytes(int64(len(chunks)))
+	b.SetBytes(int64(len(bytes.Join(chunks, nil))))
 	for b.Loop() {
 		m.Timestamp += 33
 		_ = w.WritePrechunked(7, m, chunks)
@@ -156,17 +156,33 @@ func BenchmarkWritePrechunked4K(b *testing.B) {
 	}
 }
 
-// TestChunkedLen: the size a frame's chunks are allocated with is exactly
-// what AppendChunks writes, across chunk boundaries, extended timestamps
-// and two- and three-byte basic headers.
-func TestChunkedLen(t *testing.T) {
+// TestChunkVector: the shared chunks of a message are byte for byte what a
+// Writer sends for it as the first message of a chunk stream, across chunk
+// boundaries, extended timestamps and two- and three-byte basic headers,
+// and they alias the payload instead of copying it.
+func TestChunkVector(t *testing.T) {
 	for _, csid := range []uint32{3, 64, 400} {
 		for _, ts := range []uint32{0, extendedTimestamp - 1, extendedTimestamp, 1 << 31} {
 			for _, n := range []int{0, 1, 127, 128, 129, 256, 4095, 4096, 4097, 100000} {
 				for _, chunkSize := range []uint32{128, 4096, MaxMessageLength + 1} {
-					m := protocol.Message{Type: protocol.TypeVideo, Timestamp: ts, StreamID: 1, Payload: make([]byte, n)}
-					if got, want := ChunkedLen(csid, m, chunkSize), len(AppendChunks(nil, csid, m, chunkSize)); got != want {
-						t.Errorf("csid %d ts %d len %d chunk %d: ChunkedLen %d, AppendChunks wrote %d", csid, ts, n, chunkSize, got, want)
+					m := protocol.Message{Type: protocol.TypeVideo, Timestamp: ts, StreamID: 1, Payload: payload(n, byte(n))}
+					var want bytes.Buffer
+					w := NewWriter(&want)
+					w.SetChunkSize(chunkSize)
+					if err := w.WriteMessage(csid, m); err != nil {
+						t.Fatal(err)
+					}
+					if err := w.Flush(); err != nil {
+						t.Fatal(err)
+					}
+					v := ChunkVector(csid, m, chunkSize)
+					if got := bytes.Join(v, nil); !bytes.Equal(got, want.Bytes()) {
+						t.Errorf("csid %d ts %d len %d chunk %d: %d bytes differ from the Writer's %d", csid, ts, n, chunkSize, len(got), want.Len())
+					}
+					for i := 1; i < len(v); i += 2 {
+						if &v[i][0] != &m.Payload[(i/2)*int(min(chunkSize, MaxMessageLength))] {
+							t.Fatalf("csid %d len %d chunk %d: segment %d is a copy, not the payload", csid, n, chunkSize, i)
+						}
 					}
 				}
 			}
