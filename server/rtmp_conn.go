@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +73,8 @@ type rtmpConn struct {
 	// parkArming and parkWanted are guarded by the poller's lock: park
 	// is registering the socket, and a wake-up came meanwhile.
 	parkArming, parkWanted bool
+	awaitFn                func(fd uintptr) bool // c.await, made once
+	awaitCalls             int
 
 	// sender is the role of writing to the socket (kick); its holder owns
 	// the state below.
@@ -239,6 +241,43 @@ func (c *rtmpConn) InputPending() bool {
 // errParked ends a read loop whose connection parked (poller).
 var errParked = errors.New("rtmp: parked")
 
+// parkDelay is how long a quiet reader waits for input before it parks. A
+// client setting up (connect, createStream, play, each after a round trip)
+// keeps its goroutine, so its next command is read at once rather than
+// after a trip through the poller, which a saturated server makes slow; a
+// player that only acknowledges every few seconds parks almost all the
+// time.
+const parkDelay = 250 * time.Millisecond
+
+// inputWithin reports whether input arrives within d, without reading it:
+// false means the socket stayed empty and the connection may park.
+// Reader goroutine only.
+func (c *rtmpConn) inputWithin(d time.Duration) bool {
+	if c.sock.queuedInput() > 0 {
+		return true
+	}
+	c.readDeadline = time.Now().Add(d) // the loop re-arms the idle deadline after
+	if err := c.nc.SetReadDeadline(c.readDeadline); err != nil {
+		return true // let the read report it
+	}
+	c.awaitCalls = 0
+	err := c.sock.rc.Read(c.awaitFn)
+	return !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// await is inputWithin's RawConn.Read function: the first call checks for
+// bytes already queued (the runtime's poller only reports new ones) and
+// asks to wait if there are none; the call after the wait accepts.
+func (c *rtmpConn) await(fd uintptr) bool {
+	c.awaitCalls++
+	if c.awaitCalls > 1 {
+		return true
+	}
+	c.sock.inq = 0
+	c.sock.queuedInputControl(fd)
+	return c.sock.inq > 0
+}
+
 // readLoop reads and handles messages until the connection fails or
 // parks. A connection parks when the reader holds no bytes and the client
 // publishes nothing: its goroutine ends, and the poller starts another
@@ -252,7 +291,7 @@ func (c *rtmpConn) readLoop() error {
 	// The first read after a wake-up goes ahead: the socket is readable
 	// (or closed), and parking again at once would only wake again.
 	for first := true; ; first = false {
-		if !first && c.poller != nil && r.Buffered() == 0 && c.sock.queuedInput() == 0 && !c.core.Publishing() {
+		if !first && c.poller != nil && r.Buffered() == 0 && !c.core.Publishing() && !c.inputWithin(parkDelay) {
 			r.Release()
 			if c.poller.park(c) {
 				return errParked
@@ -449,9 +488,8 @@ func (c *rtmpConn) writeOne(o netconn.Outgoing) error {
 	if c.proto == "rtmp" && o.Frame != nil && o.StreamID <= 0xffffff {
 		chunkSize := w.ChunkSize()
 		key := uint64(chunkSize)<<40 | uint64(csid)<<24 | uint64(o.StreamID)
-		chunks := o.Frame.Encoded(key, func(dst []byte) []byte {
-			dst = slices.Grow(dst, rtmp.ChunkedLen(csid, o.Message, chunkSize))
-			return rtmp.AppendChunks(dst, csid, o.Message, chunkSize)
+		chunks := o.Frame.Encoded(key, func() [][]byte {
+			return rtmp.ChunkVector(csid, o.Message, chunkSize)
 		})
 		if err := w.WritePrechunked(csid, o.Message, chunks); err != nil {
 			return err

@@ -402,6 +402,7 @@ func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	c.pollToken = n
 	if s.poller != nil && c.sock.direct() {
 		c.poller = s.poller
+		c.awaitFn = c.await
 	}
 	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
 	c.core.Outbox().SetNotify(c.kick)
