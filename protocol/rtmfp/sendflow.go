@@ -80,10 +80,15 @@ type SendFlow struct {
 	outstanding  int // bytes in flight
 	rxWindow     uint64
 	withDeadline int // live entries with a deadline
-	state        flowState
-	err          error
-	probeAt      time.Time
-	probeEvery   time.Duration
+	// expiresAt is no later than the earliest deadline of a live entry
+	// (zero: none known), so that abandonExpired, which a session calls
+	// for every flow on every wake-up, scans the queue only when some
+	// deadline may have passed.
+	expiresAt  time.Time
+	state      flowState
+	err        error
+	probeAt    time.Time
+	probeEvery time.Duration
 
 	writable chan struct{}
 	done     chan struct{}
@@ -235,6 +240,9 @@ func (f *SendFlow) writeLocked(msg []byte, opts WriteOptions) error {
 			f.withDeadline++
 		}
 	}
+	if !deadline.IsZero() && (f.expiresAt.IsZero() || deadline.Before(f.expiresAt)) {
+		f.expiresAt = deadline
+	}
 	f.queued += len(msg)
 	return nil
 }
@@ -346,8 +354,13 @@ func (f *SendFlow) eligible() int {
 func (f *SendFlow) abandonExpired(now time.Time) time.Time {
 	var next time.Time
 	if f.withDeadline == 0 {
+		f.expiresAt = next
 		return next
 	}
+	if now.Before(f.expiresAt) {
+		return f.expiresAt // nothing can have expired yet
+	}
+	abandoned := false
 	for i := f.head; i < len(f.q); i++ {
 		e := &f.q[i]
 		if e.deadline.IsZero() || e.acked || e.abandoned {
@@ -374,9 +387,15 @@ func (f *SendFlow) abandonExpired(now time.Time) time.Time {
 				f.release(g)
 			}
 		}
+		abandoned = true
 		i = end
 	}
-	f.cursor = f.head
+	f.expiresAt = next
+	if abandoned {
+		// The final fragment, abandoned, is eligible again (it carries
+		// the final sequence number): look from the head.
+		f.cursor = f.head
+	}
 	return next
 }
 

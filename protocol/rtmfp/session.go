@@ -109,8 +109,11 @@ type Session struct {
 	erto      time.Duration
 	rtoAt     time.Time
 	pingAt    time.Time
-	closeAt   time.Time // next Close retransmission, or end of linger
-	closeEnd  time.Time
+	// lingerCheckAt is when tick next looks for completed receiving
+	// flows to forget.
+	lingerCheckAt time.Time
+	closeAt       time.Time // next Close retransmission, or end of linger
+	closeEnd      time.Time
 
 	// Sending.
 	cc          *congestion.NewReno

@@ -193,9 +193,14 @@ func (s *Session) tick(now time.Time) {
 			s.probes = append(s.probes, f.id)
 		}
 	}
-	for id, f := range s.recvFlows {
-		if f.state == recvComplete && now.Sub(f.completeAt) > recvFlowLinger {
-			delete(s.recvFlows, id)
+	// Forgetting completed flows can wait: not every wake-up (one per
+	// frame on a player's session) needs to walk the map.
+	if !now.Before(s.lingerCheckAt) {
+		s.lingerCheckAt = now.Add(time.Second)
+		for id, f := range s.recvFlows {
+			if f.state == recvComplete && now.Sub(f.completeAt) > recvFlowLinger {
+				delete(s.recvFlows, id)
+			}
 		}
 	}
 }
