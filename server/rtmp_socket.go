@@ -19,15 +19,15 @@ type socketWriter struct {
 	rc       syscall.RawConn
 	blocking bool
 	pending  []byte
-	iov      []sysIovec
 	one      [1][]byte // Write's vector, so that it does not allocate
 	// inq is the result of queuedInputFn, a method value made once so
 	// that asking costs no allocation.
 	inq           int
 	queuedInputFn func(fd uintptr)
-	// written and errno are writevFn's results, fields for the same
-	// reason.
+	// bufs is writevFn's argument, written and errno its results,
+	// fields for the same reason.
 	writevFn func(fd uintptr)
+	bufs     [][]byte
 	written  int
 	errno    syscall.Errno
 }

@@ -9,35 +9,22 @@ import (
 // directWrites: this platform has writev through syscall.RawConn.
 const directWrites = true
 
-// iovMax is Linux's IOV_MAX, the most buffers one writev takes.
-const iovMax = 1024
-
-// keptIovecs is the most iovecs a connection keeps room for between writes.
-const keptIovecs = 32
+// iovBatch is how many buffers one writev takes here: more than a live
+// write has (a frame's chunk headers and payload slices, a few audio
+// messages), few enough for the vector to live on the stack rather than
+// in every connection.
+const iovBatch = 64
 
 // writev writes bufs with writev(2) without waiting for room and returns
 // how many bytes the socket took; a full socket is not an error.
 func (s *socketWriter) writev(bufs [][]byte) (int, error) {
-	s.iov = s.iov[:0]
-	for _, b := range bufs {
-		if len(b) > 0 {
-			iov := syscall.Iovec{Base: &b[0]}
-			iov.SetLen(len(b))
-			s.iov = append(s.iov, iov)
-		}
-	}
-	defer func() {
-		clear(s.iov) // do not keep the buffers alive
-		if cap(s.iov) > keptIovecs {
-			s.iov = nil // grown for a burst; do not keep it per player
-		}
-	}()
 	// Control rather than Write: Write would take the descriptor's write
 	// lock and reset its poll state for a wait that never comes (the
 	// call returns at once either way); the sender role already makes
 	// this the only writer, and Control keeps the descriptor open.
-	s.written, s.errno = 0, 0
+	s.bufs, s.written, s.errno = bufs, 0, 0
 	err := s.rc.Control(s.writevFn)
+	s.bufs = nil // do not keep the buffers alive
 	written, errno := s.written, s.errno
 	switch {
 	case err != nil:
@@ -50,32 +37,45 @@ func (s *socketWriter) writev(bufs [][]byte) (int, error) {
 	return written, nil
 }
 
-// writevControl writes s.iov to fd, setting s.written and s.errno; it is
-// made a method value once (writevFn) so that a write allocates nothing.
+// writevControl writes s.bufs to fd, iovBatch buffers per call, setting
+// s.written and s.errno; it is made a method value once (writevFn) so
+// that a write allocates nothing.
 func (s *socketWriter) writevControl(fd uintptr) {
-	for iov := s.iov; len(iov) > 0; {
-		batch := iov[:min(len(iov), iovMax)]
-		want := 0
-		for i := range batch {
-			want += int(batch[i].Len)
+	var iov [iovBatch]syscall.Iovec
+	bufs := s.bufs
+	for len(bufs) > 0 {
+		n, want := 0, 0
+		for len(bufs) > 0 && n < iovBatch {
+			if b := bufs[0]; len(b) > 0 {
+				iov[n] = syscall.Iovec{Base: &b[0]}
+				iov[n].SetLen(len(b))
+				want += len(b)
+				n++
+			}
+			bufs = bufs[1:]
 		}
-		// Raw: the socket is non-blocking, so the call is short, and
-		// the runtime's syscall bookkeeping (handing the P off when a
-		// call runs long) costs more than the write on a loopback
-		// fan-out of thousands.
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&batch[0])), uintptr(len(batch)))
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			s.errno = e
+		if n == 0 {
 			return
 		}
-		s.written += int(n)
-		if int(n) < want {
-			return // the socket is full
+		for {
+			// Raw: the socket is non-blocking, so the call is short,
+			// and the runtime's syscall bookkeeping (handing the P
+			// off when a call runs long) costs more than the write
+			// on a loopback fan-out of thousands.
+			w, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 {
+				s.errno = e
+				return
+			}
+			s.written += int(w)
+			if int(w) < want {
+				return // the socket is full
+			}
+			break
 		}
-		iov = iov[len(batch):]
 	}
 }
 
@@ -85,6 +85,3 @@ func (s *socketWriter) queuedInputControl(fd uintptr) {
 		s.inq = int(n)
 	}
 }
-
-// sysIovec is struct iovec.
-type sysIovec = syscall.Iovec

@@ -11,6 +11,4 @@ func (s *socketWriter) writev([][]byte) (int, error) {
 
 func (s *socketWriter) queuedInputControl(uintptr) {}
 
-type sysIovec struct{}
-
 func (s *socketWriter) writevControl(uintptr) {}

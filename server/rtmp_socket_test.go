@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"testing"
@@ -56,4 +57,59 @@ func BenchmarkSocketWriterDirect(b *testing.B) {
 	b.StopTimer()
 	nc.Close()
 	<-done
+}
+
+// TestSocketWriterManyBuffers: a vector longer than one writev takes (a
+// GOP-cache burst of chunk headers and payload slices) arrives whole and
+// in order, what the socket did not take going out from pending.
+func TestSocketWriterManyBuffers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		got <- b
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSocketWriter(nc)
+	if !s.direct() {
+		t.Skip("no direct writes on this platform")
+	}
+	s.blocking = false
+	var want []byte
+	var vec net.Buffers
+	for i := range 3*iovBatch + 5 {
+		b := make([]byte, 1+i*97%5000)
+		for j := range b {
+			b[j] = byte(i + j)
+		}
+		if i%7 == 3 {
+			b = nil // empty segments are skipped
+		}
+		want = append(want, b...)
+		vec = append(vec, b)
+	}
+	if n, err := s.WriteBuffers(&vec); err != nil || n != int64(len(want)) {
+		t.Fatalf("WriteBuffers: %d, %v; want %d", n, err, len(want))
+	}
+	s.blocking = true
+	if _, err := s.flushPending(); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("received %d bytes differing from the %d written", len(b), len(want))
+	}
 }
