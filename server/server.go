@@ -102,7 +102,7 @@ func (s *Server) config() Config {
 
 // coreConfig derives the NetConnection layer's settings.
 func (s *Server) coreConfig(cfg Config) *netconn.Config {
-	return &netconn.Config{
+	c := netconn.Config{
 		FMSVer:        cfg.NetConn.FMSVersion,
 		MaxStreams:    cfg.NetConn.MaxStreams,
 		SampleAccess:  cfg.Media.SampleAccess,
@@ -116,7 +116,8 @@ func (s *Server) coreConfig(cfg Config) *netconn.Config {
 		MaxAMFDepth:    cfg.Limits.AMFDepth,
 		MaxAMFElements: cfg.Limits.AMFElements,
 		Refused:        s.admit.count,
-	}
+	}.WithDefaults()
+	return &c
 }
 
 // Reload applies a new configuration without dropping anyone: new
@@ -404,7 +405,7 @@ func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 		c.poller = s.poller
 		c.awaitFn = c.await
 	}
-	c.core = netconn.NewConn(id, c, s.apps, *s.core.Load(), log)
+	c.core = netconn.NewConn(id, c, s.apps, s.core.Load(), log)
 	c.core.Outbox().SetNotify(c.kick)
 	s.serveConn(c, release, c.run)
 }

@@ -110,7 +110,8 @@ type Writer struct {
 	// to the connection in one vectored write. mark is where the buffer's
 	// next segment starts; queued counts the shared bytes.
 	vec    net.Buffers
-	out    net.Buffers // what WriteTo consumes; a field so it does not escape per call
+	vecp   *net.Buffers // the pool's slice that vec started from (nil: none taken)
+	out    net.Buffers  // what WriteTo consumes; a field so it does not escape per call
 	mark   int
 	queued int
 }
@@ -129,6 +130,13 @@ func NewWriter(w io.Writer) *Writer {
 var writerBuffers = sync.Pool{New: func() any {
 	b := make([]byte, 0, writerInitialBuffer)
 	return &b
+}}
+
+// writerVectors holds the segment lists of pre-chunked writes between
+// flushes.
+var writerVectors = sync.Pool{New: func() any {
+	v := make(net.Buffers, 0, writerKeptSegments)
+	return &v
 }}
 
 // takeBuffer gives the Writer a buffer if it has none.
@@ -214,13 +222,15 @@ func (w *Writer) Flush() error {
 		w.err = fmt.Errorf("rtmp: writing chunks: %w", err)
 	}
 	clear(w.vec) // drop references to shared chunk buffers
-	w.vec, w.buf, w.mark, w.queued = w.vec[:0], w.buf[:0], 0, 0
-	if cap(w.vec) > writerKeptSegments {
-		// A start-up burst (the GOP cache) made it long; steady
-		// flushes need a few segments, and a server holds thousands
-		// of Writers.
-		w.vec = nil
+	if w.vecp != nil && cap(w.vec) <= writerKeptSegments {
+		// Between flushes the vector goes back to a pool: a server
+		// holds thousands of Writers, and one long from a start-up
+		// burst (the GOP cache) is left to the collector.
+		*w.vecp = w.vec[:0]
+		writerVectors.Put(w.vecp)
 	}
+	w.vecp = nil
+	w.vec, w.buf, w.mark, w.queued = nil, w.buf[:0], 0, 0
 	if w.err == nil {
 		w.returnBuffer()
 	}
@@ -314,6 +324,10 @@ func (w *Writer) WritePrechunked(csid uint32, m protocol.Message, chunks [][]byt
 	}
 	st.used = false // the shared chunks start with a type 0 header
 	st.advance(m)
+	if w.vecp == nil {
+		w.vecp = writerVectors.Get().(*net.Buffers)
+		w.vec = append((*w.vecp)[:0], w.vec...)
+	}
 	if w.mark < len(w.buf) {
 		w.vec = append(w.vec, w.buf[w.mark:])
 		w.mark = len(w.buf)

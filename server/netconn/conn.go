@@ -80,9 +80,14 @@ type Config struct {
 	ServerVersion string
 	// Auth authorizes connect, publish and play; nil allows everything.
 	Auth *auth.Manager
+
+	defaulted bool // WithDefaults filled the zero fields
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with its zero fields set to the defaults.
+// NewConn shares a Config that went through it, rather than giving each
+// of a server's thousands of connections a copy.
+func (c Config) WithDefaults() Config {
 	if c.FMSVer == "" {
 		c.FMSVer = "FMS/5,0,17,5001"
 	}
@@ -98,6 +103,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxOutboxBytes <= 0 {
 		c.MaxOutboxBytes = 1 << 20
 	}
+	c.defaulted = true
 	return c
 }
 
@@ -132,7 +138,7 @@ type Conn struct {
 	log   *zap.Logger
 	tr    Transport
 	apps  *apps.Registry
-	cfg   Config
+	cfg   *Config // shared; not modified
 	out   *Outbox
 	dec   *amf.Decoder
 	since time.Time
@@ -168,8 +174,11 @@ type Conn struct {
 }
 
 // NewConn makes the NetConnection for a transport.
-func NewConn(id string, tr Transport, registry *apps.Registry, cfg Config, log *zap.Logger) *Conn {
-	cfg = cfg.withDefaults()
+func NewConn(id string, tr Transport, registry *apps.Registry, cfg *Config, log *zap.Logger) *Conn {
+	if !cfg.defaulted {
+		d := cfg.WithDefaults()
+		cfg = &d
+	}
 	return &Conn{
 		id: id, tr: tr, apps: registry, cfg: cfg, log: log,
 		out:     NewOutbox(cfg.MaxOutboxBytes),

@@ -68,7 +68,7 @@ type client struct {
 
 func (h *harness) connect(agent string) *client {
 	tr := &fakeTransport{}
-	cl := &client{t: h.t, tr: tr, dec: amf.NewDecoder(), c: NewConn("c1", tr, h.reg, Config{}, zap.NewNop()), batch: h.batch}
+	cl := &client{t: h.t, tr: tr, dec: amf.NewDecoder(), c: NewConn("c1", tr, h.reg, &Config{}, zap.NewNop()), batch: h.batch}
 	cl.command(0, "connect", amf.Object{{Key: "app", Value: "live"}, {Key: "tcUrl", Value: "rtmp://h/live"}, {Key: "flashVer", Value: agent}})
 	return cl
 }
@@ -152,7 +152,7 @@ func TestConnectSequence(t *testing.T) {
 
 	// Unknown application: _error with InvalidApp, then close.
 	tr := &fakeTransport{}
-	bad := &client{t: t, tr: tr, dec: amf.NewDecoder(), c: NewConn("c2", tr, h.reg, Config{}, zap.NewNop())}
+	bad := &client{t: t, tr: tr, dec: amf.NewDecoder(), c: NewConn("c2", tr, h.reg, &Config{}, zap.NewNop())}
 	bad.command(0, "connect", amf.Object{{Key: "app", Value: "nope"}, {Key: "tcUrl", Value: "rtmp://h/nope"}})
 	expect(t, bad.drain(), "_error "+protocol.ConnectInvalidApp)
 	if bad.c.Outbox().Closing() == nil {

@@ -110,7 +110,7 @@ func TestSharedObjectDispatch(t *testing.T) {
 func TestSharedObjectBeforeConnect(t *testing.T) {
 	h := newHarness(t)
 	tr := &fakeTransport{}
-	cl := &client{t: t, tr: tr, dec: amf.NewDecoder(), c: NewConn("x", tr, h.reg, Config{}, nil)}
+	cl := &client{t: t, tr: tr, dec: amf.NewDecoder(), c: NewConn("x", tr, h.reg, &Config{}, nil)}
 	b, _ := protocol.AppendSharedObject(nil, protocol.TypeSharedObjectAMF0, &protocol.SharedObjectMessage{Name: "s", Events: []protocol.SOEvent{{Type: protocol.SOUse}}})
 	err := cl.c.HandleMessage(protocol.Message{Type: protocol.TypeSharedObjectAMF0, Payload: b})
 	if err == nil || !strings.Contains(err.Error(), "before connect") {

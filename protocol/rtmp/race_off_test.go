@@ -1,0 +1,5 @@
+//go:build !race
+
+package rtmp
+
+const raceEnabled = false
