@@ -21,9 +21,17 @@ const (
 	// demand up to about twice the flush threshold and is then reused.
 	writerInitialBuffer = 1 << 10
 
-	// writerKeptSegments is the most segments a Writer keeps room for
-	// between flushes.
-	writerKeptSegments = 32
+	// writerPooledSegments is the room of a pooled segment list: a
+	// video frame's chunk headers and payload slices and a few audio
+	// messages, and a keyframe's several dozen. Lists live in the pool
+	// between flushes, not in the Writers, so room costs only the
+	// flushes in progress.
+	writerPooledSegments = 64
+
+	// writerKeptSegments is the longest list the pool takes back; one
+	// grown longer by a start-up burst (the GOP cache) is left to the
+	// collector.
+	writerKeptSegments = 256
 )
 
 // outStream is the send state of one chunk stream: the header fields of the
@@ -135,7 +143,7 @@ var writerBuffers = sync.Pool{New: func() any {
 // writerVectors holds the segment lists of pre-chunked writes between
 // flushes.
 var writerVectors = sync.Pool{New: func() any {
-	v := make(net.Buffers, 0, writerKeptSegments)
+	v := make(net.Buffers, 0, writerPooledSegments)
 	return &v
 }}
 
@@ -223,9 +231,8 @@ func (w *Writer) Flush() error {
 	}
 	clear(w.vec) // drop references to shared chunk buffers
 	if w.vecp != nil && cap(w.vec) <= writerKeptSegments {
-		// Between flushes the vector goes back to a pool: a server
-		// holds thousands of Writers, and one long from a start-up
-		// burst (the GOP cache) is left to the collector.
+		// Between flushes the list goes back to the pool: a server
+		// holds thousands of Writers.
 		*w.vecp = w.vec[:0]
 		writerVectors.Put(w.vecp)
 	}
