@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"testing"
+
+	"github.com/nimbus-media/nimbus/internal/testtools"
 )
 
 // BenchmarkSocketWriterDirect is one player's write of a live frame: a
@@ -12,25 +14,7 @@ import (
 // must not allocate (a server makes this call 30 times a second per
 // player).
 func BenchmarkSocketWriterDirect(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_, _ = io.Copy(io.Discard, c)
-	}()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
+	nc, wait := testtools.TCPSink(b, io.Discard)
 	s := newSocketWriter(nc)
 	if !s.direct() {
 		b.Skip("no direct writes on this platform")
@@ -55,34 +39,15 @@ func BenchmarkSocketWriterDirect(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	nc.Close()
-	<-done
+	wait()
 }
 
 // TestSocketWriterManyBuffers: a vector longer than one writev takes (a
 // GOP-cache burst of chunk headers and payload slices) arrives whole and
 // in order, what the socket did not take going out from pending.
 func TestSocketWriterManyBuffers(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer c.Close()
-		b, _ := io.ReadAll(c)
-		got <- b
-	}()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	var got bytes.Buffer
+	nc, wait := testtools.TCPSink(t, &got)
 	s := newSocketWriter(nc)
 	if !s.direct() {
 		t.Skip("no direct writes on this platform")
@@ -108,8 +73,7 @@ func TestSocketWriterManyBuffers(t *testing.T) {
 	if _, err := s.flushPending(); err != nil {
 		t.Fatal(err)
 	}
-	nc.Close()
-	if b := <-got; !bytes.Equal(b, want) {
-		t.Fatalf("received %d bytes differing from the %d written", len(b), len(want))
+	if wait(); !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("received %d bytes differing from the %d written", got.Len(), len(want))
 	}
 }

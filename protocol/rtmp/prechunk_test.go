@@ -3,9 +3,9 @@ package rtmp
 import (
 	"bytes"
 	"io"
-	"net"
 	"testing"
 
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
@@ -65,26 +65,8 @@ func TestPrechunkedMixesWithWriteMessage(t *testing.T) {
 // TestPrechunkedVectoredWrite: over TCP the queued segments go out in one
 // vectored write and arrive in order.
 func TestPrechunkedVectoredWrite(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer c.Close()
-		b, _ := io.ReadAll(c)
-		got <- b
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	var got bytes.Buffer
+	c, wait := testtools.TCPSink(t, &got)
 	var want bytes.Buffer
 	ref := NewWriter(&want)
 	w := NewWriter(c)
@@ -111,9 +93,8 @@ func TestPrechunkedVectoredWrite(t *testing.T) {
 	if err := ref.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	c.Close()
-	if b := <-got; !bytes.Equal(b, want.Bytes()) {
-		t.Fatalf("received %d bytes differing from the %d expected", len(b), want.Len())
+	if wait(); !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("received %d bytes differing from the %d expected", got.Len(), want.Len())
 	}
 }
 
