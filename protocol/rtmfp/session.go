@@ -112,8 +112,10 @@ type Session struct {
 	// lingerCheckAt is when tick next looks for completed receiving
 	// flows to forget.
 	lingerCheckAt time.Time
-	closeAt       time.Time // next Close retransmission, or end of linger
-	closeEnd      time.Time
+	// armedAt is when the run loop's timer fires next.
+	armedAt  time.Time
+	closeAt  time.Time // next Close retransmission, or end of linger
+	closeEnd time.Time
 
 	// Sending.
 	cc          *congestion.NewReno
@@ -335,7 +337,28 @@ func (s *Session) emit(ev Event) {
 
 // deliver hands a datagram from the read loop to the session; it reports
 // false (the caller keeps the buffer) if the session's queue is full.
+//
+// An open session whose lock is free and whose queue is empty handles the
+// datagram right here, on the read loop's goroutine, and wakes its own
+// goroutine only if that has something to do now or a deadline earlier
+// than its timer's (runNeeded). Most datagrams a server receives are a
+// player's acknowledgements of live media, which change nothing the run
+// loop must act on at once; waking the session for each of them cost a
+// goroutine hand-off per acknowledgement.
 func (s *Session) deliver(p *packet) bool {
+	if p.plain == nil && s.mu.TryLock() {
+		if s.state == stateOpen && len(s.rx) == 0 {
+			at := p.at
+			s.receive(p) // recycles p
+			wake := s.runNeeded(at)
+			s.mu.Unlock()
+			if wake {
+				s.signal()
+			}
+			return true
+		}
+		s.mu.Unlock()
+	}
 	select {
 	case s.rx <- p:
 		return true

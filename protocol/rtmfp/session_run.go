@@ -59,6 +59,7 @@ func (s *Session) run() {
 		if len(s.out) >= maxBatch {
 			next = 0 // the batch filled up: send it and build more at once
 		}
+		s.armedAt = now.Add(next)
 		closed := s.state == stateClosed
 		s.mu.Unlock()
 		s.writeOut()
@@ -229,6 +230,21 @@ func (s *Session) retransmitTimeout(now time.Time) {
 		s.erto = max(min(time.Duration(float64(s.erto)*1.4142), 10*time.Second), s.mrto)
 		s.cc.OnTimeout(s.nextTSN)
 	}
+}
+
+// runNeeded reports whether the run loop must go round after deliver
+// handled a datagram outside it: something is to be sent now, or a
+// deadline (an acknowledgement delay, a retransmission timeout) comes
+// before the loop's timer.
+func (s *Session) runNeeded(now time.Time) bool {
+	if s.state != stateOpen || s.ackNow || s.sendPing || len(s.pingReplies) > 0 || s.sendClose ||
+		s.sendCloseAck || s.mobPing != nil || len(s.probes) > 0 {
+		return true
+	}
+	if now.Add(s.nextWake(now)).Before(s.armedAt) {
+		return true
+	}
+	return s.hasData()
 }
 
 // nextWake returns how long run may sleep.
