@@ -335,18 +335,24 @@ func (s *Session) emit(ev Event) {
 	}
 }
 
+// directMaxDatagram is the largest datagram deliver handles on the read
+// loop's goroutine: room for an acknowledgement with a few ranges.
+const directMaxDatagram = 256
+
 // deliver hands a datagram from the read loop to the session; it reports
 // false (the caller keeps the buffer) if the session's queue is full.
 //
-// An open session whose lock is free and whose queue is empty handles the
-// datagram right here, on the read loop's goroutine, and wakes its own
-// goroutine only if that has something to do now or a deadline earlier
-// than its timer's (runNeeded). Most datagrams a server receives are a
-// player's acknowledgements of live media, which change nothing the run
-// loop must act on at once; waking the session for each of them cost a
-// goroutine hand-off per acknowledgement.
+// A small datagram for an open session whose lock is free and whose queue
+// is empty is handled right here, on the read loop's goroutine, and the
+// session's own goroutine is woken only if it has something to do now or
+// a deadline earlier than its timer's (runNeeded). Most datagrams a server
+// receives are a player's acknowledgements of live media, which change
+// nothing the run loop must act on at once; waking the session for each
+// of them cost a goroutine hand-off per acknowledgement. Larger ones
+// (media from a publisher) stay on the session's goroutine, so that one
+// read loop does not decrypt and reassemble every session's data.
 func (s *Session) deliver(p *packet) bool {
-	if p.plain == nil && s.mu.TryLock() {
+	if len(p.buf) <= directMaxDatagram && p.plain == nil && s.mu.TryLock() {
 		if s.state == stateOpen && len(s.rx) == 0 {
 			at := p.at
 			s.receive(p) // recycles p
