@@ -326,15 +326,19 @@ func (c *rtmfpConn) kick() {
 		batch := out.NextBatch(scratch[:0], len(scratch))
 		for i := range batch {
 			if !c.sendsAtOnce(&batch[i]) {
+				c.s.Flush()
 				c.carry = append(c.carry, batch[i:]...)
 				c.sender.goSend(c.sendWaiting)
 				return
 			}
-			if err := c.send(&batch[i]); err != nil {
+			if err := c.sendMedia(&batch[i], true); err != nil {
 				c.Close(err)
 			}
 		}
 		if len(batch) > 0 {
+			// This goroutine builds and sends the packets too, unless
+			// the session's own is busy (then it is woken).
+			c.s.Flush()
 			continue
 		}
 		if out.Closing() != nil {
@@ -436,7 +440,11 @@ func (c *rtmfpConn) drain() {
 // deadline and is dropped when its flow is full: a player that falls
 // behind loses late frames instead of queueing them, and its video then
 // resumes at a keyframe.
-func (c *rtmfpConn) send(o *netconn.Outgoing) error {
+func (c *rtmfpConn) send(o *netconn.Outgoing) error { return c.sendMedia(o, false) }
+
+// sendMedia is send; with deferred, live media does not wake the session,
+// and the caller calls Session.Flush after its writes.
+func (c *rtmfpConn) sendMedia(o *netconn.Outgoing, deferred bool) error {
 	switch o.Type {
 	case protocol.TypeSetChunkSize, protocol.TypeAbort, protocol.TypeAck, protocol.TypeWindowAckSize, protocol.TypeSetPeerBandwidth:
 		return nil // RTMP chunk-stream control has no meaning on RTMFP
@@ -459,7 +467,7 @@ func (c *rtmfpConn) send(o *netconn.Outgoing) error {
 		}
 		delete(c.waitKey, o.StreamID)
 	}
-	err = f.Write(c.scratch, rtmfp.WriteOptions{Deadline: c.cfg.MediaDeadline.Duration})
+	err = f.Write(c.scratch, rtmfp.WriteOptions{Deadline: c.cfg.MediaDeadline.Duration, Deferred: deferred})
 	if errors.Is(err, rtmfp.ErrWouldBlock) {
 		if o.Type == protocol.TypeVideo {
 			c.waitKey[o.StreamID] = true

@@ -28,6 +28,10 @@ type WriteOptions struct {
 	// Write, it is abandoned (never retransmitted again) and the receiver
 	// skips it (RFC 7016 §3.6.2.7). Zero means fully reliable.
 	Deadline time.Duration
+	// Deferred leaves the session's goroutine asleep: the caller calls
+	// Session.Flush after its writes, which sends them from the caller's
+	// goroutine (a live fan-out writing one frame to many sessions).
+	Deferred bool
 }
 
 type flowState uint8
@@ -126,7 +130,7 @@ func (f *SendFlow) Write(msg []byte, opts WriteOptions) error {
 	s.mu.Lock()
 	err := f.writeLocked(msg, opts)
 	s.mu.Unlock()
-	if err == nil {
+	if err == nil && !opts.Deferred {
 		s.signal()
 	}
 	return err

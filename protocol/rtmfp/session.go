@@ -112,7 +112,9 @@ type Session struct {
 	// lingerCheckAt is when tick next looks for completed receiving
 	// flows to forget.
 	lingerCheckAt time.Time
-	// armedAt is when the run loop's timer fires next.
+	// timer is the run loop's, armedAt when it fires next; both are
+	// re-armed under mu (Flush may too).
+	timer    *time.Timer
 	armedAt  time.Time
 	closeAt  time.Time // next Close retransmission, or end of linger
 	closeEnd time.Time

@@ -23,6 +23,9 @@ func (s *Session) run() {
 	defer s.exit()
 	timer := time.NewTimer(0) // first iteration sends at once
 	defer timer.Stop()
+	s.mu.Lock()
+	s.timer = timer
+	s.mu.Unlock()
 	closeReq := s.closeReq
 	for {
 		select {
@@ -61,12 +64,49 @@ func (s *Session) run() {
 		}
 		s.armedAt = now.Add(next)
 		closed := s.state == stateClosed
-		s.mu.Unlock()
+		if !closed {
+			// Under the lock: Flush may re-arm the timer too.
+			timer.Reset(next)
+		}
+		// Under the lock as well, since Flush builds and writes packets
+		// from other goroutines.
 		s.writeOut()
+		s.mu.Unlock()
 		if closed {
 			return
 		}
-		timer.Reset(next)
+	}
+}
+
+// Flush sends what the session's flows hold now from the calling
+// goroutine, without waking the session's own, when the session is open
+// and its lock free (otherwise it wakes the session, which sends). It
+// builds and writes the packets as the run loop would and re-arms the run
+// loop's timer if sending set an earlier deadline (the retransmission
+// timer, pacing). Writers that passed WriteOptions.Deferred call it after
+// their writes.
+func (s *Session) Flush() {
+	if !s.mu.TryLock() {
+		s.signal()
+		return
+	}
+	if s.state != stateOpen || s.timer == nil {
+		s.mu.Unlock()
+		s.signal()
+		return
+	}
+	now := time.Now()
+	s.flush(now)
+	more := len(s.out) >= maxBatch
+	next := s.nextWake(now)
+	if at := now.Add(next); at.Before(s.armedAt) {
+		s.armedAt = at
+		s.timer.Reset(next)
+	}
+	s.writeOut()
+	s.mu.Unlock()
+	if more {
+		s.signal() // the batch filled up: the run loop builds the rest
 	}
 }
 
