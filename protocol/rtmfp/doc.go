@@ -42,9 +42,20 @@
 // only per-packet work left on the sender.
 // API calls (Write, ReadMessage, OpenFlow, ...) touch flow state under the
 // session's mutex and wake the run loop; they never block on the network.
-// Sessions therefore scale across cores while each session's state has a
-// single writer, and Close releases every goroutine: a session's goroutine
-// ends with it, the socket's with the Endpoint.
+// Sessions therefore scale across cores while all of a session's state is
+// changed under its mutex, and Close releases every goroutine: a session's
+// goroutine ends with it, the socket's with the Endpoint.
+//
+// Two shortcuts keep a live fan-out from waking a session per packet.
+// Small datagrams (a player's acknowledgements, most of what a server
+// receives) are processed on the read loop's goroutine when the session's
+// mutex is free, and the run loop is woken only if something became due
+// before its timer. And a writer that passes WriteOptions.Deferred, then
+// calls Session.Flush (the server's fan-out, once per frame per player),
+// builds, encrypts and sends the packets on its own goroutine, re-arming
+// the run loop's timer for the retransmission deadline that sending set;
+// the run loop then only wakes for timers. Both fall back to waking the
+// session whenever its mutex is taken.
 //
 // # Data path
 //
