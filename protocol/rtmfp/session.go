@@ -112,6 +112,9 @@ type Session struct {
 	// lingerCheckAt is when tick next looks for completed receiving
 	// flows to forget.
 	lingerCheckAt time.Time
+	// unsealed is 1 + the index in out of a packet waiting to be sealed
+	// together with the next one (0: none).
+	unsealed int
 	// timer is the run loop's, armedAt when it fires next; both are
 	// re-armed under mu (Flush may too).
 	timer    *time.Timer

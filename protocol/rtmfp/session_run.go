@@ -333,6 +333,7 @@ func (s *Session) writeOut() {
 	if len(s.out) == 0 {
 		return
 	}
+	s.sealPending()
 	if err := s.e.sock.writeBatch(s.out); err != nil {
 		s.log.Debug("rtmfp write failed", zap.Error(err))
 	}

@@ -156,11 +156,36 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 	if h.Flags&wire.FlagTimestampEcho != 0 {
 		s.tsEchoTx, s.hasEchoTx = h.TimestampEcho, true
 	}
-	p.buf = s.sealer.Seal(b, s.farID)
 	p.addr = addr
-	s.out = append(s.out, datagram{b: p.buf, addr: addr})
+	if !s.sealer.Pairable() {
+		p.buf = s.sealer.Seal(b, s.farID)
+		s.out = append(s.out, datagram{b: p.buf, addr: addr})
+		s.outPkt = append(s.outPkt, p)
+		return true
+	}
+	// Packets are sealed two at a time (SealPair): this one waits,
+	// plain, for the next, or for writeOut (sealPending).
+	s.out = append(s.out, datagram{b: b, addr: addr})
 	s.outPkt = append(s.outPkt, p)
+	if i := s.unsealed - 1; i >= 0 {
+		j := len(s.out) - 1
+		s.outPkt[i].buf, p.buf = s.sealer.SealPair(s.out[i].b, b, s.farID)
+		s.out[i].b, s.out[j].b = s.outPkt[i].buf, p.buf
+		s.unsealed = 0
+	} else {
+		s.unsealed = len(s.out)
+	}
 	return true
+}
+
+// sealPending seals the packet left waiting for a partner, before the
+// batch goes out.
+func (s *Session) sealPending() {
+	if i := s.unsealed - 1; i >= 0 {
+		s.outPkt[i].buf = s.sealer.Seal(s.out[i].b, s.farID)
+		s.out[i].b = s.outPkt[i].buf
+		s.unsealed = 0
+	}
 }
 
 // appendControl adds session control chunks: close, pings, exceptions,

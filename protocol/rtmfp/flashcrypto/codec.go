@@ -52,13 +52,10 @@ type cbcMode interface {
 
 var zeroIV [aes.BlockSize]byte
 
-func newCBC(key []byte, encrypt bool) cbcMode {
+func newCBCDecrypter(key []byte) cbcMode {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		panic(err) // key length is fixed at 16 by construction
-	}
-	if encrypt {
-		return cipher.NewCBCEncrypter(block, zeroIV[:]).(cbcMode)
 	}
 	return cipher.NewCBCDecrypter(block, zeroIV[:]).(cbcMode)
 }
@@ -67,7 +64,8 @@ func newCBC(key []byte, encrypt bool) cbcMode {
 // for concurrent use; each session owns its own.
 type Sealer struct {
 	cbc    cbcMode
-	mac    hash.Hash // nil in checksum mode
+	block  cipher.Block // for SealPair's interleaved chains
+	mac    hash.Hash    // nil in checksum mode
 	macLen int
 	sseq   bool
 	next   uint64
@@ -78,7 +76,11 @@ type Sealer struct {
 // hmacLen bytes; nil selects checksum mode. sseq enables session sequence
 // numbers.
 func NewSealer(key [16]byte, hmacKey []byte, hmacLen int, sseq bool) *Sealer {
-	s := &Sealer{cbc: newCBC(key[:], true), sseq: sseq}
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		panic(err) // key length is fixed at 16 by construction
+	}
+	s := &Sealer{cbc: cipher.NewCBCEncrypter(block, zeroIV[:]).(cbcMode), block: block, sseq: sseq}
 	if hmacKey != nil {
 		s.mac = hmac.New(sha256.New, hmacKey)
 		s.macLen = hmacLen
@@ -107,6 +109,33 @@ func (s *Sealer) FrontMargin() int {
 // capacity must allow SealOverhead more bytes. farSessionID is the session
 // ID the receiver asked for (0 for startup packets).
 func (s *Sealer) Seal(pkt []byte, farSessionID uint32) []byte {
+	body := s.prepare(pkt)
+	s.cbc.SetIV(zeroIV[:])
+	s.cbc.CryptBlocks(body, body)
+	return s.finish(pkt, body, farSessionID)
+}
+
+// Pairable reports whether two packets may be built before either is
+// sealed and then go through SealPair: without session sequence numbers
+// the front margin is the same for every packet.
+func (s *Sealer) Pairable() bool { return !s.sseq }
+
+// SealPair seals a and then b, each as Seal would, in one pass that
+// interleaves the two CBC chains. A CBC chain is a run of dependent AES
+// operations, each waiting for the one before; two independent chains
+// keep the processor's AES unit busy in each other's gaps, which makes
+// sealing about half again as fast. Only for a Pairable Sealer.
+func (s *Sealer) SealPair(a, b []byte, farSessionID uint32) (sealedA, sealedB []byte) {
+	ba := s.prepare(a)
+	bb := s.prepare(b)
+	cbcEncryptPair(s.block, ba, bb)
+	return s.finish(a, ba, farSessionID), s.finish(b, bb, farSessionID)
+}
+
+// prepare pads the plain packet to whole blocks and writes the sequence
+// number and checksum into the front margin; it returns the part to
+// encrypt.
+func (s *Sealer) prepare(pkt []byte) []byte {
 	body := pkt[4:]
 	for len(body)%aes.BlockSize != 0 {
 		body = append(body, 0xff)
@@ -120,8 +149,12 @@ func (s *Sealer) Seal(pkt []byte, farSessionID uint32) []byte {
 	if s.mac == nil {
 		binary.BigEndian.PutUint16(body[len(p):], Checksum(body[margin:]))
 	}
-	s.cbc.SetIV(zeroIV[:])
-	s.cbc.CryptBlocks(body, body)
+	return body
+}
+
+// finish adds the HMAC, if any, and the scrambled session ID to the
+// encrypted body and returns the datagram.
+func (s *Sealer) finish(pkt, body []byte, farSessionID uint32) []byte {
 	out := pkt[:4+len(body)]
 	if s.mac != nil {
 		s.mac.Reset()
@@ -130,6 +163,35 @@ func (s *Sealer) Seal(pkt []byte, farSessionID uint32) []byte {
 	}
 	binary.BigEndian.PutUint32(out, farSessionID^binary.BigEndian.Uint32(out[4:])^binary.BigEndian.Uint32(out[8:]))
 	return out
+}
+
+// cbcEncryptPair encrypts x and y (whole blocks each) in place in CBC mode
+// with a zero IV, alternating between the two chains while both last.
+func cbcEncryptPair(block cipher.Block, x, y []byte) {
+	var x0, x1, y0, y1 uint64 // each chain's previous ciphertext block
+	for len(x) >= aes.BlockSize && len(y) >= aes.BlockSize {
+		bx, by := x[:aes.BlockSize], y[:aes.BlockSize]
+		binary.LittleEndian.PutUint64(bx, binary.LittleEndian.Uint64(bx)^x0)
+		binary.LittleEndian.PutUint64(bx[8:], binary.LittleEndian.Uint64(bx[8:])^x1)
+		binary.LittleEndian.PutUint64(by, binary.LittleEndian.Uint64(by)^y0)
+		binary.LittleEndian.PutUint64(by[8:], binary.LittleEndian.Uint64(by[8:])^y1)
+		block.Encrypt(bx, bx)
+		block.Encrypt(by, by)
+		x0, x1 = binary.LittleEndian.Uint64(bx), binary.LittleEndian.Uint64(bx[8:])
+		y0, y1 = binary.LittleEndian.Uint64(by), binary.LittleEndian.Uint64(by[8:])
+		x, y = x[aes.BlockSize:], y[aes.BlockSize:]
+	}
+	if len(y) > 0 {
+		x, x0, x1 = y, y0, y1
+	}
+	for len(x) >= aes.BlockSize {
+		bx := x[:aes.BlockSize]
+		binary.LittleEndian.PutUint64(bx, binary.LittleEndian.Uint64(bx)^x0)
+		binary.LittleEndian.PutUint64(bx[8:], binary.LittleEndian.Uint64(bx[8:])^x1)
+		block.Encrypt(bx, bx)
+		x0, x1 = binary.LittleEndian.Uint64(bx), binary.LittleEndian.Uint64(bx[8:])
+		x = x[aes.BlockSize:]
+	}
 }
 
 // Opener decrypts and verifies the packets of one direction of a session.
@@ -149,7 +211,7 @@ type Opener struct {
 
 // NewOpener returns an Opener; the arguments mirror NewSealer's.
 func NewOpener(key [16]byte, hmacKey []byte, hmacLen int, sseq bool) *Opener {
-	o := &Opener{cbc: newCBC(key[:], false), sseq: sseq}
+	o := &Opener{cbc: newCBCDecrypter(key[:]), sseq: sseq}
 	if hmacKey != nil {
 		o.mac = hmac.New(sha256.New, hmacKey)
 		o.macLen = hmacLen
