@@ -2,6 +2,7 @@ package rtmfp
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sort"
 	"time"
@@ -386,7 +387,13 @@ func (f *RecvFlow) fail(err error) {
 	if f.err == nil {
 		f.err = err
 	}
-	f.dropAll()
+	// A peer's orderly close comes after the data it sent, which the
+	// reader still gets (ReadMessage returns complete messages before the
+	// error): a server answers a refused connect with a status and then
+	// closes, and the client must see the status.
+	if !errors.Is(err, ErrPeerClosed) {
+		f.dropAll()
+	}
 	f.writer.close()
 	notify(f.ready)
 }

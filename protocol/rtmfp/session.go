@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -55,8 +56,10 @@ type Session struct {
 	closeReq chan struct{} // closed by Close
 	opened   chan struct{} // closed when the handshake completes (initiator)
 	done     chan struct{} // closed when run has exited
-	events   chan Event
-	accepts  chan struct{}
+	// farClosed is closed when the peer closes the session (FarClose).
+	farClosed chan struct{}
+	events    chan Event
+	accepts   chan struct{}
 
 	closeOnce sync.Once
 	// The run goroutine alone uses these, without the lock.
@@ -112,6 +115,9 @@ type Session struct {
 	// lingerCheckAt is when tick next looks for completed receiving
 	// flows to forget.
 	lingerCheckAt time.Time
+	// rxQueued counts datagrams handed to rx and not yet processed; deliver
+	// bypasses rx only when it is zero.
+	rxQueued atomic.Int32
 	// unsealed is 1 + the index in out of a packet waiting to be sealed
 	// together with the next one (0: none).
 	unsealed int
@@ -166,6 +172,7 @@ func newSession(e *Endpoint, initiator bool) *Session {
 		closeReq:   make(chan struct{}),
 		opened:     make(chan struct{}),
 		done:       make(chan struct{}),
+		farClosed:  make(chan struct{}),
 		events:     make(chan Event, 8),
 		accepts:    make(chan struct{}, 1),
 		sendFlows:  make(map[uint64]*SendFlow),
@@ -243,7 +250,13 @@ func (s *Session) Err() error {
 // everything. It returns when the session has ended.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() { close(s.closeReq) })
-	<-s.done
+	select {
+	case <-s.done:
+	case <-s.farClosed:
+		// The peer closed first: the session lingers (CloseLinger) only
+		// to acknowledge the peer's retransmitted Close, which needs no
+		// one waiting; the Endpoint still ends it.
+	}
 	return nil
 }
 
@@ -358,7 +371,9 @@ const directMaxDatagram = 256
 // read loop does not decrypt and reassemble every session's data.
 func (s *Session) deliver(p *packet) bool {
 	if len(p.buf) <= directMaxDatagram && p.plain == nil && s.mu.TryLock() {
-		if s.state == stateOpen && len(s.rx) == 0 {
+		// Not while an earlier datagram is queued or being processed:
+		// a Close must not overtake the data sent before it.
+		if s.state == stateOpen && s.rxQueued.Load() == 0 {
 			at := p.at
 			s.receive(p) // recycles p
 			wake := s.runNeeded(at)
@@ -370,10 +385,12 @@ func (s *Session) deliver(p *packet) bool {
 		}
 		s.mu.Unlock()
 	}
+	s.rxQueued.Add(1)
 	select {
 	case s.rx <- p:
 		return true
 	default:
+		s.rxQueued.Add(-1)
 		return false
 	}
 }

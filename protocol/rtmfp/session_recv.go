@@ -95,6 +95,7 @@ func (s *Session) receive(p *packet) {
 				s.err = ErrPeerClosed
 				s.failFlows(ErrPeerClosed)
 				s.state = stateFarClose
+				close(s.farClosed)
 				s.closeEnd = p.at.Add(s.e.cfg.CloseLinger)
 			}
 		case wire.ChunkCloseAck:

@@ -32,11 +32,13 @@ func (s *Session) run() {
 		case p := <-s.rx:
 			s.mu.Lock()
 			s.receive(p)
+			s.rxQueued.Add(-1)
 		drain:
 			for i := 1; i < maxRxDrain; i++ {
 				select {
 				case p = <-s.rx:
 					s.receive(p)
+					s.rxQueued.Add(-1)
 				default:
 					break drain
 				}

@@ -186,9 +186,14 @@ func (c *Client) fail(err error) {
 // acceptFlows reads every flow the server opens.
 func (c *Client) acceptFlows() {
 	defer c.wg.Done()
+	var readers sync.WaitGroup
 	for {
 		f, err := c.s.AcceptFlow(c.ctx)
 		if err != nil {
+			// What the flows received before the session ended (a
+			// refused connect's status, then the server's close) is
+			// read out before the error is reported.
+			readers.Wait()
 			c.fail(err)
 			return
 		}
@@ -208,13 +213,13 @@ func (c *Client) acceptFlows() {
 			c.mu.Unlock()
 		}
 		c.wg.Add(1)
-		go c.readFlow(f, md.StreamID)
+		readers.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer readers.Done()
+			readInto(c.ctx, f, md.StreamID, &c.sync, c.in)
+		}()
 	}
-}
-
-func (c *Client) readFlow(f *rtmfp.RecvFlow, streamID uint32) {
-	defer c.wg.Done()
-	readInto(c.ctx, f, streamID, &c.sync, c.in)
 }
 
 // ErrTimeout is returned when a read passes the deadline.
@@ -240,6 +245,11 @@ func (c *Client) readRaw() (protocol.Message, error) {
 		return m, nil
 	case err := <-c.errc:
 		c.fail(err) // keep it for the next reader
+		select {
+		case m := <-c.in: // messages that came before the error go first
+			return m, nil
+		default:
+		}
 		return protocol.Message{}, err
 	case <-timeout:
 		return protocol.Message{}, ErrTimeout
