@@ -309,8 +309,9 @@ func (c *rtmfpConn) syncStream(stream uint32) error {
 // kick is the outbox's notify function. As on RTMP, the caller that finds
 // no one sending becomes the sender: live audio and video for flows already
 // open go onto them there and then (a flow write never waits: a full flow
-// drops the frame), so a player that keeps up costs no goroutine wake-up
-// of its own — the session's run loop does the packet work. Anything that
+// drops the frame), and this goroutine builds and sends the packets too
+// (Session.Flush), so a player that keeps up costs no goroutine wake-up of
+// its own. Anything that
 // may wait (commands, sequence headers, opening a stream's flows, the
 // close) is handed, with what follows it, to a sender goroutine.
 func (c *rtmfpConn) kick() {
@@ -331,7 +332,7 @@ func (c *rtmfpConn) kick() {
 				c.sender.goSend(c.sendWaiting)
 				return
 			}
-			if err := c.sendMedia(&batch[i], true); err != nil {
+			if err := c.send(&batch[i], true); err != nil {
 				c.Close(err)
 			}
 		}
@@ -388,7 +389,7 @@ func (c *rtmfpConn) sendCarried() error {
 			o := c.carry[0]
 			c.carry[0] = netconn.Outgoing{}
 			c.carry = c.carry[1:]
-			if err := c.send(&o); err != nil {
+			if err := c.send(&o, false); err != nil {
 				return err
 			}
 		}
@@ -398,7 +399,7 @@ func (c *rtmfpConn) sendCarried() error {
 			if !ok {
 				break
 			}
-			if err := c.send(&o); err != nil {
+			if err := c.send(&o, false); err != nil {
 				return err
 			}
 		}
@@ -440,11 +441,10 @@ func (c *rtmfpConn) drain() {
 // deadline and is dropped when its flow is full: a player that falls
 // behind loses late frames instead of queueing them, and its video then
 // resumes at a keyframe.
-func (c *rtmfpConn) send(o *netconn.Outgoing) error { return c.sendMedia(o, false) }
-
-// sendMedia is send; with deferred, live media does not wake the session,
-// and the caller calls Session.Flush after its writes.
-func (c *rtmfpConn) sendMedia(o *netconn.Outgoing, deferred bool) error {
+//
+// With deferred, live media does not wake the session: the caller calls
+// Session.Flush after its writes.
+func (c *rtmfpConn) send(o *netconn.Outgoing, deferred bool) error {
 	switch o.Type {
 	case protocol.TypeSetChunkSize, protocol.TypeAbort, protocol.TypeAck, protocol.TypeWindowAckSize, protocol.TypeSetPeerBandwidth:
 		return nil // RTMP chunk-stream control has no meaning on RTMFP

@@ -253,9 +253,6 @@ const parkDelay = 250 * time.Millisecond
 // false means the socket stayed empty and the connection may park.
 // Reader goroutine only.
 func (c *rtmpConn) inputWithin(d time.Duration) bool {
-	if c.sock.queuedInput() > 0 {
-		return true
-	}
 	c.readDeadline = time.Now().Add(d) // the loop re-arms the idle deadline after
 	if err := c.nc.SetReadDeadline(c.readDeadline); err != nil {
 		return true // let the read report it
@@ -273,9 +270,7 @@ func (c *rtmpConn) await(fd uintptr) bool {
 	if c.awaitCalls > 1 {
 		return true
 	}
-	c.sock.inq = 0
-	c.sock.queuedInputControl(fd)
-	return c.sock.inq > 0
+	return socketInq(fd) > 0
 }
 
 // readLoop reads and handles messages until the connection fails or

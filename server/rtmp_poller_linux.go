@@ -84,14 +84,7 @@ func (p *poller) run() {
 		if err != nil {
 			// Cannot happen with a valid set; resume everyone rather
 			// than leave them parked with no one watching.
-			p.mu.Lock()
-			p.closed = true
-			parked := p.parked
-			p.parked = nil
-			p.mu.Unlock()
-			for _, c := range parked {
-				go c.serve()
-			}
+			p.resumeAll()
 			return
 		}
 		for i := range events[:n] {
@@ -99,9 +92,7 @@ func (p *poller) run() {
 			if token == pollStopToken {
 				return
 			}
-			if c := p.take(token); c != nil {
-				go c.serve()
-			}
+			p.resume(token)
 		}
 	}
 }
@@ -167,8 +158,32 @@ func (p *poller) park(c *rtmpConn) bool {
 }
 
 // wake resumes c if it is parked, for Close or the idle check.
-func (p *poller) wake(c *rtmpConn) {
-	if p.take(c.pollToken) != nil {
+func (p *poller) wake(c *rtmpConn) { p.resume(c.pollToken) }
+
+// resume starts a reader goroutine for the connection parked under token,
+// if there is one.
+func (p *poller) resume(token uint64) {
+	if c := p.take(token); c != nil {
+		go c.serve()
+	}
+}
+
+// resumeAll stops parking and resumes every parked connection; one still
+// arming is only marked, as take does.
+func (p *poller) resumeAll() {
+	var parked []*rtmpConn
+	p.mu.Lock()
+	p.closed = true
+	for token, c := range p.parked {
+		if c.parkArming {
+			c.parkWanted = true
+			continue
+		}
+		delete(p.parked, token)
+		parked = append(parked, c)
+	}
+	p.mu.Unlock()
+	for _, c := range parked {
 		go c.serve()
 	}
 }
@@ -190,13 +205,7 @@ func (p *poller) stop() error {
 		return fmt.Errorf("poller: stop: %w", os.NewSyscallError("write", err))
 	}
 	<-p.done
-	p.mu.Lock()
-	parked := p.parked
-	p.parked = nil
-	p.mu.Unlock()
-	for _, c := range parked {
-		go c.serve()
-	}
+	p.resumeAll()
 	syscall.Close(p.epfd)
 	syscall.Close(p.wakeR)
 	syscall.Close(p.wakeW)

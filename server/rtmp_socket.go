@@ -19,7 +19,7 @@ type socketWriter struct {
 	rc       syscall.RawConn
 	blocking bool
 	pending  []byte
-	one      [1][]byte // Write's vector, so that it does not allocate
+	one      [1][]byte // a one-buffer vector, so that Write and flushPending do not allocate
 	// inq is the result of queuedInputFn, a method value made once so
 	// that asking costs no allocation.
 	inq           int
@@ -107,7 +107,9 @@ func (s *socketWriter) flushPending() (done bool, err error) {
 	if s.blocking {
 		n, err = s.nc.Write(s.pending)
 	} else {
-		n, err = s.writev([][]byte{s.pending})
+		s.one[0] = s.pending
+		n, err = s.writev(s.one[:])
+		s.one[0] = nil
 	}
 	if err != nil {
 		return false, err

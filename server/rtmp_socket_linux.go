@@ -79,9 +79,14 @@ func (s *socketWriter) writevControl(fd uintptr) {
 	}
 }
 
-func (s *socketWriter) queuedInputControl(fd uintptr) {
+func (s *socketWriter) queuedInputControl(fd uintptr) { s.inq = socketInq(fd) }
+
+// socketInq returns how many received bytes wait in socket fd (TIOCINQ),
+// 0 when it cannot tell.
+func socketInq(fd uintptr) int {
 	var n int32
-	if _, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); e == 0 {
-		s.inq = int(n)
+	if _, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); e != 0 {
+		return 0
 	}
+	return int(n)
 }

@@ -11,4 +11,6 @@ func (s *socketWriter) writev([][]byte) (int, error) {
 
 func (s *socketWriter) queuedInputControl(uintptr) {}
 
+func socketInq(uintptr) int { return 0 }
+
 func (s *socketWriter) writevControl(uintptr) {}

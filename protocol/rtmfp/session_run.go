@@ -59,25 +59,32 @@ func (s *Session) run() {
 		now := time.Now()
 		s.mu.Lock()
 		s.tick(now)
-		s.flush(now)
-		next := s.nextWake(now)
-		if len(s.out) >= maxBatch {
-			next = 0 // the batch filled up: send it and build more at once
+		next, more := s.transmit(now)
+		if more {
+			next = 0 // the batch filled up: build more at once
 		}
-		s.armedAt = now.Add(next)
 		closed := s.state == stateClosed
 		if !closed {
-			// Under the lock: Flush may re-arm the timer too.
+			s.armedAt = now.Add(next)
 			timer.Reset(next)
 		}
-		// Under the lock as well, since Flush builds and writes packets
-		// from other goroutines.
-		s.writeOut()
 		s.mu.Unlock()
 		if closed {
 			return
 		}
 	}
+}
+
+// transmit builds every packet that should go now and writes them, and
+// returns how long the run loop may sleep and whether the batch filled up
+// before everything was built. The run loop and Flush both call it with
+// the lock held: the batch, like the timer, is shared between them.
+func (s *Session) transmit(now time.Time) (next time.Duration, more bool) {
+	s.flush(now)
+	more = len(s.out) >= maxBatch
+	next = s.nextWake(now)
+	s.writeOut()
+	return next, more
 }
 
 // Flush sends what the session's flows hold now from the calling
@@ -98,14 +105,11 @@ func (s *Session) Flush() {
 		return
 	}
 	now := time.Now()
-	s.flush(now)
-	more := len(s.out) >= maxBatch
-	next := s.nextWake(now)
+	next, more := s.transmit(now)
 	if at := now.Add(next); at.Before(s.armedAt) {
 		s.armedAt = at
 		s.timer.Reset(next)
 	}
-	s.writeOut()
 	s.mu.Unlock()
 	if more {
 		s.signal() // the batch filled up: the run loop builds the rest
@@ -279,8 +283,7 @@ func (s *Session) retransmitTimeout(now time.Time) {
 // deadline (an acknowledgement delay, a retransmission timeout) comes
 // before the loop's timer.
 func (s *Session) runNeeded(now time.Time) bool {
-	if s.state != stateOpen || s.ackNow || s.sendPing || len(s.pingReplies) > 0 || s.sendClose ||
-		s.sendCloseAck || s.mobPing != nil || len(s.probes) > 0 {
+	if s.state != stateOpen || s.mobPing != nil || s.controlDue(now) {
 		return true
 	}
 	if now.Add(s.nextWake(now)).Before(s.armedAt) {

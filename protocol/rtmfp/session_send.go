@@ -87,12 +87,19 @@ func (s *Session) fsnUpdateDue(now time.Time) bool {
 	return false
 }
 
+// controlDue reports whether a packet must go now whatever congestion
+// control allows: session control chunks (close, pings, flow exceptions,
+// forwarded hellos, buffer probes) or an acknowledgement that is due.
+func (s *Session) controlDue(now time.Time) bool {
+	return s.sendClose || s.sendCloseAck || s.sendPing || len(s.pingReplies) > 0 ||
+		len(s.exceptions) > 0 || len(s.forwards) > 0 || len(s.probes) > 0 ||
+		(s.ackPending && (s.ackNow || (!s.delackAt.IsZero() && !now.Before(s.delackAt))))
+}
+
 // buildPacket assembles one packet to addr and reports whether it did. With
 // main false only the mobility probe is sent.
 func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) bool {
-	urgent := s.sendClose || s.sendCloseAck || s.sendPing || len(s.pingReplies) > 0 ||
-		len(s.exceptions) > 0 || len(s.forwards) > 0 || len(s.probes) > 0 ||
-		(s.ackPending && (s.ackNow || (!s.delackAt.IsZero() && !now.Before(s.delackAt))))
+	urgent := s.controlDue(now)
 	data := false
 	if main && !urgent {
 		data = s.hasData() && s.dataAllowed(now)

@@ -332,8 +332,9 @@ func (w *Writer) WritePrechunked(csid uint32, m protocol.Message, chunks [][]byt
 	st.used = false // the shared chunks start with a type 0 header
 	st.advance(m)
 	if w.vecp == nil {
+		// Without a pooled list nothing is queued: vec is empty.
 		w.vecp = writerVectors.Get().(*net.Buffers)
-		w.vec = append((*w.vecp)[:0], w.vec...)
+		w.vec = (*w.vecp)[:0]
 	}
 	if w.mark < len(w.buf) {
 		w.vec = append(w.vec, w.buf[w.mark:])
