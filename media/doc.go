@@ -19,6 +19,11 @@
 // waits, at most the batch time, for the next video frame and goes out in
 // the same write, which halves the writes per player of a typical stream
 // (30 video and 43 audio messages a second) without delaying video.
+// Because every notify may be a system call, the last of N players would
+// wait for the N-1 writes before its own; a frame with many subscribers is
+// therefore notified by up to Config.Parallel goroutines at once (GOMAXPROCS
+// by default), each taking an equal share of the list, and Write returns
+// when all are done.
 //
 // The publisher never waits for a subscriber. A subscriber whose queue is full
 // drops frames until the next keyframe (so the decoder restarts cleanly) and,

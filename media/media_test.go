@@ -426,3 +426,77 @@ func TestWriteMore(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestParallelSignal: a frame for many subscribers is signalled by several
+// goroutines at once, each subscriber exactly once, and Write returns only
+// when every signal is done. The first subscriber's notify waits until
+// a subscriber of another share has been signalled, which only happens if
+// the shares run concurrently.
+func TestParallelSignal(t *testing.T) {
+	tests := []struct {
+		name     string
+		parallel int
+		subs     int
+		parts    int // shares expected to run at once
+	}{
+		{"two shares", 2, 2 * minParallelShare, 2},
+		{"four shares, uneven", 4, 4*minParallelShare + 7, 4},
+		{"too few subscribers to split", 4, 2*minParallelShare - 1, 1},
+		{"parallel off", 1, 4 * minParallelShare, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := NewRegistry(Config{Parallel: tt.parallel})
+			pub := &testPublisher{}
+			s, err := reg.Publish("s", pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts := make([]atomic.Int32, tt.subs)
+			var armed atomic.Bool
+			lastSignalled := make(chan struct{}, 1) // the last subscriber's signal
+			subs := make([]*Subscriber, tt.subs)
+			for i := range subs {
+				notify := func() {
+					counts[i].Add(1)
+					if !armed.Load() {
+						return
+					}
+					switch i {
+					case tt.subs - 1:
+						lastSignalled <- struct{}{}
+					case 0:
+						if tt.parts == 1 {
+							return
+						}
+						select {
+						case <-lastSignalled:
+						case <-time.After(5 * time.Second):
+							t.Error("the last share was not signalled while the first was")
+						}
+					}
+				}
+				subs[i] = NewSubscriber(SubscriberConfig{}, notify, nil)
+				if _, err := reg.Subscribe("s", subs[i], true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range counts {
+				counts[i].Store(0) // joining a live stream signals once
+			}
+			armed.Store(true)
+			s.Write(pub, video(true, 10))
+			for i := range counts {
+				if got := counts[i].Load(); got != 1 {
+					t.Fatalf("subscriber %d signalled %d times, want 1 (before Write returned)", i, got)
+				}
+				if n := subs[i].Len(); n != 1 {
+					t.Fatalf("subscriber %d holds %d frames, want 1", i, n)
+				}
+			}
+			if tt.parts == 1 && len(lastSignalled) != 1 {
+				t.Fatal("the last subscriber was not signalled")
+			}
+		})
+	}
+}

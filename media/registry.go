@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -44,6 +45,11 @@ type Config struct {
 	// held, and neither is audio of a stream without video. 0 wakes
 	// subscribers for every frame.
 	AudioBatch time.Duration
+	// Parallel is how many goroutines may signal one frame's subscribers
+	// at once (0: GOMAXPROCS, 1: the publisher's goroutine alone). A
+	// signal writes to the subscriber's socket there and then, so without
+	// it the last of N players waits for the N-1 writes before its own.
+	Parallel int
 }
 
 // Events receives stream lifecycle notifications for monitoring. Its
@@ -68,6 +74,9 @@ func NewRegistry(cfg Config) *Registry {
 	}
 	if cfg.PublisherTimeout <= 0 {
 		cfg.PublisherTimeout = 10 * time.Second
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = runtime.GOMAXPROCS(0)
 	}
 	return &Registry{cfg: cfg, streams: make(map[string]*Stream)}
 }

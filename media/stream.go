@@ -167,12 +167,42 @@ func (s *Stream) releaseHeld() {
 	s.signalReady()
 }
 
+// signalReady signals the subscribers in ready. A frame with many
+// subscribers is signalled by up to Config.Parallel goroutines at once,
+// each taking an equal share of the list (the caller's goroutine the
+// first), and returns when all are done: signalling writes to the
+// subscribers' sockets, so splitting the list divides the wait of the
+// subscribers at its end by the number of cores.
 func (s *Stream) signalReady() {
-	for i, sub := range s.ready {
-		sub.signal()
-		s.ready[i] = nil
+	ready := s.ready
+	if parts := min(s.reg.cfg.Parallel, len(ready)/minParallelShare); parts > 1 {
+		share := (len(ready) + parts - 1) / parts
+		var wg sync.WaitGroup
+		for lo := share; lo < len(ready); lo += share {
+			wg.Add(1)
+			go func(part []*Subscriber) {
+				defer wg.Done()
+				signalAll(part)
+			}(ready[lo:min(lo+share, len(ready))])
+		}
+		signalAll(ready[:share])
+		wg.Wait()
+	} else {
+		signalAll(ready)
 	}
-	s.ready = s.ready[:0]
+	clear(ready)
+	s.ready = ready[:0]
+}
+
+// minParallelShare is the fewest subscribers worth a goroutine of their
+// own: a signal costs a system call (tens of microseconds with the
+// kernel's loopback delivery), starting a goroutine about one.
+const minParallelShare = 32
+
+func signalAll(subs []*Subscriber) {
+	for _, sub := range subs {
+		sub.signal()
+	}
 }
 
 // cache keeps what a late joiner needs: metadata, sequence headers and the
