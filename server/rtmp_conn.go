@@ -80,7 +80,7 @@ type rtmpConn struct {
 	// the state below.
 	sender        senderRole
 	w             *rtmp.Writer
-	sock          *socketWriter
+	sock          *rtmpSocket
 	writeDeadline time.Time
 	flushedOut    uint64 // bytes already added to bytesOut
 }
@@ -90,7 +90,7 @@ type rtmpConn struct {
 func newRTMPConn(id string, nc net.Conn, proto string, cfg RTMPConfig, log *zap.Logger, refused func(string)) *rtmpConn {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: cfg, log: log, ctx: ctx, cancel: cancel, refused: refused,
-		sock: newSocketWriter(nc)}
+		sock: newRTMPSocket(nc)}
 	c.w = rtmp.NewWriter(c.sock)
 	return c
 }
@@ -224,7 +224,7 @@ func (c *rtmpConn) handshake() error {
 type countingReader struct{ c *rtmpConn }
 
 func (r countingReader) Read(p []byte) (int, error) {
-	n, err := r.c.nc.Read(p)
+	n, err := r.c.sock.Read(p)
 	if n > 0 {
 		r.c.bytesIn.Add(uint64(n))
 		r.c.lastRead.Store(time.Now().UnixNano())

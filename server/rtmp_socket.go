@@ -5,14 +5,16 @@ import (
 	"syscall"
 )
 
-// socketWriter is what an RTMP connection's chunk writer writes to. In
-// blocking mode it is the connection itself (writev through the net
-// package, waiting for room under the write deadline). In non-blocking mode
-// it writes what the socket takes at once, never parks the calling
-// goroutine, and keeps a copy of the rest in pending; the connection then
-// hands the rest to a goroutine of its own (rtmpConn.kick). Only the
-// connection's current sender uses it.
-type socketWriter struct {
+// rtmpSocket is an RTMP connection's socket as its chunk reader and writer
+// use it. Writes: in blocking mode they go through the connection itself
+// (writev through the net package, waiting for room under the write
+// deadline); in non-blocking mode they take what the socket takes at once,
+// never park the calling goroutine, and keep a copy of the rest in
+// pending; the connection then hands the rest to a goroutine of its own
+// (rtmpConn.kick). Only the connection's current sender writes. Reads go
+// through read(2) directly where the platform allows (read); only the
+// connection's reader goroutine reads.
+type rtmpSocket struct {
 	nc net.Conn
 	// rc writes without the net package's wait for room; nil when the
 	// connection cannot (TLS, or a platform without writev here).
@@ -30,15 +32,21 @@ type socketWriter struct {
 	bufs     [][]byte
 	written  int
 	errno    syscall.Errno
+	// readFn reads into rbuf, setting nread and rerrno (read).
+	readFn func(fd uintptr) bool
+	rbuf   []byte
+	nread  int
+	rerrno syscall.Errno
 }
 
-func newSocketWriter(nc net.Conn) *socketWriter {
-	s := &socketWriter{nc: nc, blocking: true}
+func newRTMPSocket(nc net.Conn) *rtmpSocket {
+	s := &rtmpSocket{nc: nc, blocking: true}
 	if tc, ok := nc.(*net.TCPConn); ok && directWrites {
 		if rc, err := tc.SyscallConn(); err == nil {
 			s.rc = rc
 			s.queuedInputFn = s.queuedInputControl
 			s.writevFn = s.writevControl
+			s.readFn = s.readControl
 		}
 	}
 	return s
@@ -46,7 +54,7 @@ func newSocketWriter(nc net.Conn) *socketWriter {
 
 // queuedInput returns how many received bytes wait in the socket (0 when
 // the platform cannot tell). Only the reader goroutine calls it.
-func (s *socketWriter) queuedInput() int {
+func (s *rtmpSocket) queuedInput() int {
 	if s.rc == nil {
 		return 0
 	}
@@ -55,11 +63,20 @@ func (s *socketWriter) queuedInput() int {
 	return s.inq
 }
 
+// Read implements io.Reader, with read(2) called directly on platforms
+// that write directly (rtmpSocket.read), through the connection elsewhere.
+func (s *rtmpSocket) Read(p []byte) (int, error) {
+	if s.rc == nil {
+		return s.nc.Read(p)
+	}
+	return s.read(p)
+}
+
 // direct reports whether the socket can be written without blocking.
-func (s *socketWriter) direct() bool { return s.rc != nil }
+func (s *rtmpSocket) direct() bool { return s.rc != nil }
 
 // Write implements io.Writer.
-func (s *socketWriter) Write(p []byte) (int, error) {
+func (s *rtmpSocket) Write(p []byte) (int, error) {
 	s.one[0] = p
 	v := net.Buffers(s.one[:])
 	n, err := s.WriteBuffers(&v)
@@ -70,7 +87,7 @@ func (s *socketWriter) Write(p []byte) (int, error) {
 // WriteBuffers implements rtmp.BuffersWriter. In non-blocking mode it
 // accepts everything (or fails): what the socket did not take is copied to
 // pending, and the caller stops producing until flushPending empties it.
-func (s *socketWriter) WriteBuffers(v *net.Buffers) (int64, error) {
+func (s *rtmpSocket) WriteBuffers(v *net.Buffers) (int64, error) {
 	if s.blocking {
 		return v.WriteTo(s.nc)
 	}
@@ -99,7 +116,7 @@ func (s *socketWriter) WriteBuffers(v *net.Buffers) (int64, error) {
 
 // flushPending writes what an earlier non-blocking write left over; in
 // non-blocking mode it reports whether all of it went.
-func (s *socketWriter) flushPending() (done bool, err error) {
+func (s *rtmpSocket) flushPending() (done bool, err error) {
 	if len(s.pending) == 0 {
 		return true, nil
 	}

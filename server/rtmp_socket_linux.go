@@ -1,6 +1,8 @@
 package server
 
 import (
+	"io"
+	"net"
 	"os"
 	"syscall"
 	"unsafe"
@@ -17,7 +19,7 @@ const iovBatch = 64
 
 // writev writes bufs with writev(2) without waiting for room and returns
 // how many bytes the socket took; a full socket is not an error.
-func (s *socketWriter) writev(bufs [][]byte) (int, error) {
+func (s *rtmpSocket) writev(bufs [][]byte) (int, error) {
 	// Control rather than Write: Write would take the descriptor's write
 	// lock and reset its poll state for a wait that never comes (the
 	// call returns at once either way); the sender role already makes
@@ -40,7 +42,7 @@ func (s *socketWriter) writev(bufs [][]byte) (int, error) {
 // writevControl writes s.bufs to fd, iovBatch buffers per call, setting
 // s.written and s.errno; it is made a method value once (writevFn) so
 // that a write allocates nothing.
-func (s *socketWriter) writevControl(fd uintptr) {
+func (s *rtmpSocket) writevControl(fd uintptr) {
 	var iov [iovBatch]syscall.Iovec
 	bufs := s.bufs
 	for len(bufs) > 0 {
@@ -79,7 +81,53 @@ func (s *socketWriter) writevControl(fd uintptr) {
 	}
 }
 
-func (s *socketWriter) queuedInputControl(fd uintptr) { s.inq = socketInq(fd) }
+// read reads into p with read(2) through RawConn.Read, which waits for
+// input under the read deadline. Raw, like writev, and for one more
+// reason: a goroutine entering an ordinary system call wakes the
+// runtime's monitor thread (sysmon) from its deep sleep, after which it
+// polls every 20 µs again for a while. A publisher read per message did
+// that 30 times a second, just before each fan-out, and the monitor's
+// polling during the fan-out cost more than the fan-out's own
+// bookkeeping. The socket is non-blocking, so the call is short.
+func (s *rtmpSocket) read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	s.rbuf, s.nread, s.rerrno = p, 0, 0
+	err := s.rc.Read(s.readFn)
+	s.rbuf = nil
+	n, errno := s.nread, s.rerrno
+	switch {
+	case err != nil:
+		return 0, err
+	case errno != 0:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: s.nc.LocalAddr(), Addr: s.nc.RemoteAddr(), Err: os.NewSyscallError("read", errno)}
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// readControl is read's RawConn.Read function, made a method value once
+// (readFn): false asks the runtime to wait until the socket is readable.
+func (s *rtmpSocket) readControl(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&s.rbuf[0])), uintptr(len(s.rbuf)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case 0:
+			s.nread = int(n)
+		default:
+			s.rerrno = e
+		}
+		return true
+	}
+}
+
+func (s *rtmpSocket) queuedInputControl(fd uintptr) { s.inq = socketInq(fd) }
 
 // socketInq returns how many received bytes wait in socket fd (TIOCINQ),
 // 0 when it cannot tell.

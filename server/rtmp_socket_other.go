@@ -5,12 +5,18 @@ package server
 // directWrites: elsewhere every write goes through the net package.
 const directWrites = false
 
-func (s *socketWriter) writev([][]byte) (int, error) {
+func (s *rtmpSocket) writev([][]byte) (int, error) {
 	panic("server: no direct writes on this platform")
 }
 
-func (s *socketWriter) queuedInputControl(uintptr) {}
+func (s *rtmpSocket) read([]byte) (int, error) {
+	panic("server: no direct reads on this platform")
+}
+
+func (s *rtmpSocket) readControl(uintptr) bool { return true }
+
+func (s *rtmpSocket) queuedInputControl(uintptr) {}
 
 func socketInq(uintptr) int { return 0 }
 
-func (s *socketWriter) writevControl(uintptr) {}
+func (s *rtmpSocket) writevControl(uintptr) {}

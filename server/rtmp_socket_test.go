@@ -2,9 +2,12 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/nimbus-media/nimbus/internal/testtools"
 )
@@ -15,7 +18,7 @@ import (
 // player).
 func BenchmarkSocketWriterDirect(b *testing.B) {
 	nc, wait := testtools.TCPSink(b, io.Discard)
-	s := newSocketWriter(nc)
+	s := newRTMPSocket(nc)
 	if !s.direct() {
 		b.Skip("no direct writes on this platform")
 	}
@@ -48,7 +51,7 @@ func BenchmarkSocketWriterDirect(b *testing.B) {
 func TestSocketWriterManyBuffers(t *testing.T) {
 	var got bytes.Buffer
 	nc, wait := testtools.TCPSink(t, &got)
-	s := newSocketWriter(nc)
+	s := newRTMPSocket(nc)
 	if !s.direct() {
 		t.Skip("no direct writes on this platform")
 	}
@@ -75,5 +78,60 @@ func TestSocketWriterManyBuffers(t *testing.T) {
 	}
 	if wait(); !bytes.Equal(got.Bytes(), want) {
 		t.Fatalf("received %d bytes differing from the %d written", got.Len(), len(want))
+	}
+}
+
+// TestSocketRead: reads through read(2) deliver what the peer wrote, wait
+// for input, honour the read deadline, and report the peer's close as
+// io.EOF and a local close as net.ErrClosed, as net.Conn.Read does.
+func TestSocketRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	s := newRTMPSocket(nc)
+
+	// Bytes written before and while the reader waits.
+	want := bytes.Repeat([]byte("nimbus"), 2000)
+	go func() {
+		_, _ = peer.Write(want[:100])
+		time.Sleep(20 * time.Millisecond)
+		_, _ = peer.Write(want[100:])
+	}()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(s, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("read bytes differ from the written ones")
+	}
+
+	if n, err := s.Read(nil); n != 0 || err != nil {
+		t.Fatalf("empty read = %d, %v", n, err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	if _, err := s.Read(got); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %v, want a deadline error", err)
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+
+	peer.Close()
+	if _, err := s.Read(got); err != io.EOF {
+		t.Fatalf("read after the peer closed: %v, want io.EOF", err)
+	}
+	nc.Close()
+	if _, err := s.Read(got); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after close: %v, want net.ErrClosed", err)
 	}
 }
