@@ -39,9 +39,10 @@
 // (UDP_SEGMENT): the kernel cuts it into datagrams below the IP layer, so
 // the burst crosses the IP and device path once instead of once per
 // packet; the peer receives ordinary datagrams. Encryption is then the
-// only per-packet work left on the sender, and packets are encrypted two
-// at a time with their CBC chains interleaved (flashcrypto's SealPair), so
-// that one chain's AES steps fill the other's waits.
+// only per-packet work left on the sender, and packets are encrypted four
+// at a time with their CBC chains side by side (flashcrypto's SealGroup,
+// an AES-NI loop on amd64), so that one chain's AES steps fill the
+// others' waits.
 // API calls (Write, ReadMessage, OpenFlow, ...) touch flow state under the
 // session's mutex and wake the run loop; they never block on the network.
 // Sessions therefore scale across cores while all of a session's state is

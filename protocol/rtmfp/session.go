@@ -118,9 +118,11 @@ type Session struct {
 	// rxQueued counts datagrams handed to rx and not yet processed; deliver
 	// bypasses rx only when it is zero.
 	rxQueued atomic.Int32
-	// unsealed is 1 + the index in out of a packet waiting to be sealed
-	// together with the next one (0: none).
+	// unsealed is 1 + the index in out of the first packet waiting to be
+	// sealed together with the ones after it (0: none).
 	unsealed int
+	// group is sealPending's scratch.
+	group [flashcrypto.GroupSize][]byte
 	// timer is the run loop's, armedAt when it fires next; both are
 	// re-armed under mu (Flush may too).
 	timer    *time.Timer

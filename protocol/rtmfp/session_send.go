@@ -164,35 +164,43 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 		s.tsEchoTx, s.hasEchoTx = h.TimestampEcho, true
 	}
 	p.addr = addr
-	if !s.sealer.Pairable() {
+	if !s.sealer.Groupable() {
 		p.buf = s.sealer.Seal(b, s.farID)
 		s.out = append(s.out, datagram{b: p.buf, addr: addr})
 		s.outPkt = append(s.outPkt, p)
 		return true
 	}
-	// Packets are sealed two at a time (SealPair): this one waits,
-	// plain, for the next, or for writeOut (sealPending).
+	// Packets are sealed flashcrypto.GroupSize at a time (SealGroup): this
+	// one waits, plain, for the others, or for writeOut (sealPending).
 	s.out = append(s.out, datagram{b: b, addr: addr})
 	s.outPkt = append(s.outPkt, p)
-	if i := s.unsealed - 1; i >= 0 {
-		j := len(s.out) - 1
-		s.outPkt[i].buf, p.buf = s.sealer.SealPair(s.out[i].b, b, s.farID)
-		s.out[i].b, s.out[j].b = s.outPkt[i].buf, p.buf
-		s.unsealed = 0
-	} else {
+	if s.unsealed == 0 {
 		s.unsealed = len(s.out)
+	}
+	if len(s.out)-(s.unsealed-1) == flashcrypto.GroupSize {
+		s.sealPending()
 	}
 	return true
 }
 
-// sealPending seals the packet left waiting for a partner, before the
-// batch goes out.
+// sealPending seals the packets waiting for a full group, before the batch
+// goes out.
 func (s *Session) sealPending() {
-	if i := s.unsealed - 1; i >= 0 {
-		s.outPkt[i].buf = s.sealer.Seal(s.out[i].b, s.farID)
-		s.out[i].b = s.outPkt[i].buf
-		s.unsealed = 0
+	i := s.unsealed - 1
+	if i < 0 {
+		return
 	}
+	group := s.group[:0]
+	for _, d := range s.out[i:] {
+		group = append(group, d.b)
+	}
+	s.sealer.SealGroup(group, s.farID)
+	for k, b := range group {
+		s.outPkt[i+k].buf = b
+		s.out[i+k].b = b
+		group[k] = nil
+	}
+	s.unsealed = 0
 }
 
 // appendControl adds session control chunks: close, pings, exceptions,

@@ -63,9 +63,9 @@ func newCBCDecrypter(key []byte) cbcMode {
 // Sealer encrypts the packets of one direction of a session. It is not safe
 // for concurrent use; each session owns its own.
 type Sealer struct {
-	cbc    cbcMode
-	block  cipher.Block // for SealPair's interleaved chains
-	mac    hash.Hash    // nil in checksum mode
+	chains *chainCipher
+	bodies [maxChains][]byte // SealGroup's scratch
+	mac    hash.Hash         // nil in checksum mode
 	macLen int
 	sseq   bool
 	next   uint64
@@ -76,11 +76,7 @@ type Sealer struct {
 // hmacLen bytes; nil selects checksum mode. sseq enables session sequence
 // numbers.
 func NewSealer(key [16]byte, hmacKey []byte, hmacLen int, sseq bool) *Sealer {
-	block, err := aes.NewCipher(key[:])
-	if err != nil {
-		panic(err) // key length is fixed at 16 by construction
-	}
-	s := &Sealer{cbc: cipher.NewCBCEncrypter(block, zeroIV[:]).(cbcMode), block: block, sseq: sseq}
+	s := &Sealer{chains: newChainCipher(key, true), sseq: sseq}
 	if hmacKey != nil {
 		s.mac = hmac.New(sha256.New, hmacKey)
 		s.macLen = hmacLen
@@ -110,26 +106,35 @@ func (s *Sealer) FrontMargin() int {
 // ID the receiver asked for (0 for startup packets).
 func (s *Sealer) Seal(pkt []byte, farSessionID uint32) []byte {
 	body := s.prepare(pkt)
-	s.cbc.SetIV(zeroIV[:])
-	s.cbc.CryptBlocks(body, body)
+	s.bodies[0] = body
+	s.chains.encrypt(s.bodies[:1])
+	s.bodies[0] = nil
 	return s.finish(pkt, body, farSessionID)
 }
 
-// Pairable reports whether two packets may be built before either is
-// sealed and then go through SealPair: without session sequence numbers
+// Groupable reports whether several packets may be built before any is
+// sealed and then go through SealGroup: without session sequence numbers
 // the front margin is the same for every packet.
-func (s *Sealer) Pairable() bool { return !s.sseq }
+func (s *Sealer) Groupable() bool { return !s.sseq }
 
-// SealPair seals a and then b, each as Seal would, in one pass that
-// interleaves the two CBC chains. A CBC chain is a run of dependent AES
-// operations, each waiting for the one before; two independent chains
-// keep the processor's AES unit busy in each other's gaps, which makes
-// sealing about half again as fast. Only for a Pairable Sealer.
-func (s *Sealer) SealPair(a, b []byte, farSessionID uint32) (sealedA, sealedB []byte) {
-	ba := s.prepare(a)
-	bb := s.prepare(b)
-	cbcEncryptPair(s.block, ba, bb)
-	return s.finish(a, ba, farSessionID), s.finish(b, bb, farSessionID)
+// GroupSize is the most packets SealGroup takes.
+const GroupSize = maxChains
+
+// SealGroup seals each of pkts (at most GroupSize) as Seal would and
+// replaces it with its datagram, in one pass that runs the packets' CBC
+// chains side by side (see chainCipher): a chain is a run of dependent
+// AES operations, each waiting for the one before, and independent chains
+// fill each other's gaps. Only for a Groupable Sealer.
+func (s *Sealer) SealGroup(pkts [][]byte, farSessionID uint32) {
+	bodies := s.bodies[:len(pkts)]
+	for i, p := range pkts {
+		bodies[i] = s.prepare(p)
+	}
+	s.chains.encrypt(bodies)
+	for i, p := range pkts {
+		pkts[i] = s.finish(p, bodies[i], farSessionID)
+		bodies[i] = nil
+	}
 }
 
 // prepare pads the plain packet to whole blocks and writes the sequence
@@ -163,35 +168,6 @@ func (s *Sealer) finish(pkt, body []byte, farSessionID uint32) []byte {
 	}
 	binary.BigEndian.PutUint32(out, farSessionID^binary.BigEndian.Uint32(out[4:])^binary.BigEndian.Uint32(out[8:]))
 	return out
-}
-
-// cbcEncryptPair encrypts x and y (whole blocks each) in place in CBC mode
-// with a zero IV, alternating between the two chains while both last.
-func cbcEncryptPair(block cipher.Block, x, y []byte) {
-	var x0, x1, y0, y1 uint64 // each chain's previous ciphertext block
-	for len(x) >= aes.BlockSize && len(y) >= aes.BlockSize {
-		bx, by := x[:aes.BlockSize], y[:aes.BlockSize]
-		binary.LittleEndian.PutUint64(bx, binary.LittleEndian.Uint64(bx)^x0)
-		binary.LittleEndian.PutUint64(bx[8:], binary.LittleEndian.Uint64(bx[8:])^x1)
-		binary.LittleEndian.PutUint64(by, binary.LittleEndian.Uint64(by)^y0)
-		binary.LittleEndian.PutUint64(by[8:], binary.LittleEndian.Uint64(by[8:])^y1)
-		block.Encrypt(bx, bx)
-		block.Encrypt(by, by)
-		x0, x1 = binary.LittleEndian.Uint64(bx), binary.LittleEndian.Uint64(bx[8:])
-		y0, y1 = binary.LittleEndian.Uint64(by), binary.LittleEndian.Uint64(by[8:])
-		x, y = x[aes.BlockSize:], y[aes.BlockSize:]
-	}
-	if len(y) > 0 {
-		x, x0, x1 = y, y0, y1
-	}
-	for len(x) >= aes.BlockSize {
-		bx := x[:aes.BlockSize]
-		binary.LittleEndian.PutUint64(bx, binary.LittleEndian.Uint64(bx)^x0)
-		binary.LittleEndian.PutUint64(bx[8:], binary.LittleEndian.Uint64(bx[8:])^x1)
-		block.Encrypt(bx, bx)
-		x0, x1 = binary.LittleEndian.Uint64(bx), binary.LittleEndian.Uint64(bx[8:])
-		x = x[aes.BlockSize:]
-	}
 }
 
 // Opener decrypts and verifies the packets of one direction of a session.

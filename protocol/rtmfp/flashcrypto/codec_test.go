@@ -2,7 +2,11 @@ package flashcrypto
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -126,48 +130,124 @@ func benchmarkCodec(b *testing.B, m mode) {
 	}
 }
 
-// TestSealPair: sealing two packets with interleaved chains gives what
-// sealing them one after the other gives, for packets of equal and of
-// different lengths, in every mode without session sequence numbers.
-func TestSealPair(t *testing.T) {
+// TestSealGroup: sealing packets together gives what sealing them one
+// after the other gives, and each opens, for groups of one to GroupSize
+// packets of equal and of different lengths, in every mode without
+// session sequence numbers.
+func TestSealGroup(t *testing.T) {
+	groups := [][]int{{1}, {1150}, {1, 1}, {100, 100}, {40, 1150}, {1150, 17}, {0, 64},
+		{1150, 1150, 1150}, {1150, 1150, 1150, 1150}, {1150, 600, 1150, 33}, {5, 1150, 1150, 1150}, {64, 64, 64, 1}}
 	for _, m := range modes {
 		if m.sseq {
 			continue
 		}
-		for _, lens := range [][2]int{{1, 1}, {100, 100}, {1150, 1150}, {40, 1150}, {1150, 17}, {0, 64}} {
+		for _, lens := range groups {
 			key := [16]byte{7}
 			one := NewSealer(key, m.hmacKey, m.hmacLen, m.sseq)
-			two := NewSealer(key, m.hmacKey, m.hmacLen, m.sseq)
-			if !two.Pairable() {
-				t.Fatalf("%s: not pairable", m.name)
+			group := NewSealer(key, m.hmacKey, m.hmacLen, m.sseq)
+			if !group.Groupable() {
+				t.Fatalf("%s: not groupable", m.name)
 			}
 			build := func(s *Sealer, n int, fill byte) []byte {
 				b := make([]byte, 4+s.FrontMargin(), 1300)
 				return append(b, bytes.Repeat([]byte{fill}, n)...)
 			}
-			wantA := bytes.Clone(one.Seal(build(one, lens[0], 1), 9))
-			wantB := bytes.Clone(one.Seal(build(one, lens[1], 2), 9))
-			gotA, gotB := two.SealPair(build(two, lens[0], 1), build(two, lens[1], 2), 9)
-			if !bytes.Equal(gotA, wantA) || !bytes.Equal(gotB, wantB) {
-				t.Errorf("%s, lengths %v: SealPair differs from two Seals", m.name, lens)
+			var pkts [][]byte
+			for i, n := range lens {
+				pkts = append(pkts, build(group, n, byte(i+1)))
 			}
+			group.SealGroup(pkts, 9)
 			o := NewOpener(key, m.hmacKey, m.hmacLen, m.sseq)
-			if _, err := o.Open(gotB); err != nil {
-				t.Errorf("%s, lengths %v: the second packet does not open: %v", m.name, lens, err)
+			for i, n := range lens {
+				want := one.Seal(build(one, n, byte(i+1)), 9)
+				if !bytes.Equal(pkts[i], want) {
+					t.Errorf("%s, lengths %v: packet %d differs from Seal's", m.name, lens, i)
+				}
+				if n == 0 {
+					continue // nothing to open: a real packet has a header
+				}
+				if _, err := o.Open(pkts[i]); err != nil {
+					t.Errorf("%s, lengths %v: packet %d does not open: %v", m.name, lens, i, err)
+				}
 			}
 		}
 	}
 }
 
-// BenchmarkSealPair is BenchmarkSeal for two packets sealed together.
-func BenchmarkSealPair(b *testing.B) {
+// TestChainCipher checks the chains, assembly and portable, against the
+// standard library's CBC mode for every group size and ragged lengths.
+func TestChainCipher(t *testing.T) {
+	key := [16]byte{0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c}
+	block, _ := aes.NewCipher(key[:])
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, asm := range []bool{false, true} {
+		c := newChainCipher(key, asm)
+		if asm && !c.asm {
+			t.Log("no AES instructions here: assembly chains not tested")
+			continue
+		}
+		for trial := range 300 {
+			bufs := make([][]byte, 1+trial%6)
+			var want [][]byte
+			for i := range bufs {
+				bufs[i] = make([]byte, aes.BlockSize*rnd.IntN(80))
+				if trial%3 == 0 {
+					bufs[i] = make([]byte, aes.BlockSize*75) // equal lengths, the common case
+				}
+				for j := range bufs[i] {
+					bufs[i][j] = byte(rnd.Uint32())
+				}
+				w := bytes.Clone(bufs[i])
+				cipher.NewCBCEncrypter(block, zeroIV[:]).CryptBlocks(w, w)
+				want = append(want, w)
+			}
+			c.encrypt(bufs)
+			for i := range bufs {
+				if !bytes.Equal(bufs[i], want[i]) {
+					t.Fatalf("asm %v, trial %d: chain %d of %d (%d bytes) differs from crypto/cipher's CBC", asm, trial, i, len(bufs), len(bufs[i]))
+				}
+			}
+		}
+	}
+}
+
+// TestExpandKey128 checks the key schedule against FIPS-197 Appendix A.1
+// and a few S-box entries against the standard's table.
+func TestExpandKey128(t *testing.T) {
+	key := [16]byte{0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c}
+	rk := expandKey128(key)
+	for _, w := range []struct {
+		i    int
+		word uint32
+	}{{4, 0xa0fafe17}, {5, 0x88542cb1}, {23, 0x11f915bc}, {43, 0xb6630ca6}} {
+		if got := binary.BigEndian.Uint32(rk[4*w.i:]); got != w.word {
+			t.Errorf("w[%d] = %08x, want %08x", w.i, got, w.word)
+		}
+	}
+	sbox := sboxTable()
+	for in, out := range map[byte]byte{0x00: 0x63, 0x01: 0x7c, 0x53: 0xed, 0xff: 0x16, 0x9a: 0xb8} {
+		if sbox[in] != out {
+			t.Errorf("S-box(%02x) = %02x, want %02x", in, sbox[in], out)
+		}
+	}
+}
+
+// BenchmarkSealGroup is BenchmarkSeal for GroupSize packets sealed
+// together (per packet: divide by GroupSize).
+func BenchmarkSealGroup(b *testing.B) {
 	s := NewSealer([16]byte{1}, nil, 0, false)
-	x, y := make([]byte, 0, 1300), make([]byte, 0, 1300)
+	var bufs, pkts [GroupSize][]byte
+	for i := range bufs {
+		bufs[i] = make([]byte, 0, 1300)
+	}
 	plain := bytes.Repeat([]byte{1}, 1150)
-	b.SetBytes(2 * int64(len(plain)))
+	b.SetBytes(GroupSize * int64(len(plain)))
 	b.ReportAllocs()
 	for b.Loop() {
-		s.SealPair(append(x[:4+s.FrontMargin()], plain...), append(y[:4+s.FrontMargin()], plain...), 7)
+		for i := range pkts {
+			pkts[i] = append(bufs[i][:4+s.FrontMargin()], plain...)
+		}
+		s.SealGroup(pkts[:], 7)
 	}
 }
 
