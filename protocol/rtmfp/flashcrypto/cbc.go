@@ -53,40 +53,49 @@ func (c *chainCipher) encrypt(bufs [][]byte) {
 		}
 		return
 	}
-	for len(bufs) > 0 {
-		k := 1
-		switch {
-		case len(bufs) >= 4:
-			k = 4
-		case len(bufs) >= 2:
-			k = 2
-		}
-		group := bufs[:k]
-		bufs = bufs[k:]
-		n := 0 // blocks every chain of the group has, run side by side
-		if k > 1 {
-			n = len(group[0])
-			for _, b := range group[1:] {
-				n = min(n, len(b))
+	for len(bufs) > maxChains {
+		c.encrypt(bufs[:maxChains])
+		bufs = bufs[maxChains:]
+	}
+	// Chains of different lengths (a frame's last fragment, an
+	// acknowledgement) are run side by side for as long as they last
+	// together; the longer ones then go on in a smaller group.
+	var done [maxChains]int // blocks encrypted, per chain
+	for {
+		var act [maxChains]int // chains with blocks left
+		k := 0
+		for i, b := range bufs {
+			if len(b)/aes.BlockSize > done[i] {
+				act[k] = i
+				k++
 			}
-			n /= aes.BlockSize
 		}
 		switch {
-		case n > 0 && k == 4:
-			cbcEncrypt4(&c.rk, &group[0][0], &group[1][0], &group[2][0], &group[3][0], n)
-		case n > 0 && k == 2:
-			cbcEncrypt2(&c.rk, &group[0][0], &group[1][0], n)
+		case k == 0:
+			return
+		case k == 3:
+			k = 2 // the third joins the longer of these next round
 		}
-		// The rest of a longer chain (or a lone one) goes on by itself
-		// from its last ciphertext block.
-		for _, b := range group {
-			if rest := len(b)/aes.BlockSize - n; rest > 0 {
-				iv := &zeroIV[0]
-				if n > 0 {
-					iv = &b[(n-1)*aes.BlockSize]
-				}
-				cbcEncrypt1(&c.rk, &b[n*aes.BlockSize], rest, iv)
+		n := len(bufs[act[0]])/aes.BlockSize - done[act[0]]
+		for _, i := range act[1:k] {
+			n = min(n, len(bufs[i])/aes.BlockSize-done[i])
+		}
+		var at, iv [maxChains]*byte
+		for j, i := range act[:k] {
+			b := bufs[i]
+			at[j], iv[j] = &b[done[i]*aes.BlockSize], &zeroIV[0]
+			if done[i] > 0 {
+				iv[j] = &b[(done[i]-1)*aes.BlockSize]
 			}
+			done[i] += n
+		}
+		switch k {
+		case 4:
+			cbcEncrypt4(&c.rk, at[0], at[1], at[2], at[3], n, iv[0], iv[1], iv[2], iv[3])
+		case 2:
+			cbcEncrypt2(&c.rk, at[0], at[1], n, iv[0], iv[1])
+		default:
+			cbcEncrypt1(&c.rk, at[0], n, iv[0])
 		}
 	}
 }

@@ -2,7 +2,9 @@
 
 #include "textflag.h"
 
-// AES-128 CBC encryption of independent chains with AES-NI. The eleven
+// AES-128 CBC encryption of independent chains with AES-NI; each chain
+// goes on from the block its IV pointer points at (a zero block, or the
+// chain's last ciphertext block). The eleven
 // round keys live in X4-X14 for the whole call; X0-X3 hold the chains'
 // running blocks; X15 is scratch and is zeroed before returning (Go's
 // internal ABI keeps zero there).
@@ -22,8 +24,8 @@ TEXT ·cpuHasAES(SB), NOSPLIT, $0-1
 	MOVB CX, ret+0(FP)
 	RET
 
-// func cbcEncrypt4(rk *[176]byte, a, b, c, d *byte, n int)
-TEXT ·cbcEncrypt4(SB), NOSPLIT, $0-48
+// func cbcEncrypt4(rk *[176]byte, a, b, c, d *byte, n int, ia, ib, ic, id *byte)
+TEXT ·cbcEncrypt4(SB), NOSPLIT, $0-80
 	MOVQ rk+0(FP), AX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -33,10 +35,14 @@ TEXT ·cbcEncrypt4(SB), NOSPLIT, $0-48
 	TESTQ CX, CX
 	JZ done4
 	LOADKEYS
-	PXOR X0, X0
-	PXOR X1, X1
-	PXOR X2, X2
-	PXOR X3, X3
+	MOVQ ia+48(FP), DX
+	MOVOU (DX), X0
+	MOVQ ib+56(FP), DX
+	MOVOU (DX), X1
+	MOVQ ic+64(FP), DX
+	MOVOU (DX), X2
+	MOVQ id+72(FP), DX
+	MOVOU (DX), X3
 loop4:
 	MOVOU (SI), X15
 	PXOR X15, X0
@@ -71,8 +77,8 @@ done4:
 	PXOR X15, X15
 	RET
 
-// func cbcEncrypt2(rk *[176]byte, a, b *byte, n int)
-TEXT ·cbcEncrypt2(SB), NOSPLIT, $0-32
+// func cbcEncrypt2(rk *[176]byte, a, b *byte, n int, ia, ib *byte)
+TEXT ·cbcEncrypt2(SB), NOSPLIT, $0-48
 	MOVQ rk+0(FP), AX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -80,8 +86,10 @@ TEXT ·cbcEncrypt2(SB), NOSPLIT, $0-32
 	TESTQ CX, CX
 	JZ done2
 	LOADKEYS
-	PXOR X0, X0
-	PXOR X1, X1
+	MOVQ ia+32(FP), DX
+	MOVOU (DX), X0
+	MOVQ ib+40(FP), DX
+	MOVOU (DX), X1
 loop2:
 	MOVOU (SI), X15
 	PXOR X15, X0
