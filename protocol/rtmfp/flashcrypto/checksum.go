@@ -1,6 +1,9 @@
 package flashcrypto
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Checksum computes the 16-bit integrity check of the Flash profile's
 // default mode: the Internet one's-complement checksum (RFC 1071) over b,
@@ -9,15 +12,27 @@ import "encoding/binary"
 // the right). The odd case only arises when a session sequence number of odd
 // length precedes the checksum field.
 //
-// The sum is accumulated 32 bits at a time: the one's-complement sum is
-// independent of word size once folded, and wider words halve the loop.
+// The sum is accumulated 64 bits at a time with the carry fed back in
+// (an add-with-carry chain): the one's-complement sum is independent of
+// word size once folded, and this is the per-packet part of sealing that
+// is not AES.
 func Checksum(b []byte) uint16 {
-	var sum uint64
+	var sum, carry uint64
+	for len(b) >= 32 {
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b), carry)
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b[8:]), carry)
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b[16:]), carry)
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b[24:]), carry)
+		b = b[32:]
+	}
 	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		sum += v>>32 + v&0xffffffff
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b), carry)
 		b = b[8:]
 	}
+	sum, carry = bits.Add64(sum, carry, 0) // end-around carry
+	sum += carry                           // cannot carry again
+	// Fold to 32 bits, then add the tail's 16-bit words.
+	sum = sum>>32 + sum&0xffffffff
 	for len(b) >= 2 {
 		sum += uint64(binary.BigEndian.Uint16(b))
 		b = b[2:]

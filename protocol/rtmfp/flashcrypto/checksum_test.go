@@ -46,3 +46,31 @@ func TestChecksum(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksumCarries: words that overflow 64 bits many times over (all
+// ones, all ones but one bit) sum as the 16-bit loop sums them.
+func TestChecksumCarries(t *testing.T) {
+	for _, n := range []int{8, 32, 40, 1150, 1151} {
+		for _, fill := range []byte{0xff, 0xfe, 0x80} {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = fill
+			}
+			b[n/2] ^= 1
+			if Checksum(b) != refChecksum(b) {
+				t.Fatalf("length %d of %#x: fast %#x, reference %#x", n, fill, Checksum(b), refChecksum(b))
+			}
+		}
+	}
+}
+
+func BenchmarkChecksum(b *testing.B) {
+	p := make([]byte, 1160)
+	for i := range p {
+		p[i] = byte(i * 7)
+	}
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		Checksum(p)
+	}
+}
