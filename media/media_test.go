@@ -500,3 +500,52 @@ func TestParallelSignal(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeWrites: with MergeWrites, frames are signalled only once the
+// oldest waiting one has waited the interval, sequence headers at once,
+// and held frames go out on the timer when nothing follows.
+func TestMergeWrites(t *testing.T) {
+	const merge = 60 * time.Millisecond
+	reg := NewRegistry(Config{MergeWrites: merge, AudioBatch: 20 * time.Millisecond})
+	pub := &testPublisher{}
+	s, err := reg.Publish("s", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signals atomic.Int32
+	sub := NewSubscriber(SubscriberConfig{}, func() { signals.Add(1) }, nil)
+	if _, err := reg.Subscribe("s", sub, true); err != nil {
+		t.Fatal(err)
+	}
+	signals.Store(0)
+	start := time.Now()
+	s.Write(pub, NewFrame(protocol.TypeVideo, 0, []byte{0x17, 0, 0, 0, 0, 1})) // sequence header: at once
+	if got := signals.Load(); got != 1 {
+		t.Fatalf("sequence header: %d signals, want 1", got)
+	}
+	s.Write(pub, video(true, 10))
+	s.Write(pub, NewFrame(protocol.TypeAudio, 0, []byte{0xaf, 1, 2}))
+	s.Write(pub, video(false, 10))
+	if got := signals.Load(); got != 1 && time.Since(start) < merge {
+		t.Fatalf("frames within the interval: %d signals, want still 1", got)
+	}
+	time.Sleep(merge)
+	s.Write(pub, video(false, 10)) // the oldest has waited the interval
+	if got := signals.Load(); got != 2 {
+		t.Fatalf("after the interval: %d signals, want 2", got)
+	}
+	if n := sub.Len(); n != 5 {
+		t.Fatalf("queued %d frames, want 5", n)
+	}
+	s.Write(pub, video(false, 10)) // nothing follows: the timer lets it go
+	deadline := time.Now().Add(5 * time.Second)
+	for signals.Load() != 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("a held frame was never released")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if waited := time.Since(start); waited < merge {
+		t.Fatalf("held frame released after %v, before the interval", waited)
+	}
+}

@@ -45,6 +45,13 @@ type Config struct {
 	// held, and neither is audio of a stream without video. 0 wakes
 	// subscribers for every frame.
 	AudioBatch time.Duration
+	// MergeWrites, when positive, lets every frame but sequence headers
+	// and metadata wait until the oldest waiting one has waited this
+	// long, so that a player gets several frames per write (SRS's merged
+	// writes). A player's system calls, which are most of a loopback
+	// fan-out's cost, drop to one per MergeWrites; its latency grows by as
+	// much. 0 (the default) sends every video frame at once.
+	MergeWrites time.Duration
 	// Parallel is how many goroutines may signal one frame's subscribers
 	// at once (0: GOMAXPROCS, 1: the publisher's goroutine alone). A
 	// signal writes to the subscriber's socket there and then, so without

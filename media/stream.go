@@ -110,6 +110,9 @@ func (s *Stream) write(p Publisher, f *Frame, more bool) {
 
 // holdLimit bounds how long frames wait unsignalled.
 func (s *Stream) holdLimit() time.Duration {
+	if d := s.reg.cfg.MergeWrites; d > 0 {
+		return d
+	}
 	if d := s.reg.cfg.AudioBatch; d > 0 {
 		return d
 	}
@@ -131,8 +134,20 @@ func (s *Stream) hold(now time.Time) {
 }
 
 // signalNow decides whether subscribers are signalled for f or f waits for
-// the next video frame. The caller holds fanMu and mu.
+// the next video frame (or, with MergeWrites, for the merge interval). The
+// caller holds fanMu and mu.
 func (s *Stream) signalNow(f *Frame, now time.Time) bool {
+	if merge := s.reg.cfg.MergeWrites; merge > 0 && !f.SeqHeader && !f.Metadata {
+		if s.heldSince.IsZero() {
+			s.hold(now)
+			return false
+		}
+		if now.Sub(s.heldSince) < merge {
+			return false
+		}
+		s.heldSince, s.heldAV = time.Time{}, false
+		return true
+	}
 	hold := s.reg.cfg.AudioBatch
 	if hold <= 0 || !s.hasVideo || f.Type != protocol.TypeAudio || f.SeqHeader || s.heldAV {
 		s.heldSince, s.heldAV = time.Time{}, false

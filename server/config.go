@@ -125,7 +125,10 @@ type MediaConfig struct {
 	AlwaysTakeover       bool     `toml:"always_takeover"`
 	// AudioBatch lets audio wait for the next video frame so that players
 	// get both in one write (media.Config.AudioBatch).
-	AudioBatch   Duration `toml:"audio_batch"`
+	AudioBatch Duration `toml:"audio_batch"`
+	// MergeWrites trades latency for system calls
+	// (media.Config.MergeWrites); off by default.
+	MergeWrites  Duration `toml:"merge_writes"`
 	SampleAccess bool     `toml:"sample_access"`
 }
 
@@ -242,6 +245,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: rtmp timeouts must be positive")
 	case c.RTMP.PingInterval.Duration >= c.RTMP.IdleTimeout.Duration:
 		return fmt.Errorf("config: rtmp.ping_interval %v must be shorter than rtmp.idle_timeout %v", c.RTMP.PingInterval, c.RTMP.IdleTimeout)
+	case c.Media.MergeWrites.Duration < 0 || c.Media.MergeWrites.Duration > time.Second:
+		return fmt.Errorf("config: media.merge_writes %v is outside 0..1s", c.Media.MergeWrites)
 	case c.Media.SubscriberQueueBytes < 64<<10:
 		return fmt.Errorf("config: media.subscriber_queue_bytes %d is below 65536", c.Media.SubscriberQueueBytes)
 	case c.RTMPS.Listen != "" && (c.RTMPS.CertFile == "" || c.RTMPS.KeyFile == ""):

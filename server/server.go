@@ -193,6 +193,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 			AlwaysTakeover:   cfg.Media.AlwaysTakeover,
 			MaxStreams:       cfg.Limits.StreamsPerInstance,
 			AudioBatch:       cfg.Media.AudioBatch.Duration,
+			MergeWrites:      cfg.Media.MergeWrites.Duration,
 		},
 		Dir:                 cfg.AppsDir,
 		IdleTimeout:         cfg.AppIdleTimeout.Duration,
