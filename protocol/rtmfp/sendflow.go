@@ -280,6 +280,10 @@ func (f *SendFlow) trim() {
 	f.cursor = max(f.cursor, f.head)
 	if f.head == len(f.q) {
 		f.q, f.head, f.cursor = f.q[:0], 0, 0
+		// Everything is acknowledged: give the current block back, so
+		// that a flow with nothing in flight holds no block (a player's
+		// flows are idle between frames, and most flows idle always).
+		f.writer.close()
 	} else if f.head > 256 && f.head > len(f.q)/2 {
 		n := copy(f.q, f.q[f.head:])
 		clear(f.q[n:])
