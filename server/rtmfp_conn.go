@@ -453,8 +453,8 @@ func (c *rtmfpConn) send(o *netconn.Outgoing, deferred bool) error {
 	if err != nil {
 		return err
 	}
-	c.scratch = tc.AppendMessage(c.scratch[:0], o.Message)
 	if !o.Media || o.SeqHeader {
+		c.scratch = tc.AppendMessage(c.scratch[:0], o.Message)
 		if err := f.WriteContext(c.ctx, c.scratch, rtmfp.WriteOptions{}); err != nil {
 			return err
 		}
@@ -467,7 +467,11 @@ func (c *rtmfpConn) send(o *netconn.Outgoing, deferred bool) error {
 		}
 		delete(c.waitKey, o.StreamID)
 	}
-	err = f.Write(c.scratch, rtmfp.WriteOptions{Deadline: c.cfg.MediaDeadline.Duration, Deferred: deferred})
+	// A live frame's payload is shared by every player and never
+	// changes: the flow references it instead of copying it.
+	var head [tc.HeaderSize]byte
+	tc.PutHeader(head[:], o.Message)
+	err = f.WriteShared(head[:], o.Payload, rtmfp.WriteOptions{Deadline: c.cfg.MediaDeadline.Duration, Deferred: deferred})
 	if errors.Is(err, rtmfp.ErrWouldBlock) {
 		if o.Type == protocol.TypeVideo {
 			c.waitKey[o.StreamID] = true
@@ -475,7 +479,7 @@ func (c *rtmfpConn) send(o *netconn.Outgoing, deferred bool) error {
 		return nil
 	}
 	if err == nil {
-		c.bytesOut.Add(uint64(len(c.scratch)))
+		c.bytesOut.Add(uint64(tc.HeaderSize + len(o.Payload)))
 	}
 	return err
 }

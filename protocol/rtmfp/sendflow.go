@@ -126,9 +126,23 @@ func (f *SendFlow) Session() *Session { return f.s }
 // with ErrMessageTooLarge if it never could, and with the flow's or
 // session's error once either has failed or been closed.
 func (f *SendFlow) Write(msg []byte, opts WriteOptions) error {
+	return f.write(nil, msg, false, opts)
+}
+
+// WriteShared is Write for the message head followed by body, where body
+// is referenced rather than copied: the fragments that lie wholly in body
+// point into it until they are acknowledged or abandoned, so the caller
+// must never change it. It is for live media, whose frame payload is
+// immutable and shared by every player: a session then copies a frame's
+// bytes once, into its packets, rather than twice. head is copied.
+func (f *SendFlow) WriteShared(head, body []byte, opts WriteOptions) error {
+	return f.write(head, body, true, opts)
+}
+
+func (f *SendFlow) write(head, body []byte, shared bool, opts WriteOptions) error {
 	s := f.s
 	s.mu.Lock()
-	err := f.writeLocked(msg, opts)
+	err := f.writeLocked(head, body, shared, opts)
 	s.mu.Unlock()
 	if err == nil && !opts.Deferred {
 		s.signal()
@@ -201,7 +215,10 @@ func (f *SendFlow) Close() error {
 	return nil
 }
 
-func (f *SendFlow) writeLocked(msg []byte, opts WriteOptions) error {
+// writeLocked queues the message head ‖ body. A fragment wholly in a
+// shared body points into it; every other fragment is copied into the
+// flow's blocks.
+func (f *SendFlow) writeLocked(head, body []byte, shared bool, opts WriteOptions) error {
 	s := f.s
 	if f.err != nil {
 		return f.err
@@ -209,11 +226,12 @@ func (f *SendFlow) writeLocked(msg []byte, opts WriteOptions) error {
 	if f.state != flowOpen {
 		return ErrClosed
 	}
+	total := len(head) + len(body)
 	limit := s.e.cfg.SendBuffer
-	if len(msg) > limit {
+	if total > limit {
 		return ErrMessageTooLarge
 	}
-	if f.queued+len(msg) > limit {
+	if f.queued+total > limit {
 		return ErrWouldBlock
 	}
 	var deadline time.Time
@@ -221,9 +239,9 @@ func (f *SendFlow) writeLocked(msg []byte, opts WriteOptions) error {
 		deadline = time.Now().Add(opts.Deadline)
 	}
 	size := s.fragmentSize(f)
-	n := max((len(msg)+size-1)/size, 1)
+	n := max((total+size-1)/size, 1)
 	for i := 0; i < n; i++ {
-		part := msg[min(i*size, len(msg)):min((i+1)*size, len(msg))]
+		lo, hi := min(i*size, total), min((i+1)*size, total)
 		fra := wire.FragmentMiddle
 		switch {
 		case n == 1:
@@ -234,9 +252,19 @@ func (f *SendFlow) writeLocked(msg []byte, opts WriteOptions) error {
 			fra = wire.FragmentEnd
 		}
 		e := sendFrag{seq: f.nextSeq, fra: fra, deadline: deadline}
-		if len(part) > 0 {
-			e.data, e.blk = f.writer.alloc(len(part))
-			copy(e.data, part)
+		switch {
+		case hi == lo:
+		case shared && lo >= len(head):
+			e.data = body[lo-len(head) : hi-len(head) : hi-len(head)]
+		default:
+			e.data, e.blk = f.writer.alloc(hi - lo)
+			k := 0
+			if lo < len(head) {
+				k = copy(e.data, head[lo:min(hi, len(head))])
+			}
+			if hi > len(head) {
+				copy(e.data[k:], body[max(lo-len(head), 0):hi-len(head)])
+			}
 		}
 		f.q = append(f.q, e)
 		f.nextSeq++
@@ -247,15 +275,17 @@ func (f *SendFlow) writeLocked(msg []byte, opts WriteOptions) error {
 	if !deadline.IsZero() && (f.expiresAt.IsZero() || deadline.Before(f.expiresAt)) {
 		f.expiresAt = deadline
 	}
-	f.queued += len(msg)
+	f.queued += total
 	return nil
 }
 
 // release frees an entry's payload and stops counting it as queued.
 func (f *SendFlow) release(e *sendFrag) {
-	if e.blk != nil {
+	if e.data != nil {
 		f.queued -= len(e.data)
-		e.blk.release()
+		if e.blk != nil {
+			e.blk.release()
+		}
 		e.blk, e.data = nil, nil
 	}
 	if !e.deadline.IsZero() {

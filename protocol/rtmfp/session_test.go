@@ -7,6 +7,7 @@ import (
 	"io"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/nimbus-media/nimbus/internal/testnet"
 )
@@ -356,4 +357,70 @@ func TestDeferredWritesFlush(t *testing.T) {
 			t.Fatalf("message %d: %d bytes (gap %v), want %d of %d", i, len(m.Data), m.Gap, len(want), byte(i))
 		}
 	}
+}
+
+// TestWriteShared: messages written as a copied head and a referenced body
+// arrive byte for byte whatever the split between fragments (a body
+// shorter than a fragment, one of exactly a fragment's size, many
+// fragments, no body, no head), and the fragments wholly inside the body
+// point into it rather than into the flow's blocks.
+func TestWriteShared(t *testing.T) {
+	leakCheck(t)
+	_, _, ss, cs := pair(t, testConfig(), testConfig())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	f, err := cs.OpenFlow([]byte("shared"), FlowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := cs.fragmentSize(f)
+	bodies := []int{0, 1, size - 5, size, size + 1, 7*size + 3, 20000}
+	heads := [][]byte{{9, 0, 0, 0, 1}, nil}
+	var want [][]byte
+	for _, head := range heads {
+		for i, n := range bodies {
+			body := make([]byte, n)
+			for j := range body {
+				body[j] = byte(i*31 + j)
+			}
+			// Deferred: nothing is sent (and so nothing acknowledged and
+			// released) before the queue is looked at.
+			if err := f.WriteShared(head, body, WriteOptions{Deferred: true}); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, append(append([]byte(nil), head...), body...))
+			if n >= 2*size {
+				cs.mu.Lock()
+				mid := f.q[len(f.q)-2] // a fragment wholly inside the body
+				cs.mu.Unlock()
+				if mid.blk != nil || !within(body, mid.data) {
+					t.Fatalf("body of %d bytes: a middle fragment was copied, not referenced", n)
+				}
+			}
+			cs.Flush()
+		}
+	}
+	sf, err := ss.AcceptFlow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		m, err := sf.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !bytes.Equal(m.Data, w) {
+			t.Fatalf("message %d: %d bytes differ from the %d written", i, len(m.Data), len(w))
+		}
+	}
+}
+
+// within reports whether d lies inside b's bytes.
+func within(b, d []byte) bool {
+	if len(b) == 0 || len(d) == 0 {
+		return false
+	}
+	lo, hi := uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&b[len(b)-1]))
+	p, q := uintptr(unsafe.Pointer(&d[0])), uintptr(unsafe.Pointer(&d[len(d)-1]))
+	return lo <= p && q <= hi
 }

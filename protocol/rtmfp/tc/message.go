@@ -23,6 +23,13 @@ func AppendMessage(b []byte, m protocol.Message) []byte {
 	return append(b, m.Payload...)
 }
 
+// PutHeader writes m's TC message header (HeaderSize bytes) into b, for a
+// sender that passes the payload separately.
+func PutHeader(b []byte, m protocol.Message) {
+	b[0] = byte(m.Type)
+	binary.BigEndian.PutUint32(b[1:HeaderSize], m.Timestamp)
+}
+
 // ParseMessage decodes a TC flow message of the NetStream streamID. The
 // payload aliases b.
 func ParseMessage(b []byte, streamID uint32) (protocol.Message, error) {
