@@ -19,6 +19,7 @@ func BenchmarkFanout1000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer s.Unpublish(pub)
 	subs := make([]*Subscriber, subscribers)
 	wake := make(chan struct{}, 1)
 	for i := range subs {

@@ -437,12 +437,15 @@ func TestParallelSignal(t *testing.T) {
 		name     string
 		parallel int
 		subs     int
-		parts    int // shares expected to run at once
+		lastCost time.Duration // the previous fan-out's one-goroutine time
+		parts    int           // shares expected to run at once
 	}{
-		{"two shares", 2, 2 * minParallelShare, 2},
-		{"four shares, uneven", 4, 4*minParallelShare + 7, 4},
-		{"too few subscribers to split", 4, 2*minParallelShare - 1, 1},
-		{"parallel off", 1, 4 * minParallelShare, 1},
+		{"two shares", 2, 2 * minParallelShare, 0, 2},
+		{"four shares, uneven", 4, 4*minParallelShare + 7, 0, 4},
+		{"too few subscribers to split", 4, 2*minParallelShare - 1, 0, 1},
+		{"parallel off", 1, 4 * minParallelShare, 0, 1},
+		{"within the budget", 2, 2 * minParallelShare, 2*parallelBudget - time.Millisecond, 2},
+		{"past the budget: the other cores stay free", 2, 2 * minParallelShare, 2*parallelBudget + time.Millisecond, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -454,6 +457,10 @@ func TestParallelSignal(t *testing.T) {
 			}
 			counts := make([]atomic.Int32, tt.subs)
 			var armed atomic.Bool
+			defer func() {
+				armed.Store(false) // Unpublish signals the subscribers too
+				s.Unpublish(pub)   // and ends the helpers
+			}()
 			lastSignalled := make(chan struct{}, 1) // the last subscriber's signal
 			subs := make([]*Subscriber, tt.subs)
 			for i := range subs {
@@ -485,6 +492,7 @@ func TestParallelSignal(t *testing.T) {
 				counts[i].Store(0) // joining a live stream signals once
 			}
 			armed.Store(true)
+			s.fanCost = tt.lastCost
 			s.Write(pub, video(true, 10))
 			for i := range counts {
 				if got := counts[i].Load(); got != 1 {

@@ -37,6 +37,16 @@ type Stream struct {
 	// heldAV is set while a held frame is not plain audio: the next Write
 	// then signals whatever it brings.
 	heldAV bool
+	// helpers take shares of a frame's subscribers to signal beside the
+	// writer's goroutine (signalReady), each reporting on helped when its
+	// share is done. They start when first needed and stop when the
+	// publisher leaves (stopHelpers). fanMu guards both.
+	helpers []chan []*Subscriber
+	helped  chan struct{}
+	// fanCost is how long the last fan-out would have taken on one
+	// goroutine (its time times the goroutines it used), which decides
+	// whether the next one may take every core (parallelBudget).
+	fanCost time.Duration
 
 	mu         sync.Mutex
 	pub        Publisher
@@ -183,35 +193,84 @@ func (s *Stream) releaseHeld() {
 }
 
 // signalReady signals the subscribers in ready. A frame with many
-// subscribers is signalled by up to Config.Parallel goroutines at once,
-// each taking an equal share of the list (the caller's goroutine the
-// first), and returns when all are done: signalling writes to the
-// subscribers' sockets, so splitting the list divides the wait of the
-// subscribers at its end by the number of cores.
+// subscribers is signalled by up to Config.Parallel goroutines at once —
+// the caller's and helpers of the stream's — each taking an equal share
+// of the list, and signalReady returns when all are done: signalling
+// writes to the subscribers' sockets, so splitting the list divides the
+// wait of the subscribers at its end by the number of cores. The caller
+// holds fanMu.
 func (s *Stream) signalReady() {
 	ready := s.ready
-	if parts := min(s.reg.cfg.Parallel, len(ready)/minParallelShare); parts > 1 {
+	parts := min(s.reg.cfg.Parallel, len(ready)/minParallelShare)
+	if parts > 1 && s.fanCost/time.Duration(parts) > parallelBudget {
+		parts = 1
+	}
+	start := time.Now()
+	if parts > 1 {
 		share := (len(ready) + parts - 1) / parts
-		var wg sync.WaitGroup
+		s.startHelpers(parts - 1)
+		n := 0
 		for lo := share; lo < len(ready); lo += share {
-			wg.Add(1)
-			go func(part []*Subscriber) {
-				defer wg.Done()
-				signalAll(part)
-			}(ready[lo:min(lo+share, len(ready))])
+			s.helpers[n] <- ready[lo:min(lo+share, len(ready))]
+			n++
 		}
 		signalAll(ready[:share])
-		wg.Wait()
+		for range n {
+			<-s.helped
+		}
 	} else {
+		parts = 1
 		signalAll(ready)
+	}
+	if len(ready) > 0 {
+		s.fanCost = time.Since(start) * time.Duration(parts)
 	}
 	clear(ready)
 	s.ready = ready[:0]
 }
 
-// minParallelShare is the fewest subscribers worth a goroutine of their
-// own: a signal costs a system call (tens of microseconds with the
-// kernel's loopback delivery), starting a goroutine about one.
+// parallelBudget is the longest a fan-out may keep every core busy. The
+// runtime polls the network when a core has nothing to do (or every 10 ms
+// at worst), so a fan-out on all cores holds up every other connection's
+// input, a joining player's handshake and commands among it. A fan-out
+// that would last longer on all cores — thousands of players, a server at
+// its limit — leaves the other cores to the rest and runs on the
+// writer's goroutine alone; the shorter ones gain the parallel speed-up.
+const parallelBudget = 5 * time.Millisecond
+
+// startHelpers makes sure n helpers run. The caller holds fanMu.
+func (s *Stream) startHelpers(n int) {
+	if s.helped == nil {
+		s.helped = make(chan struct{}, s.reg.cfg.Parallel)
+	}
+	for len(s.helpers) < n {
+		work := make(chan []*Subscriber)
+		s.helpers = append(s.helpers, work)
+		go help(work, s.helped)
+	}
+}
+
+// help signals each share it is given until work is closed.
+func help(work <-chan []*Subscriber, helped chan<- struct{}) {
+	for part := range work {
+		signalAll(part)
+		helped <- struct{}{}
+	}
+}
+
+// stopHelpers ends the helpers; a later publisher starts new ones.
+func (s *Stream) stopHelpers() {
+	s.fanMu.Lock()
+	defer s.fanMu.Unlock()
+	for _, work := range s.helpers {
+		close(work)
+	}
+	s.helpers = nil
+}
+
+// minParallelShare is the fewest subscribers worth a helper: a signal
+// costs a system call (tens of microseconds with the kernel's loopback
+// delivery), waking a helper a few.
 const minParallelShare = 32
 
 func signalAll(subs []*Subscriber) {
@@ -314,12 +373,20 @@ func (s *Stream) Publisher() Publisher {
 // Unpublish ends p's publishing. Subscribers stay and are told; they get the
 // next publisher's frames if one comes.
 func (s *Stream) Unpublish(p Publisher) {
+	if s.unpublish(p) {
+		// Outside the registry's lock: a signal in progress holds fanMu
+		// and may end a player, which takes the registry's lock.
+		s.stopHelpers()
+	}
+}
+
+func (s *Stream) unpublish(p Publisher) bool {
 	s.reg.mu.Lock()
 	defer s.reg.mu.Unlock()
 	s.mu.Lock()
 	if s.pub != p {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.pub = nil
 	s.resetCaches()
@@ -334,6 +401,7 @@ func (s *Stream) Unpublish(p Publisher) {
 	if ev := s.reg.cfg.Events; ev != nil {
 		ev.StreamUnpublished(s.name)
 	}
+	return true
 }
 
 // Unsubscribe detaches sub.
