@@ -22,8 +22,12 @@
 // Because every notify may be a system call, the last of N players would
 // wait for the N-1 writes before its own; a frame with many subscribers is
 // therefore notified by up to Config.Parallel goroutines at once (GOMAXPROCS
-// by default), each taking an equal share of the list, and Write returns
-// when all are done.
+// by default: the writer's and helper goroutines the stream keeps while
+// it is published), each taking an equal share of the list, and Write
+// returns when all are done — unless the fan-out would keep every core
+// busy for more than a few milliseconds, because the runtime polls the
+// network only from an idle core: a server at its limit then fans out on
+// one goroutine and leaves the other cores to input.
 //
 // The publisher never waits for a subscriber. A subscriber whose queue is full
 // drops frames until the next keyframe (so the decoder restarts cleanly) and,

@@ -56,6 +56,8 @@ type Config struct {
 	// at once (0: GOMAXPROCS, 1: the publisher's goroutine alone). A
 	// signal writes to the subscriber's socket there and then, so without
 	// it the last of N players waits for the N-1 writes before its own.
+	// A fan-out that would keep all of them busy past parallelBudget runs
+	// on one.
 	Parallel int
 }
 
