@@ -7,8 +7,11 @@
 // discriminators.
 //
 // The packet codecs (Sealer, Opener) work in place on the caller's datagram
-// buffer, reuse one CBC mode and one HMAC state per direction and never
-// allocate. Handshake-time helpers (certificates, key agreement) allocate
+// buffer, reuse their cipher and HMAC state per direction and never
+// allocate. A Sealer seals up to four packets together (SealGroup), running
+// their CBC chains side by side: on amd64 with AES-NI through an assembly
+// loop that keeps the round keys in registers (cbc_amd64.s), elsewhere in
+// pairs through crypto/cipher. Handshake-time helpers (certificates, key agreement) allocate
 // freely: they run once per session.
 //
 // Interop choices, each taken from a real peer:
