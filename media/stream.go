@@ -147,32 +147,27 @@ func (s *Stream) hold(now time.Time) {
 // the next video frame (or, with MergeWrites, for the merge interval). The
 // caller holds fanMu and mu.
 func (s *Stream) signalNow(f *Frame, now time.Time) bool {
-	if merge := s.reg.cfg.MergeWrites; merge > 0 && !f.SeqHeader && !f.Metadata {
-		if s.heldSince.IsZero() {
-			s.hold(now)
-			return false
+	// wait is how long the oldest held frame may wait for f's kind; 0
+	// signals f at once, together with whatever waits.
+	wait := s.reg.cfg.MergeWrites
+	if wait <= 0 || f.SeqHeader || f.Metadata {
+		wait = s.reg.cfg.AudioBatch
+		if !s.hasVideo || f.Type != protocol.TypeAudio || f.SeqHeader || s.heldAV {
+			wait = 0
 		}
-		if now.Sub(s.heldSince) < merge {
-			return false
-		}
-		s.heldSince, s.heldAV = time.Time{}, false
-		return true
 	}
-	hold := s.reg.cfg.AudioBatch
-	if hold <= 0 || !s.hasVideo || f.Type != protocol.TypeAudio || f.SeqHeader || s.heldAV {
-		s.heldSince, s.heldAV = time.Time{}, false
-		return true
-	}
-	if s.heldSince.IsZero() {
+	switch {
+	case wait <= 0:
+	case s.heldSince.IsZero():
 		s.hold(now)
 		return false
+	case now.Sub(s.heldSince) < wait:
+		return false
 	}
-	if now.Sub(s.heldSince) >= hold {
-		// Video stalled: let the audio go on its own.
-		s.heldSince = time.Time{}
-		return true
-	}
-	return false
+	// Signalled at once, or the oldest has waited long enough (for audio:
+	// video stalled, so the audio goes on its own).
+	s.heldSince, s.heldAV = time.Time{}, false
+	return true
 }
 
 // releaseHeld signals the subscribers for frames that waited holdLimit

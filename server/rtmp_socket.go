@@ -16,8 +16,9 @@ import (
 // connection's reader goroutine reads.
 type rtmpSocket struct {
 	nc net.Conn
-	// rc writes without the net package's wait for room; nil when the
-	// connection cannot (TLS, or a platform without writev here).
+	// rc reads and writes without the net package's poll bookkeeping;
+	// nil when the connection cannot (TLS, or a platform without direct
+	// calls here).
 	rc       syscall.RawConn
 	blocking bool
 	pending  []byte

@@ -105,11 +105,9 @@ func (s *Sealer) FrontMargin() int {
 // capacity must allow SealOverhead more bytes. farSessionID is the session
 // ID the receiver asked for (0 for startup packets).
 func (s *Sealer) Seal(pkt []byte, farSessionID uint32) []byte {
-	body := s.prepare(pkt)
-	s.bodies[0] = body
-	s.chains.encrypt(s.bodies[:1])
-	s.bodies[0] = nil
-	return s.finish(pkt, body, farSessionID)
+	one := [1][]byte{pkt}
+	s.SealGroup(one[:], farSessionID)
+	return one[0]
 }
 
 // Groupable reports whether several packets may be built before any is
@@ -124,7 +122,8 @@ const GroupSize = maxChains
 // replaces it with its datagram, in one pass that runs the packets' CBC
 // chains side by side (see chainCipher): a chain is a run of dependent
 // AES operations, each waiting for the one before, and independent chains
-// fill each other's gaps. Only for a Groupable Sealer.
+// fill each other's gaps. Packets built before any of them was sealed
+// need a Groupable Sealer (their front margins were reserved alike).
 func (s *Sealer) SealGroup(pkts [][]byte, farSessionID uint32) {
 	bodies := s.bodies[:len(pkts)]
 	for i, p := range pkts {

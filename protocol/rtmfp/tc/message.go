@@ -18,9 +18,9 @@ var ErrShortMessage = errors.New("tc: message shorter than 5 bytes")
 // RTMP message type, the 32-bit timestamp and the payload. The stream ID is
 // not in the message: the flow's metadata carries it.
 func AppendMessage(b []byte, m protocol.Message) []byte {
-	b = append(b, byte(m.Type))
-	b = binary.BigEndian.AppendUint32(b, m.Timestamp)
-	return append(b, m.Payload...)
+	var h [HeaderSize]byte
+	PutHeader(h[:], m)
+	return append(append(b, h[:]...), m.Payload...)
 }
 
 // PutHeader writes m's TC message header (HeaderSize bytes) into b, for a
