@@ -45,13 +45,17 @@ type Config struct {
 	// held, and neither is audio of a stream without video. 0 wakes
 	// subscribers for every frame.
 	AudioBatch time.Duration
-	// MergeWrites, when positive, lets every frame but sequence headers
-	// and metadata wait until the oldest waiting one has waited this
-	// long, so that a player gets several frames per write (SRS's merged
-	// writes). A player's system calls, which are most of a loopback
-	// fan-out's cost, drop to one per MergeWrites; its latency grows by as
-	// much. 0 (the default) sends every video frame at once.
+	// MergeWrites, when positive, lets a player's frames wait up to this
+	// long to go out several per write (SRS's merged writes), in staggered
+	// groups of players (merge.go). A player's system calls, which are
+	// most of a loopback fan-out's cost, drop to one per MergeWrites; its
+	// latency grows by as much. 0 (the default) leaves it to MergeAbove.
 	MergeWrites time.Duration
+	// MergeAbove is the share of one core (0.3 = 30 %) a stream's fan-out
+	// may take with every player written every frame; past it, frames are
+	// merged for as many frames as bring it back to the share, waiting at
+	// most 100 ms. 0 never merges for load.
+	MergeAbove float64
 	// Parallel is how many goroutines may signal one frame's subscribers
 	// at once (0: GOMAXPROCS, 1: the publisher's goroutine alone). A
 	// signal writes to the subscriber's socket there and then, so without

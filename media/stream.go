@@ -47,6 +47,10 @@ type Stream struct {
 	// goroutine (its time times the goroutines it used), which decides
 	// whether the next one may take every core (parallelBudget).
 	fanCost time.Duration
+	// merge decides how many frames go to a player per write (merge.go).
+	merge merger
+	// phases numbers subscribers as they join, for merged writes.
+	phases uint32
 
 	mu         sync.Mutex
 	pub        Publisher
@@ -108,33 +112,50 @@ func (s *Stream) write(p Publisher, f *Frame, more bool) {
 	} else {
 		signal = s.signalNow(f, now)
 	}
+	k, turn := uint32(1), uint32(0)
+	if signal && !f.SeqHeader && !f.Metadata {
+		kk, tt := s.merge.next(&s.reg.cfg, len(s.subs), now)
+		k, turn = uint32(kk), uint32(tt)
+	}
 	for _, sub := range s.subs {
 		sub.push(f, s.hasVideo, now)
-		if signal {
+		if signal && (k == 1 || sub.phase%k == turn) {
 			s.ready = append(s.ready, sub)
 		}
+	}
+	if k > 1 {
+		// The other phases wait for their turn; if no frame comes, the
+		// timer lets them go.
+		s.armHold(now)
 	}
 	s.mu.Unlock()
 	s.signalReady()
 }
 
-// holdLimit bounds how long frames wait unsignalled.
+// holdLimit is how long frames wait unsignalled when no frame follows: the
+// configured wait, and at least two frame intervals, so that merged
+// writes' later phases wait for their turn rather than the timer.
 func (s *Stream) holdLimit() time.Duration {
-	if d := s.reg.cfg.MergeWrites; d > 0 {
-		return d
+	d := s.reg.cfg.MergeWrites
+	if d <= 0 {
+		d = s.reg.cfg.AudioBatch
 	}
-	if d := s.reg.cfg.AudioBatch; d > 0 {
-		return d
+	if d <= 0 {
+		d = 50 * time.Millisecond
 	}
-	return 50 * time.Millisecond
+	return max(d, 2*s.merge.gap)
 }
 
 // hold notes that frames wait unsignalled from now, unless some already
 // do, and arms the timer that lets them go if nothing follows.
 func (s *Stream) hold(now time.Time) {
-	if !s.heldSince.IsZero() {
-		return
+	if s.heldSince.IsZero() {
+		s.armHold(now)
 	}
+}
+
+// armHold (re)starts the wait of held frames at now.
+func (s *Stream) armHold(now time.Time) {
 	s.heldSince = now
 	if s.heldTimer == nil {
 		s.heldTimer = time.AfterFunc(s.holdLimit(), s.releaseHeld)
@@ -144,17 +165,13 @@ func (s *Stream) hold(now time.Time) {
 }
 
 // signalNow decides whether subscribers are signalled for f or f waits for
-// the next video frame (or, with MergeWrites, for the merge interval). The
-// caller holds fanMu and mu.
+// the next video frame. The caller holds fanMu and mu.
 func (s *Stream) signalNow(f *Frame, now time.Time) bool {
 	// wait is how long the oldest held frame may wait for f's kind; 0
 	// signals f at once, together with whatever waits.
-	wait := s.reg.cfg.MergeWrites
-	if wait <= 0 || f.SeqHeader || f.Metadata {
-		wait = s.reg.cfg.AudioBatch
-		if !s.hasVideo || f.Type != protocol.TypeAudio || f.SeqHeader || s.heldAV {
-			wait = 0
-		}
+	wait := s.reg.cfg.AudioBatch
+	if !s.hasVideo || f.Type != protocol.TypeAudio || f.SeqHeader || s.heldAV {
+		wait = 0
 	}
 	switch {
 	case wait <= 0:
@@ -219,6 +236,7 @@ func (s *Stream) signalReady() {
 	}
 	if len(ready) > 0 {
 		s.fanCost = time.Since(start) * time.Duration(parts)
+		s.merge.measured(s.fanCost, len(ready))
 	}
 	clear(ready)
 	s.ready = ready[:0]
@@ -419,6 +437,8 @@ func (s *Stream) Unsubscribe(sub *Subscriber) {
 // caller holds mu.
 func (s *Stream) addSub(sub *Subscriber) {
 	sub.index = len(s.subs)
+	sub.phase = s.phases
+	s.phases++
 	s.subs = append(s.subs, sub)
 }
 

@@ -80,6 +80,9 @@ type Subscriber struct {
 	// index is the subscriber's place in its stream's list, guarded by
 	// the stream's lock.
 	index int
+	// phase places the subscriber in one of its stream's groups for
+	// merged writes (merge.go), guarded by the stream's lock.
+	phase uint32
 }
 
 // NewSubscriber makes a subscriber that calls notify when it has something

@@ -128,8 +128,11 @@ type MediaConfig struct {
 	AudioBatch Duration `toml:"audio_batch"`
 	// MergeWrites trades latency for system calls
 	// (media.Config.MergeWrites); off by default.
-	MergeWrites  Duration `toml:"merge_writes"`
-	SampleAccess bool     `toml:"sample_access"`
+	MergeWrites Duration `toml:"merge_writes"`
+	// MergeAbove merges writes when one stream's fan-out would take more
+	// than this share of a core (media.Config.MergeAbove); 0 never does.
+	MergeAbove   float64 `toml:"merge_above"`
+	SampleAccess bool    `toml:"sample_access"`
 }
 
 // NetConnConfig tunes the NetConnection layer.
@@ -222,7 +225,7 @@ func Defaults() Config {
 		Media: MediaConfig{
 			GOPCache: true, MaxGOPBytes: 32 << 20, SubscriberQueueBytes: 4 << 20,
 			SubscriberMaxLag: Duration{10 * time.Second}, PublisherTimeout: Duration{10 * time.Second},
-			AudioBatch: Duration{50 * time.Millisecond},
+			AudioBatch: Duration{50 * time.Millisecond}, MergeAbove: 0.5,
 		},
 		NetConn: NetConnConfig{MaxStreams: 32, FMSVersion: "FMS/5,0,17,5001"},
 		Auth:    AuthConfig{CallbackTimeout: Duration{5 * time.Second}},
@@ -247,6 +250,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: rtmp.ping_interval %v must be shorter than rtmp.idle_timeout %v", c.RTMP.PingInterval, c.RTMP.IdleTimeout)
 	case c.Media.MergeWrites.Duration < 0 || c.Media.MergeWrites.Duration > time.Second:
 		return fmt.Errorf("config: media.merge_writes %v is outside 0..1s", c.Media.MergeWrites)
+	case c.Media.MergeAbove < 0 || c.Media.MergeAbove > 64:
+		return fmt.Errorf("config: media.merge_above %v is outside 0..64", c.Media.MergeAbove)
 	case c.Media.SubscriberQueueBytes < 64<<10:
 		return fmt.Errorf("config: media.subscriber_queue_bytes %d is below 65536", c.Media.SubscriberQueueBytes)
 	case c.RTMPS.Listen != "" && (c.RTMPS.CertFile == "" || c.RTMPS.KeyFile == ""):

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,9 @@ type player interface {
 }
 
 // TestMixedAudience: 50 RTMFP and 50 RTMP players on one stream each get a
-// keyframe first and keep up with the publisher for 10 seconds.
+// keyframe first and keep up with the publisher for 10 seconds, in order.
+// A tiny media.merge_above forces merged writes: players are written in
+// staggered groups, several frames at a time.
 func TestMixedAudience(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10-second load test")
@@ -34,7 +37,10 @@ func TestMixedAudience(t *testing.T) {
 	const seconds = 10
 	// Keeping up is about throughput here, not about how late a frame may
 	// be under a loaded test machine: give RTMFP media a generous deadline.
-	ts := startServer(t, func(c *Config) { c.RTMFP.MediaDeadline = Duration{5 * time.Second} })
+	ts := startServer(t, func(c *Config) {
+		c.RTMFP.MediaDeadline = Duration{5 * time.Second}
+		c.Media.MergeAbove = 0.001
+	})
 	pub, pid := startPublishing(t, ts, "crowd", rtmp.ClientConfig{})
 	send(t, pub, pid, protocol.TypeVideo, 0, avcSeqHeader())
 	send(t, pub, pid, protocol.TypeAudio, 0, aacSeqHeader())
@@ -125,6 +131,7 @@ func TestMixedAudience(t *testing.T) {
 			}
 			once()
 			seen := false
+			var last uint32
 			for err == nil {
 				if s := stopAt.Load(); s != 0 && time.Now().UnixNano() > s {
 					break
@@ -142,7 +149,11 @@ func TestMixedAudience(t *testing.T) {
 				}
 				if !seen {
 					seen, r.firstKey = true, vi.Keyframe
+				} else if m.Timestamp <= last {
+					err = fmt.Errorf("video frame at %d ms after one at %d ms", m.Timestamp, last)
+					break
 				}
+				last = m.Timestamp
 				if ts := int64(m.Timestamp); ts >= winFrom.Load() && ts < winTo.Load() {
 					r.frames++
 				}

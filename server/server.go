@@ -194,6 +194,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 			MaxStreams:       cfg.Limits.StreamsPerInstance,
 			AudioBatch:       cfg.Media.AudioBatch.Duration,
 			MergeWrites:      cfg.Media.MergeWrites.Duration,
+			MergeAbove:       cfg.Media.MergeAbove,
 		},
 		Dir:                 cfg.AppsDir,
 		IdleTimeout:         cfg.AppIdleTimeout.Duration,
