@@ -310,6 +310,9 @@ func (f *SendFlow) trim() {
 	f.cursor = max(f.cursor, f.head)
 	if f.head == len(f.q) {
 		f.q, f.head, f.cursor = f.q[:0], 0, 0
+		if cap(f.q) > maxIdleQueue {
+			f.q = nil // grown by a burst (a GOP replay); let it go
+		}
 		// Everything is acknowledged: give the current block back, so
 		// that a flow with nothing in flight holds no block (a player's
 		// flows are idle between frames, and most flows idle always).
@@ -322,6 +325,10 @@ func (f *SendFlow) trim() {
 		f.head = 0
 	}
 }
+
+// maxIdleQueue is the most fragment slots a flow keeps allocated with
+// nothing in flight: a few live frames' worth.
+const maxIdleQueue = 256
 
 // liveAfter reports whether an unacknowledged entry follows q[i]: the last
 // live entry must stay queued so that it carries the final forward sequence
