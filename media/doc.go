@@ -30,12 +30,13 @@
 // one goroutine and leaves the other cores to input.
 //
 // Merged writes. A write costs about the same whatever it carries, so a
-// stream whose fan-out grows past half a core (Config.MergeAbove, measured
-// from the fan-out's own timing) writes each player every second, third or
-// fourth frame, with the frames since its last write in one call; the
-// players are split into staggered groups, so every frame still goes to a
-// group and the work stays spread over the frame interval. A frame then
-// waits at most 100 ms; small audiences never wait (merge.go).
+// stream whose fan-out would fill most of the frame interval on one core
+// (Config.MergeAbove, measured from the fan-out's own timing) writes each
+// player every second, third or fourth frame, with the frames since its
+// last write in one call; the players are split into staggered groups, so
+// every frame still goes to a group and the work stays spread over the
+// frame interval. A frame then waits at most 100 ms; small audiences never
+// wait (merge.go).
 //
 // The publisher never waits for a subscriber. A subscriber whose queue is full
 // drops frames until the next keyframe (so the decoder restarts cleanly) and,

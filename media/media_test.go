@@ -508,4 +508,3 @@ func TestParallelSignal(t *testing.T) {
 		})
 	}
 }
-

@@ -51,10 +51,11 @@ type Config struct {
 	// most of a loopback fan-out's cost, drop to one per MergeWrites; its
 	// latency grows by as much. 0 (the default) leaves it to MergeAbove.
 	MergeWrites time.Duration
-	// MergeAbove is the share of one core (0.3 = 30 %) a stream's fan-out
-	// may take with every player written every frame; past it, frames are
-	// merged for as many frames as bring it back to the share, waiting at
-	// most 100 ms. 0 never merges for load.
+	// MergeAbove is the share of the frame interval (0.7 = 70 %) that
+	// writing every player every frame may take on one core — the share of
+	// a core the stream's fan-out may use; past it, frames are merged for
+	// as many frames as bring it back to the share, waiting at most
+	// 100 ms. 0 never merges for load.
 	MergeAbove float64
 	// Parallel is how many goroutines may signal one frame's subscribers
 	// at once (0: GOMAXPROCS, 1: the publisher's goroutine alone). A

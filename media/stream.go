@@ -49,8 +49,6 @@ type Stream struct {
 	fanCost time.Duration
 	// merge decides how many frames go to a player per write (merge.go).
 	merge merger
-	// phases numbers subscribers as they join, for merged writes.
-	phases uint32
 
 	mu         sync.Mutex
 	pub        Publisher
@@ -62,6 +60,7 @@ type Stream struct {
 	gopValid   bool // gop starts at a keyframe and is complete since then
 	hasVideo   bool
 	subs       []*Subscriber // a slice: Write walks it for every frame
+	phases     uint32        // numbers subscribers as they join, for merged writes
 	videoCodec string
 	audioCodec string
 	stats      streamStats

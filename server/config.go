@@ -130,7 +130,8 @@ type MediaConfig struct {
 	// (media.Config.MergeWrites); off by default.
 	MergeWrites Duration `toml:"merge_writes"`
 	// MergeAbove merges writes when one stream's fan-out would take more
-	// than this share of a core (media.Config.MergeAbove); 0 never does.
+	// than this share of a core, i.e. of the frame interval on one core
+	// (media.Config.MergeAbove); 0 never does.
 	MergeAbove   float64 `toml:"merge_above"`
 	SampleAccess bool    `toml:"sample_access"`
 }
@@ -225,7 +226,7 @@ func Defaults() Config {
 		Media: MediaConfig{
 			GOPCache: true, MaxGOPBytes: 32 << 20, SubscriberQueueBytes: 4 << 20,
 			SubscriberMaxLag: Duration{10 * time.Second}, PublisherTimeout: Duration{10 * time.Second},
-			AudioBatch: Duration{50 * time.Millisecond}, MergeAbove: 0.5,
+			AudioBatch: Duration{50 * time.Millisecond}, MergeAbove: 0.7,
 		},
 		NetConn: NetConnConfig{MaxStreams: 32, FMSVersion: "FMS/5,0,17,5001"},
 		Auth:    AuthConfig{CallbackTimeout: Duration{5 * time.Second}},
