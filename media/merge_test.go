@@ -176,6 +176,9 @@ func TestMergedWrites(t *testing.T) {
 	if !merged {
 		t.Fatal("every frame signalled every subscriber: writes never merged")
 	}
+	if k := s.Info().FramesPerWrite; k < 2 {
+		t.Fatalf("stream info reports %d frames per write while merging", k)
+	}
 	// The factor is capped at 100 ms of frames, at most 11 with frames
 	// 10 ms or more apart; it changes only when a cycle ends, so a
 	// subscriber waits at most one cycle of the old factor and one of the
@@ -220,4 +223,7 @@ func TestMergedWrites(t *testing.T) {
 		}
 	}
 	s.Unpublish(pub)
+	if k := s.Info().FramesPerWrite; k != 1 {
+		t.Fatalf("stream info reports %d frames per write unpublished, want 1", k)
+	}
 }

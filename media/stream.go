@@ -67,6 +67,9 @@ type Stream struct {
 
 	bytesIn  atomic.Uint64
 	framesIn atomic.Uint64
+	// framesPerWrite mirrors the merge factor in force for monitoring
+	// (0 or 1: every frame written at once).
+	framesPerWrite atomic.Int32
 }
 
 // Name is the stream's name within its instance.
@@ -115,6 +118,7 @@ func (s *Stream) write(p Publisher, f *Frame, more bool) {
 	if signal && !f.SeqHeader && !f.Metadata {
 		kk, tt := s.merge.next(&s.reg.cfg, len(s.subs), now)
 		k, turn = uint32(kk), uint32(tt)
+		s.framesPerWrite.Store(int32(kk))
 	}
 	for _, sub := range s.subs {
 		sub.push(f, s.hasVideo, now)
@@ -402,6 +406,7 @@ func (s *Stream) unpublish(p Publisher) bool {
 	}
 	s.pub = nil
 	s.resetCaches()
+	s.framesPerWrite.Store(0)
 	for _, sub := range s.subs {
 		sub.pushEvent(EventUnpublish)
 	}
@@ -469,6 +474,9 @@ type StreamInfo struct {
 	SubscribersByProtocol map[string]int
 	// Stats measures what the current publisher sends; zero when unpublished.
 	Stats StreamStats
+	// FramesPerWrite is how many frames a player gets per write: 1, or the
+	// merge factor while writes are merged (Config.MergeAbove).
+	FramesPerWrite int
 }
 
 // Info returns a snapshot of the stream.
@@ -481,6 +489,7 @@ func (s *Stream) Info() StreamInfo {
 		VideoCodec: s.videoCodec, AudioCodec: s.audioCodec,
 		BytesIn: s.bytesIn.Load(), FramesIn: s.framesIn.Load(),
 		SubscribersByProtocol: make(map[string]int, 2),
+		FramesPerWrite:        max(1, int(s.framesPerWrite.Load())),
 	}
 	for _, sub := range s.subs {
 		info.SubscribersByProtocol[sub.cfg.Label]++

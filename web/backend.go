@@ -106,6 +106,9 @@ type StreamInfo struct {
 	SubscribersByProtocol map[string]int `json:"subscribersByProtocol"`
 	BytesIn               uint64         `json:"bytesIn"`
 	FramesIn              uint64         `json:"framesIn"`
+	// FramesPerWrite is how many frames a player gets per write: more than
+	// one while the stream's writes are merged (media.merge_above).
+	FramesPerWrite int `json:"framesPerWrite"`
 }
 
 // SharedObjectInfo describes a remote shared object.

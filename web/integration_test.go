@@ -218,6 +218,9 @@ func TestFFmpegStreamStats(t *testing.T) {
 	if st.VideoCodec != "h264" || st.AudioCodec != "aac" {
 		t.Errorf("codecs %q/%q, want h264/aac", st.VideoCodec, st.AudioCodec)
 	}
+	if st.FramesPerWrite != 1 {
+		t.Errorf("%d frames per write for one player, want 1", st.FramesPerWrite)
+	}
 	if st.Width != 320 || st.Height != 240 {
 		t.Errorf("resolution %dx%d, want 320x240", st.Width, st.Height)
 	}

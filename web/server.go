@@ -338,7 +338,7 @@ func NewStreamInfo(app, instance string, si media.StreamInfo) StreamInfo {
 		Bitrate: si.Stats.Bitrate, VideoBitrate: si.Stats.VideoBitrate, AudioBitrate: si.Stats.AudioBitrate,
 		KeyframeInterval: si.Stats.KeyframeInterval.Seconds(),
 		Subscribers:      si.Subscribers, SubscribersByProtocol: by,
-		BytesIn: si.BytesIn, FramesIn: si.FramesIn,
+		BytesIn: si.BytesIn, FramesIn: si.FramesIn, FramesPerWrite: si.FramesPerWrite,
 	}
 }
 

@@ -123,7 +123,8 @@ function renderDetail() {
     card('Audio', s.audioCodec || '–', bits(s.audioBitrate)),
     card('Bitrate', bits(s.bitrate), `video ${bits(s.videoBitrate)}`),
     card('Keyframe interval', s.keyframeInterval ? `${s.keyframeInterval.toFixed(2)} s` : '–'),
-    card('Players', String(s.subscribers), byProtocol(s.subscribersByProtocol)),
+    card('Players', String(s.subscribers), byProtocol(s.subscribersByProtocol) +
+      (s.framesPerWrite > 1 ? ` · ${s.framesPerWrite} frames per write` : '')),
     card('Uptime', since(s.since), `${bytes(s.bytesIn)} in · ${s.framesIn} frames`),
   );
   streamChart.push(s.bitrate);
