@@ -2,6 +2,7 @@ package media
 
 import (
 	"testing"
+	"time"
 
 	"github.com/nimbus-media/nimbus/protocol"
 )
@@ -10,10 +11,18 @@ import (
 // a keyframe every 60) to 1000 in-process subscribers, each drained after
 // every frame as a connection's writer would. One op = one frame delivered
 // to all 1000.
-func BenchmarkFanout1000(b *testing.B) {
+func BenchmarkFanout1000(b *testing.B) { benchFanout(b, Config{GOPCache: true}) }
+
+// BenchmarkFanout1000Merged is the same with merged writes: each frame
+// signals one staggered group of subscribers.
+func BenchmarkFanout1000Merged(b *testing.B) {
+	benchFanout(b, Config{GOPCache: true, MergeWrites: 100 * time.Millisecond})
+}
+
+func benchFanout(b *testing.B, cfg Config) {
 	const subscribers = 1000
 	const frameSize = 2_000_000 / 8 / 30
-	reg := NewRegistry(Config{GOPCache: true})
+	reg := NewRegistry(cfg)
 	pub := &testPublisher{}
 	s, err := reg.Publish("bench", pub)
 	if err != nil {
