@@ -69,7 +69,7 @@ func (m *merger) measured(cost time.Duration, n int) {
 // next is called when subscribers are signalled for a frame at now; it
 // returns the merge factor and the phase due (subscribers whose phase
 // modulo k equals it are signalled).
-func (m *merger) next(cfg *Config, subs int, now time.Time) (k, turn int) {
+func (m *merger) next(cfg *Config, subs int, now time.Time) (k, turn uint32) {
 	if !m.last.IsZero() {
 		if gap := now.Sub(m.last); gap > 0 && gap < time.Second {
 			m.gap = smooth(m.gap, gap)
@@ -81,7 +81,7 @@ func (m *merger) next(cfg *Config, subs int, now time.Time) (k, turn int) {
 		m.turn = 0
 		m.k = max(m.fixed(cfg), m.adaptive(cfg, subs))
 	}
-	return m.k, m.turn
+	return uint32(m.k), uint32(m.turn)
 }
 
 // fixed is the factor for Config.MergeWrites: the frames that arrive

@@ -37,7 +37,7 @@ func TestMergerFactor(t *testing.T) {
 			var m merger
 			m.measured(tt.subCost*minCostSample, minCostSample)
 			now := time.Unix(0, 0)
-			var k, turn int
+			var k, turn uint32
 			for range 40 {
 				k, turn = m.next(&tt.cfg, tt.subs, now)
 				now = now.Add(frame)
@@ -50,7 +50,7 @@ func TestMergerFactor(t *testing.T) {
 			for want := range tt.want {
 				k, turn = m.next(&tt.cfg, tt.subs, now)
 				now = now.Add(frame)
-				if k != tt.want || turn != want {
+				if k != uint32(tt.want) || turn != uint32(want) {
 					t.Fatalf("got factor %d turn %d, want %d turn %d", k, turn, tt.want, want)
 				}
 			}
@@ -62,7 +62,7 @@ func TestMergerFactor(t *testing.T) {
 		var m merger
 		m.measured(25*time.Microsecond*minCostSample, minCostSample)
 		now := time.Unix(0, 0)
-		step := func(subs int) (int, int) {
+		step := func(subs int) (uint32, uint32) {
 			k, turn := m.next(&cfg, subs, now)
 			now = now.Add(frame)
 			return k, turn

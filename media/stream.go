@@ -116,9 +116,8 @@ func (s *Stream) write(p Publisher, f *Frame, more bool) {
 	}
 	k, turn := uint32(1), uint32(0)
 	if signal && !f.SeqHeader && !f.Metadata {
-		kk, tt := s.merge.next(&s.reg.cfg, len(s.subs), now)
-		k, turn = uint32(kk), uint32(tt)
-		s.framesPerWrite.Store(int32(kk))
+		k, turn = s.merge.next(&s.reg.cfg, len(s.subs), now)
+		s.framesPerWrite.Store(int32(k))
 	}
 	for _, sub := range s.subs {
 		sub.push(f, s.hasVideo, now)
