@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,10 +39,11 @@ type rtmfpFlowKey struct {
 	kind   rtmfpFlowKind
 }
 
-// rtmfpConn is the RTMFP transport of one client session: a goroutine per
-// incoming flow feeds the NetConnection core (serialised by coreMu, since
-// the core is single-threaded), and a sender role drains the core's outbox
-// onto the session's flows (kick).
+// rtmfpConn is the RTMFP transport of one client session: its goroutine
+// (run) feeds the messages of the client's flows to the NetConnection core
+// (serialised by coreMu with the server's calls, since the core is
+// single-threaded), and a sender role drains the core's outbox onto the
+// session's flows (kick).
 type rtmfpConn struct {
 	id   string
 	s    *rtmfp.Session
@@ -52,7 +54,7 @@ type rtmfpConn struct {
 
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
-	wg      sync.WaitGroup  // flow readers, flow acceptor, writer
+	wg      sync.WaitGroup  // NetGroup control flows' goroutines
 	closeWG *sync.WaitGroup // the server's: orderly session closes in progress
 
 	coreMu sync.Mutex
@@ -131,16 +133,7 @@ func (c *rtmfpConn) Close(cause error) {
 func (c *rtmfpConn) run() {
 	start := time.Now()
 	c.lastRead.Store(start.UnixNano())
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.acceptFlows()
-	}()
-	select {
-	case <-c.s.Done():
-		c.Close(c.s.Err())
-	case <-c.ctx.Done():
-	}
+	c.serveFlows()
 	c.wg.Wait()
 	c.sender.stop()
 	// The client's streams go as soon as its session does, not after the
@@ -157,78 +150,142 @@ func (c *rtmfpConn) run() {
 	c.log.Info("closed", fields...)
 }
 
-// acceptFlows takes every flow the client opens: its NetConnection flow,
-// NetStream flows of streams it created, nothing else.
-func (c *rtmfpConn) acceptFlows() {
+// tcFlow is a TC flow the client opened, read by serveFlows.
+type tcFlow struct {
+	f        *rtmfp.RecvFlow
+	streamID uint32
+}
+
+// maxMessagesPerFlow is how many messages serveFlows takes from one flow
+// before it looks at the others: a publisher's media flow does not hold
+// up its NetConnection flow.
+const maxMessagesPerFlow = 64
+
+// serveFlows takes every flow the client opens and hands the messages of
+// its TC flows to the core, all on the connection's goroutine: a player
+// has a NetConnection flow and a flow per stream, and a goroutine per flow
+// would be three per session waiting for the odd command. It returns when
+// the session ends or the connection is closed.
+func (c *rtmfpConn) serveFlows() {
+	var flows []tcFlow
 	for {
-		f, err := c.s.AcceptFlow(c.ctx)
-		if err != nil {
-			// The session failed or the peer closed it; ctx is done
-			// otherwise, and Close is then a no-op.
-			c.Close(err)
+		busy := false
+		for i := 0; i < len(flows); {
+			state, err := c.readFlow(flows[i])
+			if err != nil {
+				c.Close(err)
+				return
+			}
+			switch state {
+			case flowEnded:
+				flows = slices.Delete(flows, i, i+1)
+				continue
+			case flowBusy:
+				busy = true
+			}
+			i++
+		}
+		for {
+			f, err := c.s.TryAcceptFlow()
+			if err != nil {
+				// The session failed or the peer closed it; ctx is
+				// done otherwise, and Close is then a no-op.
+				c.Close(err)
+				return
+			}
+			if f == nil {
+				break
+			}
+			if streamID, ok := c.acceptFlow(f); ok {
+				flows = append(flows, tcFlow{f: f, streamID: streamID})
+				busy = true
+			}
+		}
+		if busy {
+			continue
+		}
+		select {
+		case <-c.s.Readable():
+		case <-c.s.Done():
+			// Read what came before the end, then TryAcceptFlow
+			// reports it.
+		case <-c.ctx.Done():
 			return
 		}
-		kind, md, err := tc.ParseMetadata(f.Metadata())
-		switch {
-		case err != nil:
-			c.log.Info("flow refused", zap.Error(err))
-			f.Reject(rejectUnsupported)
-			continue
-		case kind == tc.KindGroupControl:
-			c.acceptGroupControl(f)
-			continue
-		case kind != tc.KindTC:
-			c.log.Debug("flow refused: not a TC flow", zap.Binary("metadata", f.Metadata()))
-			f.Reject(rejectUnsupported)
-			continue
-		case md.StreamID == 0:
-			c.ncRecv.CompareAndSwap(nil, f)
-		default:
-			c.coreMu.Lock()
-			ok := c.core.HasStream(md.StreamID)
-			c.coreMu.Unlock()
-			if !ok || c.ncRecv.Load() == nil {
-				c.log.Info("flow refused: unknown stream", zap.Uint32("stream", md.StreamID))
-				f.Reject(rejectUnknownStream)
-				continue
-			}
-		}
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			if err := c.readFlow(f, md.StreamID); err != nil {
-				c.Close(err)
-			}
-		}()
 	}
 }
 
-// readFlow hands a flow's messages to the core.
-func (c *rtmfpConn) readFlow(f *rtmfp.RecvFlow, streamID uint32) error {
-	for {
-		m, err := f.ReadMessage(c.ctx)
+// acceptFlow decides on a flow the client opened: its NetConnection flow
+// and NetStream flows of streams it created are served (ok), NetGroup
+// control flows get a goroutine of their own, anything else is refused.
+func (c *rtmfpConn) acceptFlow(f *rtmfp.RecvFlow) (streamID uint32, ok bool) {
+	kind, md, err := tc.ParseMetadata(f.Metadata())
+	switch {
+	case err != nil:
+		c.log.Info("flow refused", zap.Error(err))
+		f.Reject(rejectUnsupported)
+		return 0, false
+	case kind == tc.KindGroupControl:
+		c.acceptGroupControl(f)
+		return 0, false
+	case kind != tc.KindTC:
+		c.log.Debug("flow refused: not a TC flow", zap.Binary("metadata", f.Metadata()))
+		f.Reject(rejectUnsupported)
+		return 0, false
+	case md.StreamID == 0:
+		c.ncRecv.CompareAndSwap(nil, f)
+	default:
+		c.coreMu.Lock()
+		ok := c.core.HasStream(md.StreamID)
+		c.coreMu.Unlock()
+		if !ok || c.ncRecv.Load() == nil {
+			c.log.Info("flow refused: unknown stream", zap.Uint32("stream", md.StreamID))
+			f.Reject(rejectUnknownStream)
+			return 0, false
+		}
+	}
+	return md.StreamID, true
+}
+
+// flowState is what readFlow leaves a flow in.
+type flowState uint8
+
+const (
+	flowIdle  flowState = iota // nothing more to read now
+	flowBusy                   // maxMessagesPerFlow read; there may be more
+	flowEnded                  // the client closed the flow
+)
+
+// readFlow hands the messages a flow has now to the core.
+func (c *rtmfpConn) readFlow(tf tcFlow) (flowState, error) {
+	for range maxMessagesPerFlow {
+		m, ok, err := tf.f.TryReadMessage()
 		if err != nil {
 			// A flow ends on its own (the client closed it) or because
 			// the session did: a peer's Close fails every flow at once,
 			// while the session itself lingers to answer retransmissions.
 			if serr := c.s.Err(); serr != nil {
-				return serr
+				return flowEnded, serr
 			}
-			return nil
+			return flowEnded, nil
+		}
+		if !ok {
+			return flowIdle, nil
 		}
 		c.lastRead.Store(time.Now().UnixNano())
 		c.bytesIn.Add(uint64(len(m.Data)))
-		msg, err := tc.ParseMessage(m.Data, streamID)
+		msg, err := tc.ParseMessage(m.Data, tf.streamID)
 		if err != nil {
-			return err
+			return flowEnded, err
 		}
 		c.coreMu.Lock()
 		err = c.core.HandleMessage(msg)
 		c.coreMu.Unlock()
 		if err != nil {
-			return err
+			return flowEnded, err
 		}
 	}
+	return flowBusy, nil
 }
 
 // flowFor returns (opening on first use) the flow an outgoing message goes

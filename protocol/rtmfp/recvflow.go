@@ -90,7 +90,7 @@ func (f *RecvFlow) SetUnordered(unordered bool) {
 	f.s.mu.Lock()
 	f.unordered = unordered
 	f.s.mu.Unlock()
-	notify(f.ready)
+	f.readable()
 }
 
 // Reject refuses the flow with an application exception code: the sender
@@ -114,31 +114,17 @@ func (f *RecvFlow) reject(code uint64) {
 	if f.err == nil {
 		f.err = ErrClosed
 	}
-	notify(f.ready)
+	f.readable()
 }
 
 // ReadMessage returns the next complete message. It returns io.EOF after
 // the sender closed the flow and everything was delivered, and the session
 // error if the session ends first.
 func (f *RecvFlow) ReadMessage(ctx context.Context) (Message, error) {
-	s := f.s
 	for {
-		s.mu.Lock()
-		m, ok := f.next()
-		if ok {
-			s.mu.Unlock()
-			return m, nil
-		}
-		var err error
-		switch {
-		case f.eof:
-			err = io.EOF
-		case f.err != nil:
-			err = f.err
-		}
-		s.mu.Unlock()
-		if err != nil {
-			return Message{}, err
+		m, ok, err := f.TryReadMessage()
+		if ok || err != nil {
+			return m, err
 		}
 		select {
 		case <-f.ready:
@@ -146,6 +132,32 @@ func (f *RecvFlow) ReadMessage(ctx context.Context) (Message, error) {
 			return Message{}, ctx.Err()
 		}
 	}
+}
+
+// TryReadMessage is ReadMessage without waiting: ok is false, with a nil
+// error, when no message is complete yet. With Session.Readable, one
+// goroutine can serve every flow of a session.
+func (f *RecvFlow) TryReadMessage() (m Message, ok bool, err error) {
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := f.next(); ok {
+		return m, true, nil
+	}
+	switch {
+	case f.eof:
+		return Message{}, false, io.EOF
+	case f.err != nil:
+		return Message{}, false, f.err
+	}
+	return Message{}, false, nil
+}
+
+// readable wakes the flow's reader and the session's (Session.Readable):
+// ReadMessage may get further.
+func (f *RecvFlow) readable() {
+	notify(f.ready)
+	notify(f.s.readable)
 }
 
 // onData processes one (Next) User Data chunk (RFC 7016 §3.6.3.2) and
@@ -170,7 +182,7 @@ func (f *RecvFlow) onData(c *wire.UserData, maxBuffer int) (ackNow bool) {
 	if dup {
 		f.prune()
 		f.checkComplete()
-		notify(f.ready)
+		f.readable()
 		return true
 	}
 	// Bound memory: data far beyond the cumulative ack, data that does not
@@ -210,7 +222,7 @@ func (f *RecvFlow) onData(c *wire.UserData, maxBuffer int) (ackNow bool) {
 	}
 	f.prune()
 	f.checkComplete()
-	notify(f.ready)
+	f.readable()
 	return ackNow
 }
 
@@ -351,7 +363,7 @@ func (f *RecvFlow) checkComplete() {
 	f.state = recvComplete
 	f.completeAt = time.Now()
 	f.writer.close()
-	notify(f.ready)
+	f.readable()
 }
 
 // windowBlocks is the receive window to advertise, in 1024-byte blocks
@@ -395,5 +407,5 @@ func (f *RecvFlow) fail(err error) {
 		f.dropAll()
 	}
 	f.writer.close()
-	notify(f.ready)
+	f.readable()
 }

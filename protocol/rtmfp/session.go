@@ -60,6 +60,9 @@ type Session struct {
 	farClosed chan struct{}
 	events    chan Event
 	accepts   chan struct{}
+	// readable has a token when a flow was queued for accepting or a
+	// received flow may have something for its reader (Readable).
+	readable chan struct{}
 
 	closeOnce sync.Once
 	// The run goroutine alone uses these, without the lock.
@@ -177,6 +180,7 @@ func newSession(e *Endpoint, initiator bool) *Session {
 		farClosed:  make(chan struct{}),
 		events:     make(chan Event, 8),
 		accepts:    make(chan struct{}, 1),
+		readable:   make(chan struct{}, 1),
 		sendFlows:  make(map[uint64]*SendFlow),
 		recvFlows:  make(map[uint64]*RecvFlow),
 		nextFlowID: 2,
@@ -293,18 +297,9 @@ func (s *Session) OpenFlow(metadata []byte, opts FlowOptions) (*SendFlow, error)
 // AcceptFlow returns the next flow the peer opened.
 func (s *Session) AcceptFlow(ctx context.Context) (*RecvFlow, error) {
 	for {
-		s.mu.Lock()
-		if len(s.acceptQ) > 0 {
-			f := s.acceptQ[0]
-			s.acceptQ[0] = nil
-			s.acceptQ = s.acceptQ[1:]
-			s.mu.Unlock()
-			return f, nil
-		}
-		err := s.err
-		s.mu.Unlock()
-		if err != nil {
-			return nil, err
+		f, err := s.TryAcceptFlow()
+		if f != nil || err != nil {
+			return f, err
 		}
 		select {
 		case <-s.accepts:
@@ -314,6 +309,27 @@ func (s *Session) AcceptFlow(ctx context.Context) (*RecvFlow, error) {
 		}
 	}
 }
+
+// TryAcceptFlow is AcceptFlow without waiting: it returns a nil flow and
+// a nil error when the peer has opened no flow since the last call.
+func (s *Session) TryAcceptFlow() (*RecvFlow, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.acceptQ) > 0 {
+		f := s.acceptQ[0]
+		s.acceptQ[0] = nil
+		s.acceptQ = s.acceptQ[1:]
+		return f, nil
+	}
+	return nil, s.err
+}
+
+// Readable receives a token when the peer opened a flow or a received flow
+// may have something for ReadMessage (a message, its end, an error),
+// and when the session ends. One token can stand for many events: a
+// goroutine serving a whole session (instead of one per flow) takes
+// everything TryAcceptFlow and TryReadMessage have before it waits again.
+func (s *Session) Readable() <-chan struct{} { return s.readable }
 
 // ForwardIHello sends a Forwarded IHello (RFC 7016 §2.3.3) to the peer on
 // behalf of an initiator at replyAddr: the rendezvous half of a P2P

@@ -219,6 +219,7 @@ func (s *Session) openRecvFlow(c *wire.UserData) *RecvFlow {
 	}
 	s.acceptQ = append(s.acceptQ, f)
 	notify(s.accepts)
+	notify(s.readable)
 	return f
 }
 

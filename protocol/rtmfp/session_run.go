@@ -145,6 +145,7 @@ func (s *Session) exit() {
 	}
 	s.log.Debug("rtmfp session ended", zap.Uint32("id", s.nearID), zap.Error(s.err))
 	close(s.done)
+	notify(s.readable)
 }
 
 // terminate ends the session now. With sendCloseAck it first tells the

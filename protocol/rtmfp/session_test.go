@@ -424,3 +424,92 @@ func within(b, d []byte) bool {
 	p, q := uintptr(unsafe.Pointer(&d[0])), uintptr(unsafe.Pointer(&d[len(d)-1]))
 	return lo <= p && q <= hi
 }
+
+// TestServeSessionOnOneGoroutine: Readable, TryAcceptFlow and
+// TryReadMessage let one goroutine take every flow of a session and their
+// messages in order, including what arrived before the peer closed, and
+// then the end of the session.
+func TestServeSessionOnOneGoroutine(t *testing.T) {
+	leakCheck(t)
+	_, _, ss, cs := pair(t, testConfig(), testConfig())
+	if f, err := ss.TryAcceptFlow(); f != nil || err != nil {
+		t.Fatalf("TryAcceptFlow before any flow: %v, %v", f, err)
+	}
+	const flows, perFlow = 3, 20
+	for i := range flows {
+		f, err := cs.OpenFlow([]byte{'f', byte('0' + i)}, FlowOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range perFlow {
+			if err := f.Write([]byte{byte(i), byte(j)}, WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == flows-1 {
+			f.Close()
+		}
+	}
+	got := map[byte][]byte{} // flow number -> message numbers in order
+	var recv []*RecvFlow
+	ended := false // the last flow's io.EOF
+	timeout := time.After(10 * time.Second)
+	for len(got[0])+len(got[1])+len(got[2]) < flows*perFlow || !ended {
+		for {
+			f, err := ss.TryAcceptFlow()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f == nil {
+				break
+			}
+			recv = append(recv, f)
+		}
+		for _, f := range recv {
+			for {
+				m, ok, err := f.TryReadMessage()
+				if errors.Is(err, io.EOF) && f.Metadata()[1] == byte('0'+flows-1) {
+					ended = true
+				} else if err != nil {
+					t.Fatalf("flow %q: %v", f.Metadata(), err)
+				}
+				if !ok {
+					break
+				}
+				got[m.Data[0]] = append(got[m.Data[0]], m.Data[1])
+			}
+		}
+		select {
+		case <-ss.Readable():
+		case <-timeout:
+			t.Fatalf("after %d flows and %v: no more tokens", len(recv), got)
+		}
+	}
+	for i := range byte(flows) {
+		for j, n := range got[i] {
+			if n != byte(j) {
+				t.Fatalf("flow %d: messages %v, want 0..%d in order", i, got[i], perFlow-1)
+			}
+		}
+	}
+	// The peer's close: a token, then TryAcceptFlow reports it.
+	if err := cs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case <-ss.Readable():
+		case <-time.After(5 * time.Second):
+			t.Fatal("no token after the peer closed")
+		}
+		if _, err := ss.TryAcceptFlow(); err != nil {
+			if !errors.Is(err, ErrPeerClosed) {
+				t.Fatalf("TryAcceptFlow after the peer closed: %v", err)
+			}
+			break
+		}
+	}
+	if _, _, err := recv[0].TryReadMessage(); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("read on a closed session: %v", err)
+	}
+}
