@@ -47,7 +47,11 @@
 // session's mutex and wake the run loop; they never block on the network.
 // Sessions therefore scale across cores while all of a session's state is
 // changed under its mutex, and Close releases every goroutine: a session's
-// goroutine ends with it, the socket's with the Endpoint.
+// goroutine ends with it, the socket's with the Endpoint. A reader need
+// not have a goroutine per flow either: Session.Readable signals new flows
+// and readable ones alike, and TryAcceptFlow and TryReadMessage take what
+// there is, so a server serves each client session on one goroutine
+// besides the session's own.
 //
 // Two shortcuts keep a live fan-out from waking a session per packet.
 // Small datagrams (a player's acknowledgements, most of what a server
