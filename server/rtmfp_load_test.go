@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,6 +165,12 @@ func TestMixedAudience(t *testing.T) {
 		}()
 	}
 	joined.Wait()
+	// An RTMFP client session is served on one goroutine of the server's
+	// (besides the session's own), not one per flow: a player's three
+	// would be 150 here. A few more may be sending a full flow's backlog.
+	if n := goroutinesIn("server.(*rtmfpConn)"); n < perProtocol || n > perProtocol+10 {
+		t.Errorf("%d server goroutines for %d RTMFP players", n, perProtocol)
+	}
 	winFrom.Store(sent.Load()*1000/fps + 1000/fps)
 	time.Sleep(seconds * time.Second)
 	winTo.Store(sent.Load()*1000/fps + 1000/fps)
@@ -190,6 +198,26 @@ func TestMixedAudience(t *testing.T) {
 	if n != 2*perProtocol {
 		t.Fatalf("%d players reported", n)
 	}
+}
+
+// goroutinesIn counts the goroutines with fn in their stacks.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte(fn)) {
+			count++
+		}
+	}
+	return count
 }
 
 // blackhole is a PacketConn whose traffic can be cut, as when a client
