@@ -67,11 +67,12 @@
 // # Data path
 //
 // No allocation happens per packet in steady state: datagram buffers come
-// from a pool, message bytes are stored in pooled 64 KiB blocks shared by
-// the fragments that point into them, encoders append into the packet
-// buffer, and decryption happens in place. The receive side assembles a
-// message into a per-flow buffer that ReadMessage returns (valid until the
-// next read). Every peer-declared length is bounded: receive buffers by the
+// from a pool, message bytes are stored in pooled blocks (4, 16 or 64 KiB,
+// as a flow's use needs) shared by the fragments that point into them,
+// encoders append into the packet buffer, and decryption happens in
+// place. The receive side assembles a message into a per-flow buffer that
+// ReadMessage or TryReadMessage returns (valid until the flow's next
+// read). Every peer-declared length is bounded: receive buffers by the
 // advertised window, sequence-number sets by a range count, reassembly by
 // the window, metadata by MaxMetadata, handshake fields by the packet size.
 //

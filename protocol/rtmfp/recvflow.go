@@ -12,7 +12,8 @@ import (
 
 // Message is a complete message read from a flow.
 type Message struct {
-	// Data is valid until the next ReadMessage on the same flow.
+	// Data is valid until the next ReadMessage or TryReadMessage on the
+	// same flow.
 	Data []byte
 	// Gap reports that one or more earlier messages of the flow will never
 	// arrive: the sender abandoned them (their deadline passed) or they
