@@ -166,10 +166,12 @@ func TestMixedAudience(t *testing.T) {
 	}
 	joined.Wait()
 	// An RTMFP client session is served on one goroutine of the server's
-	// (besides the session's own), not one per flow: a player's three
-	// would be 150 here. A few more may be sending a full flow's backlog.
-	if n := goroutinesIn("server.(*rtmfpConn)"); n < perProtocol || n > perProtocol+10 {
-		t.Errorf("%d server goroutines for %d RTMFP players", n, perProtocol)
+	// (besides the session's own), not one per flow.
+	if n := goroutinesIn("server.(*rtmfpConn).serveFlows"); n != perProtocol {
+		t.Errorf("%d goroutines serve %d RTMFP players' sessions", n, perProtocol)
+	}
+	if n := goroutinesIn("server.(*rtmfpConn)", "RecvFlow).ReadMessage"); n != 0 {
+		t.Errorf("%d server goroutines wait on a flow of their own", n)
 	}
 	winFrom.Store(sent.Load()*1000/fps + 1000/fps)
 	time.Sleep(seconds * time.Second)
@@ -200,8 +202,8 @@ func TestMixedAudience(t *testing.T) {
 	}
 }
 
-// goroutinesIn counts the goroutines with fn in their stacks.
-func goroutinesIn(fn string) int {
+// goroutinesIn counts the goroutines with every one of fns in their stacks.
+func goroutinesIn(fns ...string) int {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -213,7 +215,11 @@ func goroutinesIn(fn string) int {
 	}
 	count := 0
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte(fn)) {
+		all := true
+		for _, fn := range fns {
+			all = all && bytes.Contains(g, []byte(fn))
+		}
+		if all {
 			count++
 		}
 	}
