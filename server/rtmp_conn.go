@@ -454,15 +454,17 @@ func (c *rtmpConn) drain(blocking bool) (err error) {
 		// the subscriber queues: there they are bounded and dropped to a
 		// keyframe if it comes to that.
 		batch := out.NextBatch(scratch[:0], len(scratch))
-		if len(batch) == 0 {
-			break
-		}
 		for i := range batch {
 			if err := c.writeOne(batch[i]); err != nil {
 				return err
 			}
 		}
 		clear(batch)
+		if len(batch) < len(scratch) {
+			// The outbox was empty: what is queued from now on kicks
+			// the sender, and send goes round again (sender.release).
+			break
+		}
 	}
 	if err := c.w.Flush(); err != nil {
 		return err

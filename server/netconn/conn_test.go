@@ -296,3 +296,38 @@ func TestSplitAppPath(t *testing.T) {
 		}
 	}
 }
+
+// TestNextBatchShortMeansEmpty: a batch shorter than asked for has taken
+// everything every playing stream had queued, so that the transport can
+// stop looking until it is notified again (rtmpConn.drain relies on it).
+func TestNextBatchShortMeansEmpty(t *testing.T) {
+	h := newHarness(t)
+	player := h.connect("WIN 32,0,0,465")
+	for i, name := range []string{"a", "b"} {
+		id := uint32(i + 1)
+		player.command(0, "createStream", nil)
+		player.command(id, "play", nil, name, -2000.0)
+		pub := h.connect("FMLE/3.0")
+		pub.command(0, "createStream", nil)
+		pub.command(1, "publish", nil, name, "live")
+		pub.drain()
+		for _, key := range []byte{0x17, 0x27} {
+			if err := pub.c.HandleMessage(protocol.Message{Type: protocol.TypeVideo, StreamID: 1, Payload: []byte{key, 1, 0, 0, 0}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	batch := player.c.Outbox().NextBatch(nil, 64)
+	videos := map[uint32]int{}
+	for _, o := range batch {
+		if o.Type == protocol.TypeVideo {
+			videos[o.StreamID]++
+		}
+	}
+	if len(batch) >= 64 || videos[1] != 2 || videos[2] != 2 {
+		t.Fatalf("one batch of %d messages has video frames by stream %v, want 2 of each", len(batch), videos)
+	}
+	if rest := player.c.Outbox().NextBatch(nil, 64); len(rest) != 0 {
+		t.Fatalf("%d messages left after a short batch", len(rest))
+	}
+}

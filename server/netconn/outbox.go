@@ -111,7 +111,10 @@ func (o *Outbox) Next() (Outgoing, bool) {
 // NextBatch appends to dst what Next would return in turn, up to max
 // messages, under one acquisition of the locks involved: a sender that
 // drains many connections per frame pays for the locking once per
-// connection instead of once per message.
+// connection instead of once per message. Fewer than max messages means
+// that the command queue and every playing stream's queue were empty when
+// NextBatch looked, so the sender need not look again until it is
+// notified.
 func (o *Outbox) NextBatch(dst []Outgoing, max int) []Outgoing {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -135,10 +138,9 @@ func (o *Outbox) NextBatch(dst []Outgoing, max int) []Outgoing {
 		if o.rr >= len(o.plays) {
 			o.rr = 0
 		}
-		n := len(dst)
 		dst = o.plays[o.rr].appendNext(dst, max)
-		if len(dst) == n {
-			o.rr++
+		if len(dst) < max {
+			o.rr++ // its queue is empty: the next play's turn
 		}
 	}
 	return dst
@@ -187,14 +189,15 @@ type play struct {
 func (p *play) appendNext(dst []Outgoing, max int) []Outgoing {
 	for len(dst) < max {
 		var batch [16]media.Entry
-		entries := p.sub.PopBatch(batch[:0], max-len(dst))
-		if len(entries) == 0 {
-			return dst
-		}
+		want := min(max-len(dst), len(batch))
+		entries := p.sub.PopBatch(batch[:0], want)
 		for _, e := range entries {
 			if out, ok := p.outgoing(e); ok {
 				dst = append(dst, out)
 			}
+		}
+		if len(entries) < want {
+			return dst // the queue is empty: no second look under its lock
 		}
 	}
 	return dst
