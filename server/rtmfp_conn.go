@@ -397,7 +397,11 @@ func (c *rtmfpConn) kick() {
 			// This goroutine builds and sends the packets too, unless
 			// the session's own is busy (then it is woken).
 			c.s.Flush()
-			continue
+			if len(batch) == len(scratch) {
+				continue
+			}
+			// A short batch emptied the outbox (NextBatch); what comes
+			// meanwhile makes release report it.
 		}
 		if out.Closing() != nil {
 			c.sender.goSend(c.sendWaiting) // the close waits for acknowledgements
