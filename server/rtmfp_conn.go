@@ -206,9 +206,8 @@ func (c *rtmfpConn) serveFlows() {
 		}
 		select {
 		case <-c.s.Readable():
-		case <-c.s.Done():
-			// Read what came before the end, then TryAcceptFlow
-			// reports it.
+			// The session's end brings a token too: the next pass reads
+			// what came before it, then TryAcceptFlow reports it.
 		case <-c.ctx.Done():
 			return
 		}

@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -204,17 +204,10 @@ func TestMixedAudience(t *testing.T) {
 
 // goroutinesIn counts the goroutines with every one of fns in their stacks.
 func goroutinesIn(fns ...string) int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
+	var stacks bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&stacks, 2) // one stack per goroutine, blank lines between
 	count := 0
-	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+	for _, g := range bytes.Split(stacks.Bytes(), []byte("\n\n")) {
 		all := true
 		for _, fn := range fns {
 			all = all && bytes.Contains(g, []byte(fn))
