@@ -229,6 +229,14 @@ func (w *Writer) Flush() error {
 	if err != nil {
 		w.err = fmt.Errorf("rtmp: writing chunks: %w", err)
 	}
+	w.reset()
+	return w.err
+}
+
+// reset empties the Writer after its chunks went to the connection: the
+// segment list goes back to the pool and, unless a write failed, the
+// buffer too.
+func (w *Writer) reset() {
 	clear(w.vec) // drop references to shared chunk buffers
 	if w.vecp != nil && cap(w.vec) <= writerKeptSegments {
 		// Between flushes the list goes back to the pool: a server
@@ -241,7 +249,35 @@ func (w *Writer) Flush() error {
 	if w.err == nil {
 		w.returnBuffer()
 	}
-	return w.err
+}
+
+// Pending returns what is buffered as one vector, for a caller that makes
+// the write itself (a server gathering many connections' writes into one
+// system call), or nil when nothing is or the Writer has failed. Until
+// Sent, the vector's buffers stay as they are and the Writer takes no
+// messages; Flush instead of Sent writes the vector through the
+// connection after all.
+func (w *Writer) Pending() net.Buffers {
+	if w.err != nil || w.Buffered() == 0 {
+		return nil
+	}
+	if w.vecp == nil {
+		w.vecp = writerVectors.Get().(*net.Buffers)
+		w.vec = (*w.vecp)[:0]
+	}
+	if w.mark < len(w.buf) {
+		w.vec = append(w.vec, w.buf[w.mark:])
+		w.mark = len(w.buf)
+	}
+	return w.vec
+}
+
+// Sent records that the vector from Pending was written, all of it (a
+// connection that takes less keeps the rest itself), and empties the
+// Writer for the next messages.
+func (w *Writer) Sent() {
+	w.written += uint64(len(w.buf) + w.queued)
+	w.reset()
 }
 
 // write writes p to the connection, recording the first error.

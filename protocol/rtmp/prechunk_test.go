@@ -173,3 +173,67 @@ func TestChunkVector(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterPending: a caller that makes the writes itself (Pending, then
+// Sent) gets the same bytes as Flush would have written, in order with
+// what Flush writes between, whether the vector holds shared chunks,
+// buffered ones or both; Flush after Pending writes the vector once.
+func TestWriterPending(t *testing.T) {
+	var wire bytes.Buffer
+	w := NewWriter(&wire)
+	w.SetChunkSize(4096)
+	if v := w.Pending(); v != nil {
+		t.Fatalf("Pending of an empty Writer: %d buffers", len(v))
+	}
+	var want []protocol.Message
+	for i := range 30 {
+		m := protocol.Message{Type: protocol.TypeVideo, StreamID: 1, Timestamp: uint32(i * 33), Payload: payload(50+i*500, byte(i))}
+		if i%4 == 1 {
+			if err := w.WriteMessage(3, m); err != nil { // buffered
+				t.Fatal(err)
+			}
+		} else if err := w.WritePrechunked(7, m, ChunkVector(7, m, 4096)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m)
+		switch i % 3 {
+		case 0: // the caller writes the vector
+			v := w.Pending()
+			if len(v) == 0 {
+				t.Fatalf("message %d: nothing pending", i)
+			}
+			for _, b := range v {
+				wire.Write(b)
+			}
+			w.Sent()
+			if w.Buffered() != 0 {
+				t.Fatalf("message %d: %d bytes buffered after Sent", i, w.Buffered())
+			}
+		case 1: // the caller changes its mind
+			_ = w.Pending()
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.BytesWritten(); got != uint64(wire.Len()) {
+		t.Errorf("BytesWritten %d, wire %d", got, wire.Len())
+	}
+	r := NewReader(&wire, 1<<20)
+	r.chunkSize = 4096
+	for i, m := range want {
+		got, err := r.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got.Type != m.Type || got.Timestamp != m.Timestamp || !bytes.Equal(got.Payload, m.Payload) {
+			t.Fatalf("message %d: got ts %d len %d, want ts %d len %d", i, got.Timestamp, len(got.Payload), m.Timestamp, len(m.Payload))
+		}
+	}
+	if _, err := r.ReadMessage(); err != io.EOF {
+		t.Errorf("after the last message: %v, want EOF", err)
+	}
+}
