@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,7 +122,7 @@ func TestSlowSubscriberDropsToKeyframeThenOverflows(t *testing.T) {
 	pub := &testPublisher{}
 	s, _ := reg.Publish("s", pub)
 	overflowed := 0
-	sub := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: time.Hour}, func() {}, func() { overflowed++ })
+	sub := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: time.Hour}, func(Batch) {}, func() { overflowed++ })
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestSlowSubscriberDropsToKeyframeThenOverflows(t *testing.T) {
 	}
 
 	// A subscriber that never drains is dropped after MaxLag.
-	stuck := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: 10 * time.Millisecond}, func() {}, func() { overflowed++ })
+	stuck := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: 10 * time.Millisecond}, func(Batch) {}, func() { overflowed++ })
 	if _, err := reg.Subscribe("s", stuck, true); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestTakeover(t *testing.T) {
 		t.Fatalf("publish over a live publisher: %v", err)
 	}
 	a.silence = 2 * time.Second
-	sub := NewSubscriber(SubscriberConfig{}, func() {}, nil)
+	sub := NewSubscriber(SubscriberConfig{}, func(Batch) {}, nil)
 	if _, err := reg.Subscribe("s", sub, false); err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +289,7 @@ func TestSubscriberRingGrowsToItsBound(t *testing.T) {
 	reg := NewRegistry(Config{})
 	pub := &testPublisher{}
 	s, _ := reg.Publish("s", pub)
-	sub := NewSubscriber(SubscriberConfig{MaxFrames: 64, MaxBytes: 1 << 20}, func() {}, nil)
+	sub := NewSubscriber(SubscriberConfig{MaxFrames: 64, MaxBytes: 1 << 20}, func(Batch) {}, nil)
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -313,17 +314,17 @@ func TestMaxStreams(t *testing.T) {
 	if _, err := reg.Publish("a", &testPublisher{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Subscribe("b", NewSubscriber(SubscriberConfig{}, func() {}, nil), false); err != nil {
+	if _, err := reg.Subscribe("b", NewSubscriber(SubscriberConfig{}, func(Batch) {}, nil), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := reg.Publish("c", &testPublisher{}); !errors.Is(err, ErrTooManyStreams) {
 		t.Fatalf("third stream: %v, want ErrTooManyStreams", err)
 	}
-	if _, err := reg.Subscribe("d", NewSubscriber(SubscriberConfig{}, func() {}, nil), false); !errors.Is(err, ErrTooManyStreams) {
+	if _, err := reg.Subscribe("d", NewSubscriber(SubscriberConfig{}, func(Batch) {}, nil), false); !errors.Is(err, ErrTooManyStreams) {
 		t.Fatalf("fourth stream: %v, want ErrTooManyStreams", err)
 	}
 	// An existing stream still takes players.
-	if _, err := reg.Subscribe("a", NewSubscriber(SubscriberConfig{}, func() {}, nil), true); err != nil {
+	if _, err := reg.Subscribe("a", NewSubscriber(SubscriberConfig{}, func(Batch) {}, nil), true); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -339,7 +340,7 @@ func countedSubscriber(t *testing.T) (*Stream, *testPublisher, *Subscriber, *ato
 		t.Fatal(err)
 	}
 	signals := new(atomic.Int32)
-	sub := NewSubscriber(SubscriberConfig{}, func() { signals.Add(1) }, nil)
+	sub := NewSubscriber(SubscriberConfig{}, func(Batch) { signals.Add(1) }, nil)
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +465,7 @@ func TestParallelSignal(t *testing.T) {
 			lastSignalled := make(chan struct{}, 1) // the last subscriber's signal
 			subs := make([]*Subscriber, tt.subs)
 			for i := range subs {
-				notify := func() {
+				notify := func(Batch) {
 					counts[i].Add(1)
 					if !armed.Load() {
 						return
@@ -504,6 +505,114 @@ func TestParallelSignal(t *testing.T) {
 			}
 			if tt.parts == 1 && len(lastSignalled) != 1 {
 				t.Fatal("the last subscriber was not signalled")
+			}
+		})
+	}
+}
+
+// recordingBatch is a Batch that counts what was gathered into it.
+type recordingBatch struct {
+	mu       sync.Mutex
+	notified int // notify calls before Flush
+	flushed  int // Flush calls
+	late     int // notify calls after Flush
+}
+
+func (b *recordingBatch) Flush() {
+	b.mu.Lock()
+	b.flushed++
+	b.mu.Unlock()
+}
+
+// TestBatchPerShare: each goroutine signalling a share of a fan-out takes
+// a batch of its own from Config.Batch, hands it to every notify of its
+// share and flushes it once after the last, before Write returns; without
+// a batch to take, notify gets nil. Outside a fan-out (joining a live
+// stream) notify gets nil too.
+func TestBatchPerShare(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		parallel int
+		subs     int
+		batches  bool
+		shares   int
+	}{
+		{"one share", 1, 40, true, 1},
+		{"two shares", 2, 2 * minParallelShare, true, 2},
+		{"no batch to take", 2, 2 * minParallelShare, false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var taken []*recordingBatch
+			cfg := Config{Parallel: tt.parallel, Batch: func() Batch {
+				if !tt.batches {
+					return nil
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				b := &recordingBatch{}
+				taken = append(taken, b)
+				return b
+			}}
+			reg := NewRegistry(cfg)
+			pub := &testPublisher{}
+			s, err := reg.Publish("s", pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Unpublish(pub)
+			s.Write(pub, video(true, 10))
+			got := make([]Batch, tt.subs)
+			var live atomic.Bool
+			for i := range got {
+				sub := NewSubscriber(SubscriberConfig{}, func(b Batch) {
+					if !live.Load() {
+						if b != nil {
+							t.Error("joining a live stream signalled with a batch")
+						}
+						return
+					}
+					got[i] = b
+					if rb, ok := b.(*recordingBatch); ok {
+						rb.mu.Lock()
+						if rb.flushed > 0 {
+							rb.late++
+						}
+						rb.notified++
+						rb.mu.Unlock()
+					}
+				}, nil)
+				if _, err := reg.Subscribe("s", sub, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mu.Lock()
+			taken = nil // joining took none; count the frame's
+			mu.Unlock()
+			live.Store(true)
+			s.Write(pub, video(false, 10))
+			mu.Lock()
+			defer mu.Unlock()
+			if len(taken) != tt.shares {
+				t.Fatalf("%d batches taken, want %d", len(taken), tt.shares)
+			}
+			total := 0
+			for i, b := range taken {
+				if b.flushed != 1 || b.late != 0 {
+					t.Errorf("batch %d flushed %d times, %d notifies after the flush", i, b.flushed, b.late)
+				}
+				total += b.notified
+			}
+			if tt.batches && total != tt.subs {
+				t.Errorf("%d notifies with a batch, want %d", total, tt.subs)
+			}
+			for i, b := range got {
+				if (b == nil) == tt.batches {
+					t.Fatalf("subscriber %d got batch %v", i, b)
+				}
+				if share := tt.subs / max(tt.shares, 1); tt.batches && i%share != 0 && b != got[i-1] {
+					t.Fatalf("subscribers %d and %d of one share got different batches", i-1, i)
+				}
 			}
 		})
 	}

@@ -134,7 +134,7 @@ func TestMergedWrites(t *testing.T) {
 	)
 	subs := make([]*Subscriber, nsubs)
 	for i := range subs {
-		subs[i] = NewSubscriber(SubscriberConfig{}, func() {
+		subs[i] = NewSubscriber(SubscriberConfig{}, func(Batch) {
 			time.Sleep(time.Millisecond)
 			mu.Lock()
 			defer mu.Unlock()

@@ -64,6 +64,10 @@ type Config struct {
 	// A fan-out that would keep all of them busy past parallelBudget runs
 	// on one.
 	Parallel int
+	// Batch, when set, gives each goroutine signalling a share of a
+	// fan-out a Batch for its subscribers' notify functions (nil when it
+	// has none to give).
+	Batch func() Batch
 }
 
 // Events receives stream lifecycle notifications for monitoring. Its
@@ -151,7 +155,7 @@ func (r *Registry) Subscribe(name string, sub *Subscriber, mustExist bool) (*Str
 	s, replayed, err := r.subscribe(name, sub, mustExist)
 	if replayed {
 		// Outside the locks: the consumer may start writing at once.
-		sub.signal()
+		sub.notify(nil)
 	}
 	return s, err
 }

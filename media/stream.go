@@ -228,13 +228,13 @@ func (s *Stream) signalReady() {
 			s.helpers[n] <- ready[lo:min(lo+share, len(ready))]
 			n++
 		}
-		signalAll(ready[:share])
+		signalAll(ready[:share], s.reg.takeBatch())
 		for range n {
 			<-s.helped
 		}
 	} else {
 		parts = 1
-		signalAll(ready)
+		signalAll(ready, s.reg.takeBatch())
 	}
 	if len(ready) > 0 {
 		s.fanCost = time.Since(start) * time.Duration(parts)
@@ -261,14 +261,14 @@ func (s *Stream) startHelpers(n int) {
 	for len(s.helpers) < n {
 		work := make(chan []*Subscriber)
 		s.helpers = append(s.helpers, work)
-		go help(work, s.helped)
+		go help(work, s.helped, s.reg)
 	}
 }
 
 // help signals each share it is given until work is closed.
-func help(work <-chan []*Subscriber, helped chan<- struct{}) {
+func help(work <-chan []*Subscriber, helped chan<- struct{}, reg *Registry) {
 	for part := range work {
-		signalAll(part)
+		signalAll(part, reg.takeBatch())
 		helped <- struct{}{}
 	}
 }
@@ -287,12 +287,6 @@ func (s *Stream) stopHelpers() {
 // costs a system call (tens of microseconds with the kernel's loopback
 // delivery), waking a helper a few.
 const minParallelShare = 32
-
-func signalAll(subs []*Subscriber) {
-	for _, sub := range subs {
-		sub.signal()
-	}
-}
 
 // cache keeps what a late joiner needs: metadata, sequence headers and the
 // frames since the last keyframe.

@@ -62,8 +62,9 @@ type Subscriber struct {
 	cfg SubscriberConfig
 	// notify tells the consumer there is something to pop. It must not
 	// block and must not call back into the stream (it may write to the
-	// consumer's socket, but only without waiting).
-	notify func()
+	// consumer's socket, but only without waiting). In a fan-out it gets
+	// the signalling goroutine's Batch, else nil.
+	notify func(Batch)
 	// onOverflow is called once, from the publisher's goroutine, when the
 	// subscriber has been dropping for longer than MaxLag. It must not block.
 	onOverflow func()
@@ -87,15 +88,15 @@ type Subscriber struct {
 
 // NewSubscriber makes a subscriber that calls notify when it has something
 // to pop. onOverflow may be nil.
-func NewSubscriber(cfg SubscriberConfig, notify func(), onOverflow func()) *Subscriber {
+func NewSubscriber(cfg SubscriberConfig, notify func(Batch), onOverflow func()) *Subscriber {
 	cfg = cfg.withDefaults()
 	return &Subscriber{cfg: cfg, notify: notify, onOverflow: onOverflow, index: -1, ring: make([]Entry, min(initialRing, cfg.MaxFrames))}
 }
 
 // ChanNotify returns a notify function for NewSubscriber that signals ch
 // without blocking, for a consumer that waits on a channel.
-func ChanNotify(ch chan<- struct{}) func() {
-	return func() {
+func ChanNotify(ch chan<- struct{}) func(Batch) {
+	return func(Batch) {
 		select {
 		case ch <- struct{}{}:
 		default:
@@ -196,8 +197,6 @@ func (s *Subscriber) Reset() {
 	s.needKey = true
 }
 
-func (s *Subscriber) signal() { s.notify() }
-
 // put appends e; the caller holds s.mu and has checked for room.
 func (s *Subscriber) put(e Entry) {
 	s.ring[(s.head+s.n)&(len(s.ring)-1)] = e
@@ -223,7 +222,7 @@ func (s *Subscriber) pushEvent(ev Event) {
 		s.needKey = true
 	}
 	s.mu.Unlock()
-	s.signal()
+	s.notify(nil)
 }
 
 // discardLocked drops the oldest entry of a full queue.

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
@@ -369,8 +370,9 @@ func (c *rtmfpConn) syncStream(stream uint32) error {
 // (Session.Flush), so a player that keeps up costs no goroutine wake-up of
 // its own. Anything that
 // may wait (commands, sequence headers, opening a stream's flows, the
-// close) is handed, with what follows it, to a sender goroutine.
-func (c *rtmfpConn) kick() {
+// close) is handed, with what follows it, to a sender goroutine. A
+// fan-out's batch is not used: the session batches its own packets.
+func (c *rtmfpConn) kick(media.Batch) {
 	if c.closed.Load() {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 	"github.com/nimbus-media/nimbus/server/netconn"
@@ -51,11 +52,16 @@ type rtmpConn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	lastRead   atomic.Int64 // unix nanoseconds of the last byte received
-	bytesIn    atomic.Uint64
-	bytesOut   atomic.Uint64
-	closeOnce  sync.Once
-	closed     atomic.Bool  // set by Close; cheaper than ctx.Err on the send path
+	lastRead  atomic.Int64 // unix nanoseconds of the last byte received
+	bytesIn   atomic.Uint64
+	bytesOut  atomic.Uint64
+	closeOnce sync.Once
+	closed    atomic.Bool // set by Close; cheaper than ctx.Err on the send path
+	// lent is sockLent while a send batch holds the socket's descriptor
+	// for a write, with closeWanted added when Close came meanwhile: the
+	// batch then closes the socket once done with it, so that the number
+	// cannot be reused for another connection's socket in between.
+	lent       atomic.Int32
 	peerWindow uint32       // reader goroutine only
 	lastAck    uint64       // reader goroutine only
 	reader     *rtmp.Reader // reader goroutine only
@@ -117,7 +123,9 @@ func (c *rtmpConn) Close(cause error) {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.cancel(cause)
-		_ = c.nc.Close()
+		if !c.lent.CompareAndSwap(sockLent, sockLent|closeWanted) {
+			_ = c.nc.Close()
+		}
 		if c.poller != nil {
 			c.poller.wake(c) // a parked reader ends the connection
 		}
@@ -373,7 +381,7 @@ func csidFor(m *protocol.Message) uint32 {
 // waits for room under the write deadline and keeps sending until the
 // outbox is empty; the subscriber queues meanwhile hold, and past their
 // bound drop, the player's media. Over TLS every send is handed off.
-func (c *rtmpConn) kick() {
+func (c *rtmpConn) kick(b media.Batch) {
 	if c.closed.Load() {
 		return // closed: the reader goroutine is releasing the streams
 	}
@@ -384,28 +392,108 @@ func (c *rtmpConn) kick() {
 		c.sender.goSend(func() { c.send(true) })
 		return
 	}
+	if sb, ok := b.(*sendBatch); ok && c.deferSend(sb) {
+		return
+	}
 	c.send(false)
 }
 
 // send drains the outbox while it holds the sender role and gives the role
 // up when the outbox is empty, or hands it off when the socket is full.
 func (c *rtmpConn) send(blocking bool) {
-	for {
-		err := c.drain(blocking)
-		if errors.Is(err, errSocketFull) {
-			c.sender.goSend(func() { c.send(true) })
-			return
+	for c.drained(c.drain(blocking)) {
+	}
+}
+
+// drained deals with how a drain ended, holding the sender role, and
+// reports whether the caller is to drain again (more was queued meanwhile).
+func (c *rtmpConn) drained(err error) bool {
+	if errors.Is(err, errSocketFull) {
+		c.sender.goSend(func() { c.send(true) })
+		return false
+	}
+	if err != nil {
+		// Close does not wait for locks: this may run in a
+		// publisher's goroutine, inside the stream's fan-out.
+		c.Close(err)
+		c.sender.drop()
+		return false
+	}
+	return c.sender.release()
+}
+
+// deferSend drains the outbox into the chunk writer like a non-blocking
+// drain, but leaves the write to the fan-out's batch, which makes it
+// together with the other players' and then calls sent. It reports false,
+// having done nothing, when the socket needs a drain of its own: in
+// blocking mode, or with bytes left over from an earlier write.
+func (c *rtmpConn) deferSend(sb *sendBatch) bool {
+	if c.sock.blocking || len(c.sock.pending) > 0 {
+		return false
+	}
+	err := c.fill(false)
+	if err == nil {
+		// The writer may have flushed a large backlog itself, and the
+		// socket left some of it over: the rest goes after that.
+		if vec := c.w.Pending(); len(vec) > 0 && len(c.sock.pending) == 0 && sb.add(c, vec) {
+			return true
 		}
-		if err != nil {
-			// Close does not wait for locks: this may run in a
-			// publisher's goroutine, inside the stream's fan-out.
-			c.Close(err)
-			c.sender.drop()
-			return
-		}
-		if !c.sender.release() {
-			return
-		}
+		err = c.w.Flush()
+	}
+	if c.drained(c.flushed(err)) {
+		c.send(false)
+	}
+	return true
+}
+
+// sent finishes a write that a batch made of the chunk writer's pending
+// vector: written bytes went, and the socket keeps the rest for later;
+// err failed the write.
+func (c *rtmpConn) sent(vec net.Buffers, written int, err error) {
+	if err == nil {
+		c.sock.keep(vec, int64(written))
+	}
+	c.w.Sent()
+	if c.drained(c.flushed(err)) {
+		c.send(false)
+	}
+}
+
+// sendDirect writes the chunk writer's pending vector itself, for a batch
+// that could not.
+func (c *rtmpConn) sendDirect() {
+	if c.drained(c.flushed(c.w.Flush())) {
+		c.send(false)
+	}
+}
+
+// Values of rtmpConn.lent.
+const (
+	sockLent    = 1
+	closeWanted = 2
+)
+
+// lend keeps the socket open for a batch's write until unlend; false when
+// the connection has closed.
+func (c *rtmpConn) lend() bool {
+	c.lent.Store(sockLent)
+	if !c.closed.Load() {
+		return true
+	}
+	if !c.lent.CompareAndSwap(sockLent, 0) {
+		// Close saw the socket lent and left closing it to us.
+		c.lent.Store(0)
+		_ = c.nc.Close()
+	}
+	return false
+}
+
+// unlend ends a batch's hold on the socket, closing it if Close came
+// meanwhile.
+func (c *rtmpConn) unlend() {
+	if !c.lent.CompareAndSwap(sockLent, 0) {
+		c.lent.Store(0)
+		_ = c.nc.Close()
 	}
 }
 
@@ -414,7 +502,18 @@ var errSocketFull = errors.New("rtmp: socket full")
 
 // drain writes the outbox out. Non-blocking, it stops with errSocketFull
 // as soon as the socket leaves something over.
-func (c *rtmpConn) drain(blocking bool) (err error) {
+func (c *rtmpConn) drain(blocking bool) error {
+	if err := c.fill(blocking); err != nil {
+		return c.flushed(err)
+	}
+	return c.flushed(c.w.Flush())
+}
+
+// fill takes the outbox's messages into the chunk writer, after writing
+// what an earlier non-blocking write left over; it stops taking them once
+// the socket leaves something over again (the writer flushes by itself
+// past a threshold).
+func (c *rtmpConn) fill(blocking bool) error {
 	if c.closed.Load() {
 		return context.Cause(c.ctx)
 	}
@@ -440,10 +539,6 @@ func (c *rtmpConn) drain(blocking bool) (err error) {
 			}
 		}
 	}
-	defer func() {
-		c.bytesOut.Add(c.w.BytesWritten() - c.flushedOut)
-		c.flushedOut = c.w.BytesWritten()
-	}()
 	if done, err := c.sock.flushPending(); err != nil || !done {
 		return cmp.Or(err, errSocketFull)
 	}
@@ -466,13 +561,22 @@ func (c *rtmpConn) drain(blocking bool) (err error) {
 			break
 		}
 	}
-	if err := c.w.Flush(); err != nil {
+	return nil
+}
+
+// flushed ends a drain whose fill and flush (or batched write) came back
+// with err: errSocketFull when the socket left something over, the
+// outbox's close reason once everything went after CloseAfterFlush.
+func (c *rtmpConn) flushed(err error) error {
+	c.bytesOut.Add(c.w.BytesWritten() - c.flushedOut)
+	c.flushedOut = c.w.BytesWritten()
+	if err != nil {
 		return err
 	}
 	if len(c.sock.pending) > 0 {
 		return errSocketFull
 	}
-	return out.Closing()
+	return c.core.Outbox().Closing()
 }
 
 // writeOne hands one outgoing message to the chunk writer: live frames as

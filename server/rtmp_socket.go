@@ -19,7 +19,11 @@ type rtmpSocket struct {
 	// rc reads and writes without the net package's poll bookkeeping;
 	// nil when the connection cannot (TLS, or a platform without direct
 	// calls here).
-	rc       syscall.RawConn
+	rc syscall.RawConn
+	// fd is the socket's descriptor, for writes that a batch makes
+	// (sendBatch) while the connection keeps the socket open for it
+	// (rtmpConn.lend); -1 without rc.
+	fd       int32
 	blocking bool
 	pending  []byte
 	one      [1][]byte // a one-buffer vector, so that Write and flushPending do not allocate
@@ -41,9 +45,9 @@ type rtmpSocket struct {
 }
 
 func newRTMPSocket(nc net.Conn) *rtmpSocket {
-	s := &rtmpSocket{nc: nc, blocking: true}
+	s := &rtmpSocket{nc: nc, blocking: true, fd: -1}
 	if tc, ok := nc.(*net.TCPConn); ok && directWrites {
-		if rc, err := tc.SyscallConn(); err == nil {
+		if rc, err := tc.SyscallConn(); err == nil && rc.Control(func(fd uintptr) { s.fd = int32(fd) }) == nil {
 			s.rc = rc
 			s.queuedInputFn = s.queuedInputControl
 			s.writevFn = s.writevControl
@@ -103,7 +107,15 @@ func (s *rtmpSocket) WriteBuffers(v *net.Buffers) (int64, error) {
 		}
 		skip = int64(n)
 	}
-	for _, b := range *v {
+	s.keep(*v, skip)
+	*v = (*v)[len(*v):]
+	return total, nil
+}
+
+// keep copies what is left of v after its first skip bytes to pending,
+// for a write that the socket took only that much of.
+func (s *rtmpSocket) keep(v net.Buffers, skip int64) {
+	for _, b := range v {
 		if skip >= int64(len(b)) {
 			skip -= int64(len(b))
 			continue
@@ -111,8 +123,6 @@ func (s *rtmpSocket) WriteBuffers(v *net.Buffers) (int64, error) {
 		s.pending = append(s.pending, b[skip:]...)
 		skip = 0
 	}
-	*v = (*v)[len(*v):]
-	return total, nil
 }
 
 // flushPending writes what an earlier non-blocking write left over; in

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,9 @@ type Server struct {
 	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
 	admit   *admission
 	nextID  atomic.Uint64
+	// batches gathers the fan-outs' RTMP writes into io_uring batches;
+	// nil with media.io_uring off.
+	batches *batchPool
 	web     *web.Server // nil when http.listen is empty
 	webErr  error
 
@@ -185,6 +189,11 @@ func New(cfg Config, log *zap.Logger) *Server {
 			events = s.web
 		}
 	}
+	var batch func() media.Batch
+	if cfg.Media.IOURing {
+		s.batches = newBatchPool(log.Named("rtmp"), 8*runtime.GOMAXPROCS(0))
+		batch = s.batches.get
+	}
 	s.apps = apps.NewRegistry(apps.Config{
 		Apps: names, Events: events, Media: media.Config{
 			GOPCache:         cfg.Media.GOPCache,
@@ -195,6 +204,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 			AudioBatch:       cfg.Media.AudioBatch.Duration,
 			MergeWrites:      cfg.Media.MergeWrites.Duration,
 			MergeAbove:       cfg.Media.MergeAbove,
+			Batch:            batch,
 		},
 		Dir:                 cfg.AppsDir,
 		IdleTimeout:         cfg.AppIdleTimeout.Duration,
@@ -360,6 +370,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.sessions.Wait()
 	stopApps()
 	<-appsDone
+	if s.batches != nil {
+		s.batches.close() // no fan-out runs any more
+	}
 	stopWeb()
 	if werr := <-webDone; werr != nil && err == nil {
 		err = werr

@@ -34,7 +34,7 @@ type Outgoing struct {
 // whichever goroutine holds its sender role.
 type Outbox struct {
 	maxBytes int
-	notify   func()
+	notify   func(media.Batch)
 
 	mu      sync.Mutex
 	ctrl    []protocol.Message
@@ -52,13 +52,17 @@ func NewOutbox(maxBytes int) *Outbox {
 
 // SetNotify makes fn what is called whenever there is something to send.
 // fn may write to the socket there and then (from a publisher's goroutine
-// too), but must not block or take locks of the stream or the outbox.
-// Call it before the connection is served; until then nothing is told.
-func (o *Outbox) SetNotify(fn func()) { o.notify = fn }
+// too), or gather the write into the fan-out's batch when it gets one
+// (media.Batch), but must not block or take locks of the stream or the
+// outbox. Call it before the connection is served; until then nothing is
+// told.
+func (o *Outbox) SetNotify(fn func(media.Batch)) { o.notify = fn }
 
-func (o *Outbox) signal() {
+// signal tells the transport there is something to send; b is the
+// fan-out's batch when a stream signals, else nil.
+func (o *Outbox) signal(b media.Batch) {
 	if o.notify != nil {
-		o.notify()
+		o.notify(b)
 	}
 }
 
@@ -72,7 +76,7 @@ func (o *Outbox) Push(m protocol.Message) error {
 	o.ctrl = append(o.ctrl, m)
 	o.bytes += len(m.Payload)
 	o.mu.Unlock()
-	o.signal()
+	o.signal(nil)
 	return nil
 }
 
@@ -84,7 +88,7 @@ func (o *Outbox) CloseAfterFlush(cause error) {
 		o.closing = cause
 	}
 	o.mu.Unlock()
-	o.signal()
+	o.signal(nil)
 }
 
 // Closing returns the close cause once the command queue is empty after
@@ -150,7 +154,7 @@ func (o *Outbox) addPlay(p *play) {
 	o.mu.Lock()
 	o.plays = append(o.plays, p)
 	o.mu.Unlock()
-	o.signal()
+	o.signal(nil)
 }
 
 func (o *Outbox) removePlay(p *play) {
@@ -169,7 +173,7 @@ func (o *Outbox) withPlay(fn func()) {
 	o.mu.Lock()
 	fn()
 	o.mu.Unlock()
-	o.signal()
+	o.signal(nil)
 }
 
 // play is one NetStream playing a live stream. Its flags are guarded by the

@@ -1,0 +1,248 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nimbus-media/nimbus/internal/testtools"
+	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/protocol"
+	"github.com/nimbus-media/nimbus/protocol/rtmp"
+)
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server, client *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return s.(*net.TCPConn), c.(*net.TCPConn)
+}
+
+func socketFD(t *testing.T, c *net.TCPConn) int32 {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd int32
+	if err := rc.Control(func(f uintptr) { fd = int32(f) }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// TestURingSendmsgs: one io_uring_enter sends on several sockets; each
+// result is what sendmsg would have returned: the bytes of a vector in
+// full, the part that a socket with small buffers took, -EAGAIN from a
+// full one, -EBADF for a descriptor that is not open. The peers read
+// exactly the bytes reported.
+func TestURingSendmsgs(t *testing.T) {
+	r, err := newURing(8)
+	if err != nil {
+		t.Skipf("io_uring unavailable here: %v", err) // the server then writes with writev (TestBatchedFanout)
+	}
+	defer r.close()
+	okS, okC := tcpPair(t)
+	smallS, smallC := tcpPair(t)
+	if err := smallS.SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	if err := smallC.SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	fullS, fullC := tcpPair(t)
+	filled := fill(t, fullS)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB: more than the small buffers hold
+	head, body := []byte("head:"), []byte("the body of the message")
+
+	// Heap arrays, as sendBatch's are.
+	iovs := new([3]syscall.Iovec)
+	msgs := new([4]syscall.Msghdr)
+	iovs[0].Base, iovs[1].Base, iovs[2].Base = &head[0], &body[0], &big[0]
+	iovs[0].SetLen(len(head))
+	iovs[1].SetLen(len(body))
+	iovs[2].SetLen(len(big))
+	msgs[0].Iov, msgs[1].Iov, msgs[2].Iov, msgs[3].Iov = &iovs[0], &iovs[2], &iovs[0], &iovs[0]
+	setLen(&msgs[0].Iovlen, 2)
+	setLen(&msgs[1].Iovlen, 1)
+	setLen(&msgs[2].Iovlen, 2)
+	setLen(&msgs[3].Iovlen, 2)
+	fds := []int32{socketFD(t, okS), socketFD(t, smallS), socketFD(t, fullS), 1 << 20}
+	res := make([]int32, 4)
+	if submitted, err := r.sendmsgs(fds, msgs[:], res); err != nil || !submitted {
+		t.Fatalf("sendmsgs: submitted %v, %v", submitted, err)
+	}
+	if want := int32(len(head) + len(body)); res[0] != want {
+		t.Errorf("whole vector: %d, want %d", res[0], want)
+	}
+	if res[1] <= 0 || int(res[1]) >= len(big) {
+		t.Errorf("socket with small buffers took %d of %d bytes, want a part", res[1], len(big))
+	}
+	if res[2] != -int32(syscall.EAGAIN) {
+		t.Errorf("full socket: %d, want -EAGAIN", res[2])
+	}
+	if res[3] != -int32(syscall.EBADF) {
+		t.Errorf("closed descriptor: %d, want -EBADF", res[3])
+	}
+
+	readExactly(t, okC, append(head, body...))
+	readExactly(t, smallC, big[:max(res[1], 0)])
+	readExactly(t, fullC, filled)
+}
+
+// fill writes to c until its buffers are full and returns what it wrote.
+func fill(t *testing.T, c *net.TCPConn) []byte {
+	t.Helper()
+	chunk := bytes.Repeat([]byte{'f'}, 64<<10)
+	var all []byte
+	for {
+		_ = c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := c.Write(chunk)
+		all = append(all, chunk[:n]...)
+		if isTimeout(err) {
+			_ = c.SetWriteDeadline(time.Time{})
+			return all
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readExactly reads want from c and then checks that nothing follows.
+func readExactly(t *testing.T, c *net.TCPConn, want []byte) {
+	t.Helper()
+	got := make([]byte, len(want))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("peer read %d bytes (%v), not the %d sent", len(got), err, len(want))
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || !isTimeout(err) {
+		t.Errorf("the peer read %d more bytes (%v) than were reported sent", n, err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestCloseWhileLent: a connection closed while a batch holds its socket
+// keeps the socket open until the batch is done with it, so that the
+// descriptor cannot be reused meanwhile; then the socket closes. A
+// connection already closed is not lent.
+func TestCloseWhileLent(t *testing.T) {
+	s, peer := tcpPair(t)
+	c := newRTMPConn("1", s, "rtmp", Defaults().RTMP, nil, nil)
+	if !c.lend() {
+		t.Fatal("an open connection was not lent")
+	}
+	c.Close(errors.New("closed by the test"))
+	if n, err := syscall.Write(int(c.sock.fd), []byte("still open")); err != nil || n != 10 {
+		t.Fatalf("write to the lent socket after Close: %d, %v", n, err)
+	}
+	c.unlend()
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(peer)
+	if err != nil || string(got) != "still open" {
+		t.Fatalf("peer read %q, %v; want the write, then EOF", got, err)
+	}
+	if c.lend() {
+		t.Error("a closed connection was lent")
+	}
+	if c.lent.Load() != 0 {
+		t.Errorf("lent = %d after a refused lend", c.lent.Load())
+	}
+}
+
+// TestBatchedFanout: players of one stream get every frame intact and in
+// order, with the fan-out's writes gathered into io_uring batches and
+// with them written one by one (media.io_uring off).
+func TestBatchedFanout(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		name := map[bool]string{true: "io_uring", false: "writev"}[on]
+		t.Run(name, func(t *testing.T) {
+			ts := startServer(t, func(c *Config) { c.Media.IOURing = on })
+			pub, pid := startPublishing(t, ts, "b", rtmp.ClientConfig{})
+			const players, frames = 40, 60
+			type player struct {
+				c  *rtmp.Client
+				id uint32
+			}
+			ps := make([]player, players)
+			for i := range ps {
+				ps[i].c, ps[i].id = startPlaying(t, ts, "b", rtmp.ClientConfig{})
+			}
+			testtools.WaitFor(t, 5*time.Second, "the players to subscribe", func() bool {
+				return ts.stream(t, "b").Info().Subscribers == players
+			})
+			errs := make(chan error, players)
+			for _, p := range ps {
+				go func() { errs <- readFrames(p.c, p.id, frames) }()
+			}
+			send(t, pub, pid, protocol.TypeVideo, 0, avcSeqHeader())
+			for i := range frames {
+				send(t, pub, pid, protocol.TypeVideo, uint32(i*33), avcFrame(i%20 == 0, i, 3000+i*97))
+				time.Sleep(2 * time.Millisecond) // a live pace, which the players keep up with
+			}
+			for range ps {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !on {
+				if ts.batches != nil {
+					t.Error("a batch pool with io_uring off")
+				}
+				return
+			}
+			if _, err := newURing(8); err != nil {
+				t.Logf("io_uring unavailable here (%v): the writes went one by one", err)
+				return
+			}
+			if n := ts.batches.writes.Load(); n < players*frames/2 {
+				t.Errorf("%d writes through batches, want most of the %d", n, players*frames)
+			}
+		})
+	}
+}
+
+// readFrames reads until the video frames 0..frames-1 came, checking
+// each against what the publisher sent.
+func readFrames(c *rtmp.Client, id uint32, frames int) error {
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	next := 0
+	for next < frames {
+		m, err := c.ReadMessage()
+		if err != nil {
+			return err
+		}
+		if m.StreamID != id || m.Type != protocol.TypeVideo || media.ParseVideo(m.Payload).SeqHeader {
+			continue
+		}
+		if want := avcFrame(next%20 == 0, next, 3000+next*97); !bytes.Equal(m.Payload, want) || m.Timestamp != uint32(next*33) {
+			return errors.New("a frame came damaged or out of order")
+		}
+		next++
+	}
+	return nil
+}
