@@ -29,6 +29,14 @@
 // network only from an idle core: a server at its limit then fans out on
 // one goroutine and leaves the other cores to input.
 //
+// Batches. A notify function also gets the signalling goroutine's Batch
+// (Config.Batch), which is flushed once the goroutine's share has been
+// notified: a transport may prepare its write in notify and leave it to
+// the batch. The server's RTMP transport does, and its batch sends dozens
+// of players' writes with one io_uring system call, which costs a third
+// less CPU than as many writev calls on the benchmark machine, where
+// entering the kernel is dear.
+//
 // Merged writes. A write costs about the same whatever it carries, so a
 // stream whose fan-out would fill most of the frame interval on one core
 // (Config.MergeAbove, measured from the fan-out's own timing) writes each

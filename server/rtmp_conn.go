@@ -423,7 +423,7 @@ func (c *rtmpConn) drained(err error) bool {
 }
 
 // deferSend drains the outbox into the chunk writer like a non-blocking
-// drain, but leaves the write to the fan-out's batch, which makes it
+// drain, but hands the write to the fan-out's batch, which makes it
 // together with the other players' and then calls sent. It reports false,
 // having done nothing, when the socket needs a drain of its own: in
 // blocking mode, or with bytes left over from an earlier write.
@@ -432,39 +432,44 @@ func (c *rtmpConn) deferSend(sb *sendBatch) bool {
 		return false
 	}
 	err := c.fill(false)
+	if err == nil && len(c.sock.pending) == 0 {
+		sb.add(c)
+		return true
+	}
+	// The writer flushed a large backlog itself and the socket left some
+	// of it over (or fill failed): the rest goes after that.
 	if err == nil {
-		// The writer may have flushed a large backlog itself, and the
-		// socket left some of it over: the rest goes after that.
-		if vec := c.w.Pending(); len(vec) > 0 && len(c.sock.pending) == 0 && sb.add(c, vec) {
-			return true
-		}
 		err = c.w.Flush()
 	}
-	if c.drained(c.flushed(err)) {
-		c.send(false)
-	}
+	c.finishSend(err)
 	return true
 }
 
-// sent finishes a write that a batch made of the chunk writer's pending
-// vector: written bytes went, and the socket keeps the rest for later;
-// err failed the write.
-func (c *rtmpConn) sent(vec net.Buffers, written int, err error) {
-	if err == nil {
-		c.sock.keep(vec, int64(written))
-	}
-	c.w.Sent()
+// finishSend ends a drain whose write came back with err, holding the
+// sender role, and drains again if more was queued meanwhile.
+func (c *rtmpConn) finishSend(err error) {
 	if c.drained(c.flushed(err)) {
 		c.send(false)
 	}
 }
 
-// sendDirect writes the chunk writer's pending vector itself, for a batch
-// that could not.
-func (c *rtmpConn) sendDirect() {
-	if c.drained(c.flushed(c.w.Flush())) {
-		c.send(false)
+// sent finishes a write that a batch made of the segments the chunk
+// writer handed out (Writer.Pending): written bytes went, and the socket
+// keeps the rest for later; err failed the write.
+func (c *rtmpConn) sent(segs net.Buffers, written int, err error) {
+	if err == nil {
+		c.sock.keep(segs, int64(written))
 	}
+	c.w.Sent()
+	c.finishSend(err)
+}
+
+// sendNow writes the segments the chunk writer handed out itself, for a
+// batch that could not.
+func (c *rtmpConn) sendNow(segs net.Buffers) {
+	_, err := c.sock.WriteBuffers(&segs)
+	c.w.Sent()
+	c.finishSend(err)
 }
 
 // Values of rtmpConn.lent.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -27,46 +28,61 @@ const (
 
 // sendBatch gathers the RTMP writes of one goroutine's share of a fan-out
 // (it is that share's media.Batch): each player's connection fills its
-// chunk writer when notified and leaves the write here (rtmpConn.kick),
+// chunk writer when notified and hands the write over (rtmpConn.kick),
 // and the writes go to the kernel batchEntries at a time, in one
 // io_uring_enter, when the batch fills or the share is done (Flush).
 // The arrays live in the batch, on the heap, because the kernel reads the
-// message headers and vectors after the goroutine that built them has
-// moved on.
+// message headers and vectors through plain addresses; the vectors'
+// pointers keep the bytes they point to alive until the writes are made.
 type sendBatch struct {
 	pool *batchPool
 	ring *uring
 	n    int // writes gathered
 	niov int // iovecs used
 
-	conns [batchEntries]*rtmpConn
-	vecs  [batchEntries]net.Buffers
-	fds   [batchEntries]int32
-	msgs  [batchEntries]syscall.Msghdr
-	res   [batchEntries]int32
-	iovs  [batchIovecs]syscall.Iovec
+	conns   [batchEntries]*rtmpConn
+	first   [batchEntries]int32 // each write's first iovec
+	fds     [batchEntries]int32
+	msgs    [batchEntries]syscall.Msghdr
+	res     [batchEntries]int32
+	iovs    [batchIovecs]syscall.Iovec
+	segs    net.Buffers // a chunk writer's segments, while add looks at them
+	segsOut net.Buffers // a gathered write's segments, while submit finishes it
 }
 
-// add gathers c's write of vec, which c's chunk writer holds until sent;
-// false leaves the write to c.
-func (b *sendBatch) add(c *rtmpConn, vec net.Buffers) bool {
-	segs := 0
-	for _, s := range vec {
+// add takes c's write: what c's chunk writer holds goes out with the
+// batch, or at once when the batch cannot take it.
+func (b *sendBatch) add(c *rtmpConn) {
+	if b.n == batchEntries {
+		b.submit()
+	}
+	b.segs = c.w.Pending(b.segs[:0])
+	count := 0
+	for _, s := range b.segs {
 		if len(s) > 0 {
-			segs++
+			count++
 		}
 	}
-	if segs == 0 || segs > batchMaxSegments {
-		return false
+	switch {
+	case count == 0:
+		c.w.Sent()
+		c.finishSend(nil)
+		return
+	case count > batchMaxSegments:
+		c.sendNow(b.segs)
+		clear(b.segs)
+		return
 	}
-	if b.n == batchEntries || b.niov+segs > batchIovecs {
+	if b.niov+count > batchIovecs {
 		b.submit()
 	}
 	if !c.lend() {
-		return false
+		c.sendNow(b.segs) // closed meanwhile: fails and ends the send
+		clear(b.segs)
+		return
 	}
 	first := b.niov
-	for _, s := range vec {
+	for _, s := range b.segs {
 		if len(s) > 0 {
 			iov := &b.iovs[b.niov]
 			iov.Base = &s[0]
@@ -74,11 +90,11 @@ func (b *sendBatch) add(c *rtmpConn, vec net.Buffers) bool {
 			b.niov++
 		}
 	}
+	clear(b.segs)
 	b.msgs[b.n] = syscall.Msghdr{Iov: &b.iovs[first]}
-	setLen(&b.msgs[b.n].Iovlen, segs)
-	b.conns[b.n], b.vecs[b.n], b.fds[b.n] = c, vec, c.sock.fd
+	setLen(&b.msgs[b.n].Iovlen, count)
+	b.conns[b.n], b.first[b.n], b.fds[b.n] = c, int32(first), c.sock.fd
 	b.n++
-	return true
 }
 
 // setLen sets a length field of a system call structure, whose type
@@ -99,8 +115,16 @@ func (b *sendBatch) submit() {
 		b.pool.writes.Add(uint64(n))
 	}
 	for i := range n {
-		c, vec := b.conns[i], b.vecs[i]
-		b.conns[i], b.vecs[i], b.msgs[i] = nil, nil, syscall.Msghdr{}
+		c := b.conns[i]
+		b.segsOut = b.segsOut[:0]
+		end := b.niov
+		if i+1 < n {
+			end = int(b.first[i+1])
+		}
+		for _, iov := range b.iovs[b.first[i]:end] {
+			b.segsOut = append(b.segsOut, unsafe.Slice(iov.Base, iov.Len))
+		}
+		b.conns[i], b.msgs[i] = nil, syscall.Msghdr{}
 		c.unlend()
 		switch {
 		case err == nil:
@@ -111,13 +135,14 @@ func (b *sendBatch) submit() {
 				werr = &net.OpError{Op: "write", Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(),
 					Err: os.NewSyscallError("sendmsg", errno)}
 			}
-			c.sent(vec, written, werr)
+			c.sent(b.segsOut, written, werr)
 		case !submitted:
-			c.sendDirect() // the kernel took nothing: write as without a batch
+			c.sendNow(b.segsOut) // the kernel took nothing: write as without a batch
 		default:
-			c.sent(vec, 0, err) // what went is unknown: the connection cannot go on
+			c.sent(b.segsOut, 0, err) // what went is unknown: the connection cannot go on
 		}
 	}
+	clear(b.segsOut)
 	clear(b.iovs[:b.niov]) // the frames are the collector's again
 	b.n, b.niov = 0, 0
 }

@@ -3,8 +3,6 @@
 package server
 
 import (
-	"net"
-
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/media"
@@ -14,7 +12,7 @@ import (
 // are none, and every write goes out when its player is notified.
 type sendBatch struct{}
 
-func (*sendBatch) add(*rtmpConn, net.Buffers) bool { return false }
+func (*sendBatch) add(c *rtmpConn) { c.sendNow(c.w.Pending(nil)) }
 
 // Flush implements media.Batch.
 func (*sendBatch) Flush() {}

@@ -237,47 +237,51 @@ func (w *Writer) Flush() error {
 // segment list goes back to the pool and, unless a write failed, the
 // buffer too.
 func (w *Writer) reset() {
-	clear(w.vec) // drop references to shared chunk buffers
-	if w.vecp != nil && cap(w.vec) <= writerKeptSegments {
-		// Between flushes the list goes back to the pool: a server
-		// holds thousands of Writers.
-		*w.vecp = w.vec[:0]
-		writerVectors.Put(w.vecp)
-	}
-	w.vecp = nil
-	w.vec, w.buf, w.mark, w.queued = nil, w.buf[:0], 0, 0
+	w.putVector()
+	w.buf, w.mark, w.queued = w.buf[:0], 0, 0
 	if w.err == nil {
 		w.returnBuffer()
 	}
 }
 
-// Pending returns what is buffered as one vector, for a caller that makes
-// the write itself (a server gathering many connections' writes into one
-// system call), or nil when nothing is or the Writer has failed. Until
-// Sent, the vector's buffers stay as they are and the Writer takes no
-// messages; Flush instead of Sent writes the vector through the
-// connection after all.
-func (w *Writer) Pending() net.Buffers {
+// Pending appends what is buffered to dst, as the segments of one vector
+// write, for a caller that makes the write itself (a server gathering many
+// connections' writes into one system call), and returns it; nothing is
+// appended when nothing is buffered or the Writer has failed. The Writer
+// keeps no list of the segments (a server gathering thousands of writes
+// would otherwise hold a list per connection), but until Sent it takes no
+// messages and its buffer, which segments may point into, stays as it is.
+func (w *Writer) Pending(dst net.Buffers) net.Buffers {
 	if w.err != nil || w.Buffered() == 0 {
-		return nil
+		return dst
 	}
-	if w.vecp == nil {
-		w.vecp = writerVectors.Get().(*net.Buffers)
-		w.vec = (*w.vecp)[:0]
-	}
+	dst = append(dst, w.vec...)
 	if w.mark < len(w.buf) {
-		w.vec = append(w.vec, w.buf[w.mark:])
+		dst = append(dst, w.buf[w.mark:])
 		w.mark = len(w.buf)
 	}
-	return w.vec
+	w.putVector()
+	return dst
 }
 
-// Sent records that the vector from Pending was written, all of it (a
-// connection that takes less keeps the rest itself), and empties the
+// Sent records that the segments from Pending were written, all of them
+// (a connection that takes less keeps the rest itself), and empties the
 // Writer for the next messages.
 func (w *Writer) Sent() {
 	w.written += uint64(len(w.buf) + w.queued)
 	w.reset()
+}
+
+// putVector gives the segment list back to the pool, unless it grew past
+// what the pool keeps: between flushes a Writer holds none (a server
+// holds thousands of Writers).
+func (w *Writer) putVector() {
+	clear(w.vec) // drop references to shared chunk buffers
+	if w.vecp != nil && cap(w.vec) <= writerKeptSegments {
+		*w.vecp = w.vec[:0]
+		writerVectors.Put(w.vecp)
+	}
+	w.vecp, w.vec = nil, nil
 }
 
 // write writes p to the connection, recording the first error.

@@ -43,7 +43,10 @@
 // slices to the connection in one vectored write — writev on a TCP
 // connection, or the connection's own BuffersWriter, which is how the
 // server writes to a player's socket without blocking from the
-// publisher's goroutine.
+// publisher's goroutine. Pending hands the same vector out instead, for a
+// caller that makes the write itself (the server sends a fan-out's
+// players' vectors together, with one system call), and Sent empties the
+// Writer after it.
 //
 // # Messages
 //
