@@ -376,8 +376,10 @@ func csidFor(m *protocol.Message) uint32 {
 // that finds no one sending becomes the sender and writes there and then,
 // without waiting for the socket: for a player that keeps up, the
 // publisher's goroutine writes each frame to every player's socket itself,
-// with no goroutine per player to wake. Whatever the socket does not take
-// at once goes to a goroutine started for the purpose (handOff), which
+// with no goroutine per player to wake. In a fan-out with a send batch
+// (b), the write is prepared here and made with the rest of the share's
+// (deferSend). Whatever the socket does not take at once goes to a
+// goroutine started for the purpose (sender.goSend), which
 // waits for room under the write deadline and keeps sending until the
 // outbox is empty; the subscriber queues meanwhile hold, and past their
 // bound drop, the player's media. Over TLS every send is handed off.
