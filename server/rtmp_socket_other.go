@@ -5,6 +5,9 @@ package server
 // directWrites: elsewhere every write goes through the net package.
 const directWrites = false
 
+// iovBatch is the buffers one writev takes where there are direct writes.
+const iovBatch = 64
+
 func (s *rtmpSocket) writev([][]byte) (int, error) {
 	panic("server: no direct writes on this platform")
 }

@@ -81,25 +81,32 @@ func TestSocketWriterManyBuffers(t *testing.T) {
 	}
 }
 
-// TestSocketRead: reads through read(2) deliver what the peer wrote, wait
-// for input, honour the read deadline, and report the peer's close as
-// io.EOF and a local close as net.ErrClosed, as net.Conn.Read does.
-func TestSocketRead(t *testing.T) {
+// tcpPair returns both ends of a loopback TCP connection, closed when the
+// test ends.
+func tcpPair(t *testing.T) (server, client *net.TCPConn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
+	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer peer.Close()
-	nc, err := ln.Accept()
+	s, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return s.(*net.TCPConn), c.(*net.TCPConn)
+}
+
+// TestSocketRead: reads through read(2) deliver what the peer wrote, wait
+// for input, honour the read deadline, and report the peer's close as
+// io.EOF and a local close as net.ErrClosed, as net.Conn.Read does.
+func TestSocketRead(t *testing.T) {
+	nc, peer := tcpPair(t)
 	s := newRTMPSocket(nc)
 
 	// Bytes written before and while the reader waits.

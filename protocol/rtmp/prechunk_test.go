@@ -42,24 +42,34 @@ func TestPrechunkedMixesWithWriteMessage(t *testing.T) {
 				}
 			}
 		}
-		if err := w.Flush(); err != nil {
-			t.Fatal(err)
+		checkWire(t, w, &wire, chunkSize, want)
+	}
+}
+
+// checkWire flushes w and checks that wire holds exactly want, read back
+// at chunkSize, and as many bytes as w counted.
+func checkWire(t *testing.T, w *Writer, wire *bytes.Buffer, chunkSize uint32, want []protocol.Message) {
+	t.Helper()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.BytesWritten(); got != uint64(wire.Len()) {
+		t.Errorf("BytesWritten %d, wire %d", got, wire.Len())
+	}
+	r := NewReader(wire, 1<<20)
+	r.chunkSize = chunkSize
+	for i, m := range want {
+		got, err := r.ReadMessage()
+		if err != nil {
+			t.Fatalf("chunk size %d, message %d: %v", chunkSize, i, err)
 		}
-		if got := w.BytesWritten(); got != uint64(wire.Len()) {
-			t.Errorf("BytesWritten %d, wire %d", got, wire.Len())
+		if got.Type != m.Type || got.Timestamp != m.Timestamp || got.StreamID != m.StreamID || !bytes.Equal(got.Payload, m.Payload) {
+			t.Fatalf("chunk size %d, message %d: got type %v ts %d len %d, want type %v ts %d len %d",
+				chunkSize, i, got.Type, got.Timestamp, len(got.Payload), m.Type, m.Timestamp, len(m.Payload))
 		}
-		r := NewReader(&wire, 1<<20)
-		r.chunkSize = chunkSize
-		for i, m := range want {
-			got, err := r.ReadMessage()
-			if err != nil {
-				t.Fatalf("chunk size %d, message %d: %v", chunkSize, i, err)
-			}
-			if got.Type != m.Type || got.Timestamp != m.Timestamp || got.StreamID != m.StreamID || !bytes.Equal(got.Payload, m.Payload) {
-				t.Fatalf("chunk size %d, message %d: got type %v ts %d len %d, want type %v ts %d len %d",
-					chunkSize, i, got.Type, got.Timestamp, len(got.Payload), m.Type, m.Timestamp, len(m.Payload))
-			}
-		}
+	}
+	if _, err := r.ReadMessage(); err != io.EOF {
+		t.Errorf("chunk size %d: after the last message: %v, want EOF", chunkSize, err)
 	}
 }
 
@@ -224,24 +234,5 @@ func TestWriterPending(t *testing.T) {
 			}
 		}
 	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if got := w.BytesWritten(); got != uint64(wire.Len()) {
-		t.Errorf("BytesWritten %d, wire %d", got, wire.Len())
-	}
-	r := NewReader(&wire, 1<<20)
-	r.chunkSize = 4096
-	for i, m := range want {
-		got, err := r.ReadMessage()
-		if err != nil {
-			t.Fatalf("message %d: %v", i, err)
-		}
-		if got.Type != m.Type || got.Timestamp != m.Timestamp || !bytes.Equal(got.Payload, m.Payload) {
-			t.Fatalf("message %d: got ts %d len %d, want ts %d len %d", i, got.Timestamp, len(got.Payload), m.Timestamp, len(m.Payload))
-		}
-	}
-	if _, err := r.ReadMessage(); err != io.EOF {
-		t.Errorf("after the last message: %v, want EOF", err)
-	}
+	checkWire(t, w, &wire, 4096, want)
 }
