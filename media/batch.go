@@ -14,16 +14,16 @@ type Batch interface {
 	Flush()
 }
 
-// takeBatch returns a batch for one share of a fan-out, or nil.
-func (r *Registry) takeBatch() Batch {
-	if r.cfg.Batch == nil {
-		return nil
+// signalAll signals subs, each with a batch taken for them (Config.Batch;
+// none for an empty share), and then flushes it.
+func (r *Registry) signalAll(subs []*Subscriber) {
+	if len(subs) == 0 {
+		return
 	}
-	return r.cfg.Batch()
-}
-
-// signalAll signals subs, each with b, and then flushes b.
-func signalAll(subs []*Subscriber, b Batch) {
+	var b Batch
+	if r.cfg.Batch != nil {
+		b = r.cfg.Batch()
+	}
 	for _, sub := range subs {
 		sub.notify(b)
 	}

@@ -228,13 +228,13 @@ func (s *Stream) signalReady() {
 			s.helpers[n] <- ready[lo:min(lo+share, len(ready))]
 			n++
 		}
-		signalAll(ready[:share], s.reg.takeBatch())
+		s.reg.signalAll(ready[:share])
 		for range n {
 			<-s.helped
 		}
 	} else {
 		parts = 1
-		signalAll(ready, s.reg.takeBatch())
+		s.reg.signalAll(ready)
 	}
 	if len(ready) > 0 {
 		s.fanCost = time.Since(start) * time.Duration(parts)
@@ -268,7 +268,7 @@ func (s *Stream) startHelpers(n int) {
 // help signals each share it is given until work is closed.
 func help(work <-chan []*Subscriber, helped chan<- struct{}, reg *Registry) {
 	for part := range work {
-		signalAll(part, reg.takeBatch())
+		reg.signalAll(part)
 		helped <- struct{}{}
 	}
 }

@@ -487,11 +487,7 @@ func (c *rtmpConn) lend() bool {
 	if !c.closed.Load() {
 		return true
 	}
-	if !c.lent.CompareAndSwap(sockLent, 0) {
-		// Close saw the socket lent and left closing it to us.
-		c.lent.Store(0)
-		_ = c.nc.Close()
-	}
+	c.unlend() // closes the socket if Close saw it lent and left that to us
 	return false
 }
 
