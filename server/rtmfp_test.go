@@ -18,11 +18,19 @@ func dialRTMFP(t *testing.T, url string, cfg tc.ClientConfig) *tc.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Our clients receive as Flash Player does, so that no test passes
+	// on packets Flash would drop.
+	cfg.Endpoint.FlashStrict = true
 	c, err := tc.Dial(ctx, url, cfg)
 	if err != nil {
 		t.Fatalf("rtmfp dial %s: %v", url, err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() {
+		if n := c.Session().Endpoint().FlashDropped(); n != 0 {
+			t.Errorf("client of %s dropped %d packets that Flash Player would drop", url, n)
+		}
+		_ = c.Close()
+	})
 	return c
 }
 

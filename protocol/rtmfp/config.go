@@ -91,6 +91,14 @@ type Config struct {
 	// Default 4 MiB.
 	RecvBuffer int
 
+	// FlashStrict makes this end receive as Flash Player does: it drops
+	// every packet whose header a Flash-profile receiver would not take
+	// (wire.FlashAccepts) and counts it in Endpoint.FlashDropped. Tests run
+	// their clients this way so that the server never sends what Flash
+	// drops; a server leaves it off, since RFC 7016 peers may legally omit
+	// an unchanged timestamp.
+	FlashStrict bool
+
 	// Logger receives debug and error logs; nil disables logging.
 	Logger *zap.Logger
 }

@@ -47,6 +47,9 @@ type Endpoint struct {
 	readDone  chan struct{}
 	wg        sync.WaitGroup // session goroutines and keying workers
 
+	// flashDropped counts packets FlashStrict dropped.
+	flashDropped atomic.Uint64
+
 	// Time Critical Forward Notifications seen: when, and on which session.
 	tcAt      atomic.Int64
 	tcSession atomic.Pointer[Session]
@@ -121,6 +124,21 @@ func (e *Endpoint) PeerID() [32]byte { return e.cert.Fingerprint }
 
 // Identity returns the endpoint's certificate.
 func (e *Endpoint) Identity() *flashcrypto.Identity { return e.id }
+
+// FlashDropped is the number of packets dropped because a Flash-profile
+// receiver would drop them (Config.FlashStrict); always 0 without it.
+func (e *Endpoint) FlashDropped() uint64 { return e.flashDropped.Load() }
+
+// flashRejects applies Config.FlashStrict to a decrypted packet's flags
+// byte, counting what it drops.
+func (e *Endpoint) flashRejects(flags byte, fromInitiator bool) bool {
+	if !e.cfg.FlashStrict || wire.FlashAccepts(flags, fromInitiator) {
+		return false
+	}
+	e.flashDropped.Add(1)
+	e.log.Debug("rtmfp: dropped a packet Flash would drop", zap.Uint8("flags", flags))
+	return true
+}
 
 // LocalAddr is the socket's address.
 func (e *Endpoint) LocalAddr() net.Addr { return e.conn.LocalAddr() }

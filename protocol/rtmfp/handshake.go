@@ -109,7 +109,7 @@ func (s *Session) receiveHandshake(p *packet) {
 		}
 	}
 	h, body, err := wire.ParseHeader(plain)
-	if err != nil || h.Mode != wire.ModeStartup {
+	if err != nil || h.Mode != wire.ModeStartup || s.e.flashRejects(plain[0], false) {
 		return
 	}
 	r := wire.NewChunkReader(body)

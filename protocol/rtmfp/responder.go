@@ -77,7 +77,7 @@ func (e *Endpoint) handleStartup(p *packet) bool {
 		return false
 	}
 	h, body, err := wire.ParseHeader(plain)
-	if err != nil || h.Mode != wire.ModeStartup {
+	if err != nil || h.Mode != wire.ModeStartup || e.flashRejects(plain[0], false) {
 		return false
 	}
 	r := wire.NewChunkReader(body)

@@ -105,8 +105,6 @@ type Session struct {
 	hasTSRx   bool
 	tsEchoTx  uint16
 	hasEchoTx bool
-	tsTx      uint16
-	hasTSTx   bool
 	tsEchoRx  uint16
 	hasEchoRx bool
 	srtt      time.Duration

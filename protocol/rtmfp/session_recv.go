@@ -25,7 +25,8 @@ func (s *Session) receive(p *packet) {
 		return
 	}
 	h, body, err := wire.ParseHeader(plain)
-	if err != nil || h.Mode == wire.ModeStartup || (h.Mode == wire.ModeInitiator) == s.initiator {
+	if err != nil || h.Mode == wire.ModeStartup || (h.Mode == wire.ModeInitiator) == s.initiator ||
+		s.e.flashRejects(plain[0], !s.initiator) {
 		return
 	}
 	s.lastRecv = p.at

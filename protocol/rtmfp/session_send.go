@@ -114,11 +114,11 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 	if s.initiator {
 		h.Mode = wire.ModeInitiator
 	}
-	ts := s.timestamp(now)
-	if !s.hasTSTx || ts != s.tsTx {
-		h.Flags |= wire.FlagTimestamp
-		h.Timestamp = ts
-	}
+	// Every packet carries its timestamp, changed or not: RFC 7016 lets a
+	// sender omit an unchanged one, but Flash-profile receivers drop such
+	// packets (wire.FlashAccepts).
+	h.Flags |= wire.FlagTimestamp
+	h.Timestamp = s.timestamp(now)
 	if s.hasTSRx {
 		if el := now.Sub(s.tsRxTime); el > 128*time.Second {
 			s.hasTSRx, s.hasEchoTx = false, false
@@ -156,9 +156,6 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 	if len(b) == body {
 		putPacket(p)
 		return false
-	}
-	if h.Flags&wire.FlagTimestamp != 0 {
-		s.tsTx, s.hasTSTx = h.Timestamp, true
 	}
 	if h.Flags&wire.FlagTimestampEcho != 0 {
 		s.tsEchoTx, s.hasEchoTx = h.TimestampEcho, true

@@ -145,3 +145,29 @@ func appendChunk(b []byte, typ byte, payload []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(payload)))
 	return append(b, payload...)
 }
+
+// FlashStartupFlags is the only flags byte a Flash-profile receiver takes
+// on a startup packet: a timestamp, no echo, startup mode.
+const FlashStartupFlags = FlagTimestamp | byte(ModeStartup)
+
+// FlashAccepts reports whether a Flash-profile receiver (Flash Player, AIR,
+// and librtmfp, which copies them) processes a packet with this flags byte
+// at all. RFC 7016 §2.2.4 lets a sender omit a timestamp that has not
+// changed; those receivers read the timestamp field unconditionally and
+// drop any packet whose flags lack it. See docs/rtmfp-flash-profile.md.
+//
+// A startup packet must carry exactly FlashStartupFlags. A session packet
+// must carry a timestamp and the far end's mode (fromInitiator: the
+// sender started the session); the time-critical bits and the echo are
+// free.
+func FlashAccepts(flags byte, fromInitiator bool) bool {
+	switch Mode(flags & 3) {
+	case ModeStartup:
+		return flags == FlashStartupFlags
+	case ModeInitiator:
+		return fromInitiator && flags&FlagTimestamp != 0
+	case ModeResponder:
+		return !fromInitiator && flags&FlagTimestamp != 0
+	}
+	return false
+}

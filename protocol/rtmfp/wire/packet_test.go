@@ -63,3 +63,34 @@ func TestEndChunkTooLong(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// The flags bytes librtmfp (Flash Player's wire behaviour) takes and drops:
+// it reads a timestamp from every packet, takes 0x0b alone for startup,
+// and ignores the high bits of a session packet's flags.
+func TestFlashAccepts(t *testing.T) {
+	for _, tt := range []struct {
+		flags         byte
+		fromInitiator bool
+		ok            bool
+	}{
+		{0x0b, false, true},
+		{0x0f, false, false}, // startup with an echo
+		{0x03, false, false}, // startup without a timestamp
+		{0x89, true, true},
+		{0x8d, true, true},
+		{0x09, true, true},
+		{0x4a, false, true},
+		{0x4e, false, true},
+		{0xce, false, true},
+		{0x02, false, false}, // what the issue saw: no timestamp
+		{0x06, false, false}, // echo but no timestamp
+		{0x42, false, false},
+		{0x4a, true, false}, // responder mode from the initiator
+		{0x09, false, false},
+		{0x08, false, false}, // mode 0
+	} {
+		if got := FlashAccepts(tt.flags, tt.fromInitiator); got != tt.ok {
+			t.Errorf("FlashAccepts(%#02x, initiator %v) = %v, want %v", tt.flags, tt.fromInitiator, got, tt.ok)
+		}
+	}
+}
