@@ -16,8 +16,10 @@ build:
 run: build
 	./$(BIN) serve
 
-# Tools the interop tests drive, from Debian's packages: ffmpeg/ffprobe, and
-# chromium for the admin dashboard's headless browser test.
+# Tools the interop tests drive, from Debian's packages: ffmpeg/ffprobe,
+# chromium for the admin dashboard's headless browser test, and a C++
+# toolchain with OpenSSL for the Flash-like RTMFP client (librtmfp), which
+# the tests build once into a cache outside the clone.
 deps:
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
 		echo "installing ffmpeg"; \
@@ -27,6 +29,10 @@ deps:
 		echo "installing chromium"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@command -v g++ >/dev/null && [ -f /usr/include/openssl/evp.h ] || { \
+		echo "installing build-essential libssl-dev (the Flash-like RTMFP client, built by ../shared/peers/flashlike/build.sh)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq build-essential libssl-dev >/dev/null; }
 	@command -v ip >/dev/null && command -v tc >/dev/null || { \
 		echo "installing iproute2 (network namespaces for the RTMFP/TCP fairness test)"; \
 		$(SUDO) apt-get update -qq && \

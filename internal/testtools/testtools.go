@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,4 +145,38 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Packets counts the packets of the first stream of kind ("video",
+// "audio") in file.
+func Packets(t testing.TB, file, kind string) int {
+	t.Helper()
+	sel := map[string]string{"video": "v:0", "audio": "a:0"}[kind]
+	out, err := exec.Command(Require(t, "ffprobe"), "-v", "error", "-select_streams", sel, "-count_packets",
+		"-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", file).Output()
+	if err != nil {
+		t.Fatalf("ffprobe -count_packets %s: %v", file, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("ffprobe packet count %q: %v", out, err)
+	}
+	return n
+}
+
+// ClipFLV makes an H.264/AAC FLV of secs seconds at fps frames per second
+// (a keyframe every second) in dir.
+func ClipFLV(t testing.TB, dir string, secs, fps int) string {
+	t.Helper()
+	path := filepath.Join(dir, fmt.Sprintf("clip-%ds-%dfps.flv", secs, fps))
+	out, err := exec.Command(Require(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=320x240:rate=%d", fps),
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-t", strconv.Itoa(secs), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+		"-g", strconv.Itoa(fps), "-keyint_min", strconv.Itoa(fps), "-sc_threshold", "0", "-b:v", "400k",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make %s: %v: %s", path, err, out)
+	}
+	return path
 }
