@@ -280,9 +280,19 @@ type Introduction struct {
 	About PeerID
 }
 
+// GroupKey names a group within the server. As in AMS, NetGroups are
+// scoped per application instance: the same groupspec used in two
+// applications (or two instances of one) makes two groups whose members
+// never meet.
+type GroupKey struct {
+	// Instance is the application instance's path ("app/instance").
+	Instance string
+	ID       GroupID
+}
+
 // GroupStats describes a group for monitoring.
 type GroupStats struct {
-	ID      GroupID
+	Key     GroupKey
 	Members int
 }
 
@@ -294,7 +304,7 @@ type NetGroups struct {
 
 	mu     sync.Mutex
 	rng    *rand.Rand
-	groups map[GroupID]*group
+	groups map[GroupKey]*group
 	joined map[PeerID]int // groups per peer
 }
 
@@ -308,7 +318,7 @@ func NewNetGroups(cfg NetGroupsConfig) *NetGroups {
 	return &NetGroups{
 		cfg:    cfg,
 		rng:    rand.New(rand.NewPCG(seed, seed^0x6a09e667f3bcc909)),
-		groups: make(map[GroupID]*group),
+		groups: make(map[GroupKey]*group),
 		joined: make(map[PeerID]int),
 	}
 }
@@ -316,10 +326,10 @@ func NewNetGroups(cfg NetGroupsConfig) *NetGroups {
 // Join adds peer to group and appends to dst the introductions that link
 // it into the overlay. Joining a group twice is a no-op. It fails with
 // ErrGroupFull or ErrTooManyGroups past the limits, changing nothing.
-func (ng *NetGroups) Join(id GroupID, peer PeerID, dst []Introduction) ([]Introduction, error) {
+func (ng *NetGroups) Join(key GroupKey, peer PeerID, dst []Introduction) ([]Introduction, error) {
 	ng.mu.Lock()
 	defer ng.mu.Unlock()
-	g := ng.groups[id]
+	g := ng.groups[key]
 	if g != nil && g.byPeer[peer] != nil {
 		return dst, nil
 	}
@@ -330,8 +340,8 @@ func (ng *NetGroups) Join(id GroupID, peer PeerID, dst []Introduction) ([]Introd
 		return dst, fmt.Errorf("%w: %d groups", ErrTooManyGroups, ng.joined[peer])
 	}
 	if g == nil {
-		g = newGroup(id, ng)
-		ng.groups[id] = g
+		g = newGroup(key.ID, ng)
+		ng.groups[key] = g
 	}
 	ng.joined[peer]++
 	return g.join(peer, dst), nil
@@ -340,10 +350,10 @@ func (ng *NetGroups) Join(id GroupID, peer PeerID, dst []Introduction) ([]Introd
 // Leave removes peer from group (a no-op if it is not a member) and
 // appends the introductions that close the gap it leaves. Empty groups
 // are deleted.
-func (ng *NetGroups) Leave(id GroupID, peer PeerID, dst []Introduction) []Introduction {
+func (ng *NetGroups) Leave(key GroupKey, peer PeerID, dst []Introduction) []Introduction {
 	ng.mu.Lock()
 	defer ng.mu.Unlock()
-	g := ng.groups[id]
+	g := ng.groups[key]
 	if g == nil {
 		return dst
 	}
@@ -353,7 +363,7 @@ func (ng *NetGroups) Leave(id GroupID, peer PeerID, dst []Introduction) []Introd
 	}
 	dst = g.leave(m, dst)
 	if len(g.members) == 0 {
-		delete(ng.groups, id)
+		delete(ng.groups, key)
 	}
 	if ng.joined[peer]--; ng.joined[peer] <= 0 {
 		delete(ng.joined, peer)
@@ -362,10 +372,10 @@ func (ng *NetGroups) Leave(id GroupID, peer PeerID, dst []Introduction) []Introd
 }
 
 // Members is the number of members of group.
-func (ng *NetGroups) Members(id GroupID) int {
+func (ng *NetGroups) Members(key GroupKey) int {
 	ng.mu.Lock()
 	defer ng.mu.Unlock()
-	if g := ng.groups[id]; g != nil {
+	if g := ng.groups[key]; g != nil {
 		return len(g.members)
 	}
 	return 0
@@ -375,25 +385,28 @@ func (ng *NetGroups) Members(id GroupID) int {
 func (ng *NetGroups) Stats() []GroupStats {
 	ng.mu.Lock()
 	out := make([]GroupStats, 0, len(ng.groups))
-	for id, g := range ng.groups {
-		out = append(out, GroupStats{ID: id, Members: len(g.members)})
+	for key, g := range ng.groups {
+		out = append(out, GroupStats{Key: key, Members: len(g.members)})
 	}
 	ng.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Members != out[j].Members {
 			return out[i].Members > out[j].Members
 		}
-		return string(out[i].ID[:]) < string(out[j].ID[:])
+		if out[i].Key.Instance != out[j].Key.Instance {
+			return out[i].Key.Instance < out[j].Key.Instance
+		}
+		return string(out[i].Key.ID[:]) < string(out[j].Key.ID[:])
 	})
 	return out
 }
 
 // Neighbors appends peer's neighbour set in group, as the server built it:
 // its ring neighbours and the long links from and to it.
-func (ng *NetGroups) Neighbors(id GroupID, peer PeerID, dst []PeerID) []PeerID {
+func (ng *NetGroups) Neighbors(key GroupKey, peer PeerID, dst []PeerID) []PeerID {
 	ng.mu.Lock()
 	defer ng.mu.Unlock()
-	g := ng.groups[id]
+	g := ng.groups[key]
 	if g == nil || g.byPeer[peer] == nil {
 		return dst
 	}

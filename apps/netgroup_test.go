@@ -85,6 +85,7 @@ func TestGroupspecOptions(t *testing.T) {
 
 var (
 	testGroup  = GroupID(sha256.Sum256([]byte("group")))
+	testKey    = GroupKey{Instance: "live/_definst_", ID: testGroup}
 	rawJoin    = append([]byte{GroupJoin, 7, joinRawTag}, "G:0a0b"...)
 	rawJoinID  = GroupID(sha256.Sum256([]byte("G:0a0b")))
 	legacyJoin = append([]byte{GroupJoin, 0x21, 0x0e}, testGroup[:]...)
@@ -258,7 +259,7 @@ func TestNetGroupOverlay(t *testing.T) {
 		p := peerN(i)
 		clients[p] = overlayClient{}
 		var err error
-		intros, err = ng.Join(testGroup, p, intros[:0])
+		intros, err = ng.Join(testKey, p, intros[:0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +269,7 @@ func TestNetGroupOverlay(t *testing.T) {
 			j := rng.IntN(len(joined))
 			gone := joined[j]
 			joined = slices.Delete(joined, j, j+1)
-			intros = ng.Leave(testGroup, gone, intros[:0])
+			intros = ng.Leave(testKey, gone, intros[:0])
 			delete(clients, gone)
 			applyIntros(t, ng, testGroup, intros, clients)
 		}
@@ -278,18 +279,18 @@ func TestNetGroupOverlay(t *testing.T) {
 		gone := joined[j]
 		joined = slices.Delete(joined, j, j+1)
 		delete(clients, gone)
-		intros = ng.Leave(testGroup, gone, intros[:0])
+		intros = ng.Leave(testKey, gone, intros[:0])
 		applyIntros(t, ng, testGroup, intros, clients)
 	}
 	n := len(joined)
-	if got := ng.Members(testGroup); got != n {
+	if got := ng.Members(testKey); got != n {
 		t.Fatalf("members %d, want %d", got, n)
 	}
-	g := ng.groups[testGroup]
+	g := ng.groups[testKey]
 	ring := ringRule(joined, k)
 	adj := make(map[PeerID][]PeerID, n)
 	for _, p := range joined {
-		nb := ng.Neighbors(testGroup, p, nil)
+		nb := ng.Neighbors(testKey, p, nil)
 		adj[p] = nb
 		set := map[PeerID]bool{}
 		for _, q := range nb {
@@ -343,17 +344,17 @@ func TestNetGroupRingOnlyConnected(t *testing.T) {
 	var peers []PeerID
 	for i := range 60 {
 		peers = append(peers, peerN(i))
-		if _, err := ng.Join(testGroup, peerN(i), nil); err != nil {
+		if _, err := ng.Join(testKey, peerN(i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := 0; i < 60; i += 3 {
-		ng.Leave(testGroup, peerN(i), nil)
+		ng.Leave(testKey, peerN(i), nil)
 		peers = slices.DeleteFunc(peers, func(p PeerID) bool { return p == peerN(i) })
 	}
 	adj := map[PeerID][]PeerID{}
 	for _, p := range peers {
-		adj[p] = ng.Neighbors(testGroup, p, nil)
+		adj[p] = ng.Neighbors(testKey, p, nil)
 		if len(adj[p]) != 4 {
 			t.Fatalf("%s has %d neighbours, want 4", p, len(adj[p]))
 		}
@@ -366,7 +367,7 @@ func TestNetGroupRingOnlyConnected(t *testing.T) {
 func TestNetGroupSmallGroups(t *testing.T) {
 	ng := NewNetGroups(NetGroupsConfig{RingNeighbors: 3, Seed: 1})
 	for n := 1; n <= 8; n++ {
-		intros, err := ng.Join(testGroup, peerN(n), nil)
+		intros, err := ng.Join(testKey, peerN(n), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -384,24 +385,24 @@ func TestNetGroupSmallGroups(t *testing.T) {
 			t.Fatalf("member %d introduced to %d peers, want at least %d", n, got, want)
 		}
 	}
-	if _, err := ng.Join(testGroup, peerN(1), nil); err != nil {
+	if _, err := ng.Join(testKey, peerN(1), nil); err != nil {
 		t.Fatalf("second join: %v", err)
 	}
-	if ng.Members(testGroup) != 8 {
-		t.Fatalf("members %d after a repeated join", ng.Members(testGroup))
+	if ng.Members(testKey) != 8 {
+		t.Fatalf("members %d after a repeated join", ng.Members(testKey))
 	}
 }
 
 func TestNetGroupLimits(t *testing.T) {
 	ng := NewNetGroups(NetGroupsConfig{MaxMembers: 3, MaxGroupsPerPeer: 2, Seed: 1})
-	g2 := GroupID{2}
-	g3 := GroupID{3}
+	g2 := GroupKey{Instance: testKey.Instance, ID: GroupID{2}}
+	g3 := GroupKey{Instance: testKey.Instance, ID: GroupID{3}}
 	for i := range 3 {
-		if _, err := ng.Join(testGroup, peerN(i), nil); err != nil {
+		if _, err := ng.Join(testKey, peerN(i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := ng.Join(testGroup, peerN(9), nil); !errors.Is(err, ErrGroupFull) {
+	if _, err := ng.Join(testKey, peerN(9), nil); !errors.Is(err, ErrGroupFull) {
 		t.Fatalf("fourth member: %v", err)
 	}
 	if _, err := ng.Join(g2, peerN(0), nil); err != nil {
@@ -414,7 +415,7 @@ func TestNetGroupLimits(t *testing.T) {
 		t.Fatal("refused join created a group")
 	}
 	stats := ng.Stats()
-	if len(stats) != 2 || stats[0] != (GroupStats{ID: testGroup, Members: 3}) || stats[1] != (GroupStats{ID: g2, Members: 1}) {
+	if len(stats) != 2 || stats[0] != (GroupStats{Key: testKey, Members: 3}) || stats[1] != (GroupStats{Key: g2, Members: 1}) {
 		t.Fatalf("stats %+v", stats)
 	}
 	ng.Leave(g2, peerN(0), nil)
@@ -505,7 +506,7 @@ func BenchmarkNetGroupJoin(b *testing.B) {
 		ng := NewNetGroups(NetGroupsConfig{Seed: 1})
 		for _, p := range peers {
 			var err error
-			if intros, err = ng.Join(testGroup, p, intros[:0]); err != nil {
+			if intros, err = ng.Join(testKey, p, intros[:0]); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -524,7 +525,7 @@ func BenchmarkNetGroupChurn(b *testing.B) {
 	const members = 100000
 	ng := NewNetGroups(NetGroupsConfig{Seed: 1})
 	for i := range members {
-		if _, err := ng.Join(testGroup, peerN(i), nil); err != nil {
+		if _, err := ng.Join(testKey, peerN(i), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -532,8 +533,51 @@ func BenchmarkNetGroupChurn(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		intros = ng.Leave(testGroup, peerN(i), intros[:0])
-		intros, _ = ng.Join(testGroup, peerN(i+members), intros[:0])
+		intros = ng.Leave(testKey, peerN(i), intros[:0])
+		intros, _ = ng.Join(testKey, peerN(i+members), intros[:0])
 		i++
 	}
+}
+
+// The same groupspec in two application instances makes two groups: a
+// member of one is never introduced to a member of the other (AMS scopes
+// NetGroups per instance).
+func TestNetGroupsScopedPerInstance(t *testing.T) {
+	ng := NewNetGroups(NetGroupsConfig{Seed: 1})
+	a := GroupKey{Instance: "live/_definst_", ID: testGroup}
+	b := GroupKey{Instance: "chat/_definst_", ID: testGroup}
+	var intros []Introduction
+	for i := range 4 {
+		key := a
+		if i%2 == 1 {
+			key = b
+		}
+		var err error
+		if intros, err = ng.Join(key, peerN(i), intros[:0]); err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range intros {
+			// Even peers are in a, odd ones in b.
+			if (peerIndex(t, in.To)+peerIndex(t, in.About))%2 != 0 {
+				t.Fatalf("%s introduced to %s across instances", in.To, in.About)
+			}
+		}
+	}
+	if ng.Members(a) != 2 || ng.Members(b) != 2 {
+		t.Fatalf("members %d and %d, want 2 and 2", ng.Members(a), ng.Members(b))
+	}
+	if st := ng.Stats(); len(st) != 2 || st[0].Key != b || st[1].Key != a {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func peerIndex(t *testing.T, p PeerID) int {
+	t.Helper()
+	for i := range 4 {
+		if peerN(i) == p {
+			return i
+		}
+	}
+	t.Fatalf("unknown peer %s", p)
+	return -1
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/nimbus-media/nimbus"
 
@@ -140,14 +141,14 @@ func (b adminBackend) SharedObjects() []web.SharedObjectInfo {
 // Refusals counts the clients each limit refused.
 func (b adminBackend) Refusals() map[string]uint64 { return b.s.admit.Refusals() }
 
-// NetGroups lists the RTMFP NetGroups the server bootstraps. Group IDs are
-// server-wide (a groupspec names the same group from any application, as
-// with Cirrus), so App and Instance stay empty.
+// NetGroups lists the RTMFP NetGroups the server bootstraps, each in its
+// application instance.
 func (b adminBackend) NetGroups() []web.NetGroupInfo {
 	stats := b.s.groups.Stats()
 	out := make([]web.NetGroupInfo, 0, len(stats))
 	for _, g := range stats {
-		out = append(out, web.NetGroupInfo{ID: g.ID.String(), Members: g.Members})
+		app, inst, _ := strings.Cut(g.Key.Instance, "/")
+		out = append(out, web.NetGroupInfo{App: app, Instance: inst, ID: g.Key.ID.String(), Members: g.Members})
 	}
 	return out
 }

@@ -14,6 +14,9 @@ import (
 
 // NetGroup bootstrap over RTMFP (reference rtmfp-flash-profile.md §5).
 //
+// Groups are scoped per application instance, as in AMS: the same
+// groupspec in two applications is two groups (apps.GroupKey).
+//
 // A connected client joins a NetGroup by opening a group-control flow
 // (metadata "GC") and sending one join message naming the group. The
 // server answers on a GC flow returning to it with one 0x0b message per
@@ -98,8 +101,19 @@ func (c *rtmfpConn) serveGroupControl(f *rtmfp.RecvFlow) {
 		f.Reject(rejectGroup)
 		return
 	}
+	c.coreMu.Lock()
+	inst := c.core.Instance()
+	c.coreMu.Unlock()
+	if inst == nil {
+		c.log.Info("group join refused: no application instance", zap.Stringer("group", id))
+		p.dropFlow(id)
+		_ = out.Close()
+		f.Reject(rejectGroup)
+		return
+	}
+	key := apps.GroupKey{Instance: inst.Path(), ID: id}
 	peer := apps.PeerID(c.s.PeerID())
-	intros, err := p.groups.Join(id, peer, nil)
+	intros, err := p.groups.Join(key, peer, nil)
 	if err != nil {
 		c.log.Info("group join refused", zap.Stringer("group", id), zap.Error(err))
 		p.dropFlow(id)
@@ -111,7 +125,7 @@ func (c *rtmfpConn) serveGroupControl(f *rtmfp.RecvFlow) {
 	p.introduce(intros, c.log)
 	defer func() {
 		p.dropFlow(id)
-		p.introduce(p.groups.Leave(id, peer, intros[:0]), c.log)
+		p.introduce(p.groups.Leave(key, peer, intros[:0]), c.log)
 		_ = out.Close()
 		c.log.Debug("group left", zap.Stringer("group", id))
 	}()

@@ -75,8 +75,8 @@ func TestNetGroupBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	group := spec.ID
-	join := apps.AppendGroupJoin(nil, group)
+	group := apps.GroupKey{Instance: "live/_definst_", ID: spec.ID}
+	join := apps.AppendGroupJoin(nil, spec.ID)
 
 	a, b, c := connectPeer(t, ts, nil), connectPeer(t, ts, nil), connectPeer(t, ts, nil)
 	ga := joinGroup(t, a, join)
@@ -108,18 +108,18 @@ func TestNetGroupBootstrap(t *testing.T) {
 
 	// Limits: the group is full; a client may be in two groups only.
 	expectRefused(t, joinGroup(t, bad, join), "fourth member")
-	second, third := apps.GroupID{2}, apps.GroupID{3}
-	joinGroup(t, a, apps.AppendGroupJoin(nil, second))
+	second, third := apps.GroupKey{Instance: group.Instance, ID: apps.GroupID{2}}, apps.GroupID{3}
+	joinGroup(t, a, apps.AppendGroupJoin(nil, second.ID))
 	testtools.WaitFor(t, 5*time.Second, "A in a second group", func() bool { return ts.NetGroups().Members(second) == 1 })
 	expectRefused(t, joinGroup(t, a, apps.AppendGroupJoin(nil, third)), "third group")
 	if n := ts.NetGroups().Members(group); n != 3 {
 		t.Fatalf("members %d after the refusals, want 3", n)
 	}
 	stats := ts.NetGroups().Stats()
-	if len(stats) != 2 || stats[0] != (apps.GroupStats{ID: group, Members: 3}) {
+	if len(stats) != 2 || stats[0] != (apps.GroupStats{Key: group, Members: 3}) {
 		t.Fatalf("group stats %+v", stats)
 	}
-	if ng := (adminBackend{ts.Server}).NetGroups(); len(ng) != 2 || ng[0].ID != group.String() || ng[0].Members != 3 {
+	if ng := (adminBackend{ts.Server}).NetGroups(); len(ng) != 2 || ng[0].ID != group.ID.String() || ng[0].App != "live" || ng[0].Instance != "_definst_" || ng[0].Members != 3 {
 		t.Fatalf("dashboard groups %+v", ng)
 	}
 
@@ -167,7 +167,41 @@ func TestNetGroupRefusedBeforeConnect(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("GC flow before connect not refused")
 	}
-	if ts.NetGroups().Members(apps.GroupID{1}) != 0 {
+	if len(ts.NetGroups().Stats()) != 0 {
 		t.Fatal("an unconnected session joined a group")
+	}
+}
+
+// TestNetGroupsPerInstance: the same groupspec joined from two
+// application instances makes two groups, as in AMS; members of one are
+// never introduced to members of the other.
+func TestNetGroupsPerInstance(t *testing.T) {
+	ts := startServer(t, nil)
+	spec, err := apps.ParseGroupspec("G:027f0201010103010c050e74657374011b00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := apps.AppendGroupJoin(nil, spec.ID)
+	live1, live2 := connectPeer(t, ts, nil), connectPeer(t, ts, nil)
+	// The URL's last part names a stream, as for nimbus play.
+	chat := dialRTMFP(t, ts.mfp+"/room2/s", p2pClientConfig(nil))
+	gl1 := joinGroup(t, live1, join)
+	gc := joinGroup(t, chat, join)
+	gl2 := joinGroup(t, live2, join)
+	expectNeighbors(t, gl2, peerOf(live2), peerOf(live1))
+	expectNeighbors(t, gl1, peerOf(live1), peerOf(live2))
+	testtools.WaitFor(t, 5*time.Second, "both groups", func() bool { return len(ts.NetGroups().Stats()) == 2 })
+	live := apps.GroupKey{Instance: "live/_definst_", ID: spec.ID}
+	if n := ts.NetGroups().Members(live); n != 2 {
+		t.Fatalf("live's group has %d members, want 2", n)
+	}
+	if n := ts.NetGroups().Members(apps.GroupKey{Instance: "live/room2", ID: spec.ID}); n != 1 {
+		t.Fatalf("room2's group has %d members, want 1", n)
+	}
+	// room2's member heard of nobody.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if id, err := gc.Neighbor(ctx); err == nil {
+		t.Fatalf("room2's member was introduced to %x from another instance", id)
 	}
 }
