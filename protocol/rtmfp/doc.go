@@ -108,6 +108,31 @@
 // Config.UnmatchedHello so that a rendezvous layer can answer with
 // Endpoint.SendRedirect and Session.ForwardIHello.
 //
+// # Flash-profile receive rules
+//
+// Flash Player, AIR and librtmfp (which copies them) accept less than RFC
+// 7016 allows; what a receiver drops without a word, a sender must never
+// send:
+//
+//   - Every packet carries a timestamp. The RFC lets a sender omit one that
+//     has not changed since its last packet; these receivers read the
+//     timestamp field unconditionally and drop a packet whose flags lack it
+//     (librtmfp logs "Unexpected RTMFP marker"). We stamp every packet.
+//   - A startup packet's flags byte is exactly 0x0b (timestamp, startup
+//     mode): no echo, no time-critical bits.
+//   - A session packet's mode is the far end's role (initiator 1, responder
+//     2); the time-critical, time-critical-reverse and echo bits are free.
+//     Our echo is the last received timestamp advanced by the time we held
+//     it, sent whenever that value changes; Flash-profile peers take their
+//     round-trip time from it.
+//   - The responder's RIKeying starts with the legacy negotiation bytes
+//     unless the initiator asked for HMAC or sequence numbers (see below).
+//
+// wire.FlashAccepts states the header rules; Config.FlashStrict makes an
+// endpoint drop, and count in Endpoint.FlashDropped, every packet that
+// breaks them, so that tests whose clients run strict fail if a server
+// ever sends what Flash would drop.
+//
 // Not implemented: glare resolution between two simultaneous handshakes
 // (§3.5.1.3), answering Forwarded IHellos ourselves (they are ignored), and
 // Packet Fragment chunks (0x7f), which no known peer sends.

@@ -154,7 +154,8 @@ const FlashStartupFlags = FlagTimestamp | byte(ModeStartup)
 // and librtmfp, which copies them) processes a packet with this flags byte
 // at all. RFC 7016 §2.2.4 lets a sender omit a timestamp that has not
 // changed; those receivers read the timestamp field unconditionally and
-// drop any packet whose flags lack it. See docs/rtmfp-flash-profile.md.
+// drop any packet whose flags lack it. The package rtmfp documentation
+// lists the Flash-profile receive rules.
 //
 // A startup packet must carry exactly FlashStartupFlags. A session packet
 // must carry a timestamp and the far end's mode (fromInitiator: the
