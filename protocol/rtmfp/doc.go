@@ -133,7 +133,16 @@
 // breaks them, so that tests whose clients run strict fail if a server
 // ever sends what Flash would drop.
 //
-// Not implemented: glare resolution between two simultaneous handshakes
-// (§3.5.1.3), answering Forwarded IHellos ourselves (they are ignored), and
-// Packet Fragment chunks (0x7f), which no known peer sends.
+// # Glare
+//
+// Two peers that dial each other by peer ID at once end up with one
+// session (RFC 7016 §3.5.1.3): an IIKeying from a peer we are still
+// dialing is ignored if our certificate sorts lower (ours prevails, and
+// the peer gives way when our IIKeying reaches it); otherwise the
+// responder session it opens supersedes our opening one, and our Dial
+// returns it rather than Accept. Only fingerprint dials can glare: a URL
+// names a server, which does not dial us.
+//
+// Not implemented: Packet Fragment chunks (0x7f), which no known peer
+// sends.
 package rtmfp

@@ -242,6 +242,9 @@ func (e *Endpoint) DialEPD(ctx context.Context, epd []byte, addrs ...netip.AddrP
 	case <-s.opened:
 		return s, nil
 	case <-s.done:
+		if w := s.supersededBy.Load(); w != nil {
+			return w, nil
+		}
 		return nil, s.Err()
 	case <-ctx.Done():
 		s.Close()

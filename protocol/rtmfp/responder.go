@@ -1,6 +1,7 @@
 package rtmfp
 
 import (
+	"bytes"
 	"net/netip"
 	"time"
 
@@ -191,6 +192,14 @@ func (e *Endpoint) onIIKeying(ik *wire.IIKeying, from netip.AddrPort, now time.T
 		}
 		return
 	}
+	glare, nearWins := e.glareWith(ik.Certificate)
+	if nearWins {
+		// Our own opening session to this peer prevails; the peer aborts
+		// its own when our IIKeying reaches it (RFC 7016 §3.5.1.3).
+		e.mu.Unlock()
+		e.log.Debug("rtmfp glare: ours prevails", zap.Stringer("from", from))
+		return
+	}
 	if e.closed || len(e.sessions)+len(e.byCookie) >= e.cfg.MaxSessions || len(e.accept) == cap(e.accept) {
 		e.mu.Unlock()
 		return
@@ -204,6 +213,7 @@ func (e *Endpoint) onIIKeying(ik *wire.IIKeying, from netip.AddrPort, now time.T
 	s := newSession(e, false)
 	s.cookie = string(ik.CookieEcho)
 	s.addr = from
+	s.supersedes = glare
 	e.byCookie[s.cookie] = s
 	e.wg.Add(1)
 	e.mu.Unlock()
@@ -271,10 +281,43 @@ func (e *Endpoint) respondKeying(s *Session, req keyingRequest) error {
 	e.mu.Unlock()
 	go s.run()
 	_ = e.sock.writeBatch([]datagram{{b: rik, addr: req.from}})
+	if g := s.supersedes; g != nil {
+		// Glare, and the peer prevailed: this session replaces our own
+		// opening one, whose Dial returns it instead of Accept.
+		g.supersededBy.Store(s)
+		g.closeOnce.Do(func() { close(g.closeReq) })
+		return nil
+	}
 	select {
 	case e.accept <- s:
 	default:
 		s.closeOnce.Do(func() { close(s.closeReq) })
 	}
 	return nil
+}
+
+// glareWith looks for glare (RFC 7016 §3.5.1.3) with an IIKeying carrying
+// cert: our own opening session to the same peer. Only sessions opened by
+// peer ID (fingerprint EPD, the peer-to-peer case) can glare; a URL names
+// a server, which does not dial us. The Flash profile's rule decides who
+// prevails: the endpoint whose certificate sorts lower. nearWins means
+// the IIKeying must be ignored; otherwise glare, if not nil, is the
+// opening session the new one supersedes. Call with e.mu held.
+func (e *Endpoint) glareWith(cert []byte) (glare *Session, nearWins bool) {
+	if len(e.dialing) == 0 {
+		return nil, false
+	}
+	c, err := flashcrypto.ParseCertificate(cert)
+	if err != nil {
+		return nil, false
+	}
+	for _, d := range e.dialing {
+		if d.hs.parsedEPD.HasFingerprint && d.hs.parsedEPD.Selects(c) {
+			if bytes.Compare(cert, e.id.Cert) >= 0 {
+				return nil, true
+			}
+			return d, false
+		}
+	}
+	return nil, false
 }

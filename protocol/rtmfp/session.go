@@ -85,6 +85,12 @@ type Session struct {
 
 	// Handshake (initiator, and the responder's cached RIKeying).
 	hs *initiatorHandshake
+	// supersedes is, on a responder session born of glare, our own
+	// opening session to the same peer that it replaces; supersededBy is
+	// set on that opening session before it is closed, so that its Dial
+	// returns the replacement.
+	supersedes   *Session
+	supersededBy atomic.Pointer[Session]
 	// rikeying is the responder's RIKeying datagram, re-sent for a
 	// retransmitted IIKeying.
 	rikeying []byte
