@@ -64,7 +64,7 @@ func freePort(t *testing.T) string {
 func startNimbus(t *testing.T, ctx context.Context, bin, rtmpAddr, rtmfpAddr string) (*exec.Cmd, *testtools.Buffer) {
 	t.Helper()
 	serverLog := &testtools.Buffer{}
-	srv := exec.CommandContext(ctx, bin, "serve", "-rtmp", rtmpAddr, "-rtmfp", rtmfpAddr, "-http", "127.0.0.1:0")
+	srv := exec.CommandContext(ctx, bin, "serve", "-rtmp", rtmpAddr, "-rtmfp", rtmfpAddr, "-http", "127.0.0.1:0", "-rtmpt", "")
 	srv.Stdout, srv.Stderr = serverLog, serverLog
 	srv.WaitDelay = 5 * time.Second
 	if err := srv.Start(); err != nil {

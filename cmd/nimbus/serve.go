@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,12 +20,21 @@ import (
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	configFile := fs.String("config", "", "configuration file (default: the built-in config.toml)")
-	rtmpAddr := fs.String("rtmp", "", "RTMP listen address, overriding the configuration")
-	rtmfpAddr := fs.String("rtmfp", "", "RTMFP listen address, overriding the configuration")
-	httpAddr := fs.String("http", "", "admin HTTP listen address, overriding the configuration")
+	fs.String("rtmp", "", "RTMP listen address, overriding the configuration")
+	fs.String("rtmfp", "", "RTMFP listen address, overriding the configuration (\"\": off)")
+	fs.String("rtmpt", "", "RTMPT (RTMP over HTTP) listen address, overriding the configuration (\"\": off)")
+	fs.String("http", "", "admin HTTP listen address, overriding the configuration (\"\": off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// Only the listener flags given override the configuration, an
+	// empty one too: -rtmfp "" turns RTMFP off.
+	listens := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "config" {
+			listens[f.Name] = f.Value.String()
+		}
+	})
 	load := func() (server.Config, error) {
 		data := nimbus.DefaultConfig
 		if *configFile != "" {
@@ -37,16 +47,10 @@ func serve(ctx context.Context, args []string) error {
 		if err != nil {
 			return cfg, err
 		}
-		if *rtmpAddr != "" {
-			cfg.RTMP.Listen = *rtmpAddr
+		if err := overrideListens(&cfg, listens); err != nil {
+			return cfg, err
 		}
-		if *rtmfpAddr != "" {
-			cfg.RTMFP.Listen = *rtmfpAddr
-		}
-		if *httpAddr != "" {
-			cfg.HTTP.Listen = *httpAddr
-		}
-		return cfg, nil
+		return cfg, cfg.Validate()
 	}
 	cfg, err := load()
 	if err != nil {
@@ -96,6 +100,26 @@ func serve(ctx context.Context, args []string) error {
 	err = srv.Serve(ctx)
 	log.Info("stopped")
 	return err
+}
+
+// overrideListens applies the listener flags given (by flag name) to cfg.
+func overrideListens(cfg *server.Config, listens map[string]string) error {
+	for name, addr := range listens {
+		switch name {
+		case "rtmp":
+			if addr == "" {
+				return errors.New("-rtmp: RTMP cannot be turned off")
+			}
+			cfg.RTMP.Listen = addr
+		case "rtmfp":
+			cfg.RTMFP.Listen = addr
+		case "rtmpt":
+			cfg.RTMPT.Listen = addr
+		case "http":
+			cfg.HTTP.Listen = addr
+		}
+	}
+	return nil
 }
 
 func newLogger(cfg server.LogConfig) (*zap.Logger, error) {
