@@ -17,29 +17,39 @@ import (
 	"github.com/nimbus-media/nimbus/server"
 )
 
-func serve(ctx context.Context, args []string) error {
+// parseServeFlags parses serve's flags: the configuration file and the
+// listener addresses given, by flag name. Only the listener flags given
+// override the configuration, an empty one too: -rtmfp "" turns RTMFP
+// off, where an absent flag leaves the configured address.
+func parseServeFlags(args []string) (configFile string, listens map[string]string, err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	configFile := fs.String("config", "", "configuration file (default: the built-in config.toml)")
+	fs.StringVar(&configFile, "config", "", "configuration file (default: the built-in config.toml)")
 	fs.String("rtmp", "", "RTMP listen address, overriding the configuration")
 	fs.String("rtmfp", "", "RTMFP listen address, overriding the configuration (\"\": off)")
 	fs.String("rtmpt", "", "RTMPT (RTMP over HTTP) listen address, overriding the configuration (\"\": off)")
 	fs.String("http", "", "admin HTTP listen address, overriding the configuration (\"\": off)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return "", nil, err
 	}
-	// Only the listener flags given override the configuration, an
-	// empty one too: -rtmfp "" turns RTMFP off.
-	listens := map[string]string{}
+	listens = map[string]string{}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name != "config" {
 			listens[f.Name] = f.Value.String()
 		}
 	})
+	return configFile, listens, nil
+}
+
+func serve(ctx context.Context, args []string) error {
+	configFile, listens, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
 	load := func() (server.Config, error) {
 		data := nimbus.DefaultConfig
-		if *configFile != "" {
+		if configFile != "" {
 			var err error
-			if data, err = os.ReadFile(*configFile); err != nil {
+			if data, err = os.ReadFile(configFile); err != nil {
 				return server.Config{}, err
 			}
 		}
