@@ -99,10 +99,14 @@ func (t *rtmptServer) serve() <-chan error {
 func (t *rtmptServer) refuse() { t.handler.Drain() }
 
 // stop closes the HTTP server once the RTMP connections are gone, and the
-// sessions with it.
+// sessions with it, after giving the clients up to a second to collect
+// what their sessions still hold (their AppShutdown).
 func (t *rtmptServer) stop() {
-	t.handler.Close(errShutdown)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	t.handler.Flush(ctx)
+	t.handler.Close(errShutdown)
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := t.http.Shutdown(ctx); err != nil {
 		_ = t.http.Close()

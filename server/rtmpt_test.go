@@ -296,3 +296,37 @@ func TestRTMPTHostile(t *testing.T) {
 		t.Errorf("RTMPT player received %d of %d frames", gotT.Load(), sent.Load())
 	}
 }
+
+// TestRTMPTShutdown: a server stopping with an RTMPT client connected
+// tells it NetConnection.Connect.AppShutdown through the tunnel and stops
+// within its shutdown timeout, leaving no goroutine behind (TestMain).
+func TestRTMPTShutdown(t *testing.T) {
+	var c *rtmp.Client
+	told := make(chan error, 1)
+	// Registered before the server's, so it runs after the server stops.
+	t.Cleanup(func() {
+		if c == nil {
+			return
+		}
+		select {
+		case err := <-told:
+			if err != nil {
+				t.Errorf("waiting for %s: %v", protocol.ConnectAppShutdown, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("the client's reads did not end")
+		}
+		_ = c.Close()
+	})
+	ts, _ := startRTMPTServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	if c, err = dialRTMPT(ctx, ts); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_, err := c.WaitStatus(0, protocol.ConnectAppShutdown)
+		told <- err
+	}()
+}

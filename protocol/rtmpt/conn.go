@@ -161,11 +161,11 @@ func (c *Conn) closeWith(cause error) {
 	signal(c.inRoom)
 }
 
-// isClosed reports whether the connection has ended.
-func (c *Conn) isClosed() bool {
+// queued is how many bytes wait for the client.
+func (c *Conn) queued() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closed != nil
+	return len(c.out) - c.outOff
 }
 
 // LocalAddr implements net.Conn: the HTTP listener's address.

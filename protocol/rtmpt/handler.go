@@ -1,6 +1,7 @@
 package rtmpt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +95,21 @@ func (h *Handler) Sessions() int { return h.table.len() }
 
 // Drain refuses further sessions; those open go on.
 func (h *Handler) Drain() { h.closing.Store(true) }
+
+// Flush waits, until ctx ends, for the clients to collect what their
+// sessions hold: a server going away lets them take their last
+// messages (NetConnection.Connect.AppShutdown) before Close drops them.
+func (h *Handler) Flush(ctx context.Context) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for h.table.queued() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // Close refuses further sessions and closes the open ones with cause;
 // what they queued is still returned to clients that ask before their

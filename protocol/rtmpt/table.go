@@ -128,6 +128,18 @@ func (t *table) expire(s *session) {
 	t.remove(s, fmt.Errorf("%w for %v", ErrPollTimeout, t.idle.Round(time.Millisecond)))
 }
 
+// queued reports whether any session holds bytes for its client.
+func (t *table) queued() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.sessions {
+		if s.conn.queued() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // closeAll removes every session, closing their connections with cause.
 func (t *table) closeAll(cause error) {
 	t.mu.Lock()
