@@ -39,7 +39,7 @@ func (b adminBackend) Listeners() []web.Listener {
 	for _, l := range []struct {
 		proto string
 		addr  net.Addr
-	}{{"rtmp", addrOf(b.s.rtmpLn)}, {"rtmps", addrOf(b.s.rtmpsLn)}, {"rtmfp", b.s.rtmfpAddr()}, {"http", b.s.HTTPAddr()}} {
+	}{{"rtmp", addrOf(b.s.rtmpLn)}, {"rtmps", addrOf(b.s.rtmpsLn)}, {"rtmpt", b.s.RTMPTAddr()}, {"rtmfp", b.s.rtmfpAddr()}, {"http", b.s.HTTPAddr()}} {
 		if l.addr != nil {
 			out = append(out, web.Listener{Protocol: l.proto, Addr: l.addr.String()})
 		}

@@ -30,6 +30,7 @@ type Config struct {
 	Log     LogConfig     `toml:"log"`
 	RTMP    RTMPConfig    `toml:"rtmp"`
 	RTMPS   RTMPSConfig   `toml:"rtmps"`
+	RTMPT   RTMPTConfig   `toml:"rtmpt"`
 	Limits  LimitsConfig  `toml:"limits"`
 	RTMFP   RTMFPConfig   `toml:"rtmfp"`
 	HTTP    HTTPConfig    `toml:"http"`
@@ -74,6 +75,23 @@ type RTMPSConfig struct {
 	Listen   string `toml:"listen"`
 	CertFile string `toml:"cert_file"`
 	KeyFile  string `toml:"key_file"`
+}
+
+// RTMPTConfig configures the RTMP-over-HTTP listener (docs/rtmpt.md),
+// which Flash falls back to behind proxies; it is off while Listen is
+// empty. It serves the same applications as RTMP.
+type RTMPTConfig struct {
+	Listen string `toml:"listen"`
+	// IdleTimeout closes a session whose client makes no request for
+	// this long; it is also the HTTP read, write and keep-alive timeout.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxSessions caps the open sessions (the limits.* connection caps
+	// apply too).
+	MaxSessions int `toml:"max_sessions"`
+	// BufferBytes bounds what one session holds for its client until
+	// the client asks; past it the server waits, as for a full socket,
+	// and closes the connection after rtmp.write_timeout.
+	BufferBytes int `toml:"buffer_bytes"`
 }
 
 // RTMFPConfig configures the RTMFP listener; it is off while Listen is empty.
@@ -220,6 +238,7 @@ func Defaults() Config {
 			HandshakeTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{60 * time.Second},
 			PingInterval: Duration{20 * time.Second}, WriteTimeout: Duration{15 * time.Second},
 		},
+		RTMPT: RTMPTConfig{Listen: ":80", IdleTimeout: Duration{30 * time.Second}, MaxSessions: 10000, BufferBytes: 512 << 10},
 		RTMFP: RTMFPConfig{Listen: ":1935", IdleTimeout: Duration{60 * time.Second},
 			ServerKeepalive: Duration{15 * time.Second}, PeerKeepalive: Duration{10 * time.Second},
 			MediaDeadline: Duration{time.Second}, MaxGroupMembers: 100000, MaxGroupsPerClient: 16},
@@ -261,6 +280,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: media.subscriber_queue_bytes %d is below 65536", c.Media.SubscriberQueueBytes)
 	case c.RTMPS.Listen != "" && (c.RTMPS.CertFile == "" || c.RTMPS.KeyFile == ""):
 		return errors.New("config: rtmps.listen needs rtmps.cert_file and rtmps.key_file")
+	case c.RTMPT.Listen != "" && (c.RTMPT.IdleTimeout.Duration < time.Second || c.RTMPT.MaxSessions < 1 || c.RTMPT.BufferBytes < 64<<10):
+		return errors.New("config: rtmpt.idle_timeout must be at least 1s, rtmpt.max_sessions at least 1 and rtmpt.buffer_bytes at least 65536")
 	case c.RTMFP.Listen != "" && (c.RTMFP.IdleTimeout.Duration <= 0 || c.RTMFP.MediaDeadline.Duration <= 0 ||
 		c.RTMFP.ServerKeepalive.Duration < 5*time.Second || c.RTMFP.PeerKeepalive.Duration < 5*time.Second):
 		return errors.New("config: rtmfp timeouts must be positive and keepalives at least 5s")

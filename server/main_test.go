@@ -64,6 +64,7 @@ func startServerLog(t *testing.T, change func(*Config), log *zap.Logger) *testSe
 	cfg.RTMP.Listen = "127.0.0.1:0"
 	cfg.RTMFP.Listen = "127.0.0.1:0"
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.RTMPT.Listen = "" // the RTMPT tests turn it on
 	cfg.Apps = []AppConfig{{Name: "live"}}
 	if change != nil {
 		change(&cfg)

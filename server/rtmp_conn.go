@@ -42,7 +42,7 @@ var errIdle = errors.New("rtmp: idle timeout")
 type rtmpConn struct {
 	id    string
 	nc    net.Conn
-	proto string // "rtmp" or "rtmps"
+	proto string // "rtmp", "rtmps" or "rtmpt"
 	// refused counts a refusal by a limit, for metrics.
 	refused func(limit string)
 	cfg     RTMPConfig
@@ -589,7 +589,9 @@ func (c *rtmpConn) writeOne(o netconn.Outgoing) error {
 	w := c.w
 	csid := csidFor(&o.Message)
 	// Over TLS a vectored write is a record per segment: copy instead.
-	if c.proto == "rtmp" && o.Frame != nil && o.StreamID <= 0xffffff {
+	// Over RTMPT it is a copy per segment into the session's buffer,
+	// which costs no more than the copy.
+	if c.proto != "rtmps" && o.Frame != nil && o.StreamID <= 0xffffff {
 		chunkSize := w.ChunkSize()
 		key := uint64(chunkSize)<<40 | uint64(csid)<<24 | uint64(o.StreamID)
 		chunks := o.Frame.Encoded(key, func() [][]byte {

@@ -74,6 +74,7 @@ type Server struct {
 	cfgMu   sync.Mutex                     // guards cfg against Reload
 	rtmpLn  net.Listener
 	rtmpsLn net.Listener    // nil when RTMPS is off
+	rtmpt   *rtmptServer    // nil when RTMPT is off
 	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
 	admit   *admission
 	nextID  atomic.Uint64
@@ -140,10 +141,11 @@ func (s *Server) Reload(cfg Config) error {
 	s.cfg.RTMP.Listen = old.RTMP.Listen
 	s.cfg.RTMFP = cfg.RTMFP
 	s.cfg.RTMFP.Listen = old.RTMFP.Listen
+	s.cfg.RTMPT = old.RTMPT
 	s.cfg.Limits, s.cfg.Auth, s.cfg.NetConn, s.cfg.ShutdownTimeout = cfg.Limits, cfg.Auth, cfg.NetConn, cfg.ShutdownTimeout
 	s.cfgMu.Unlock()
 	if cfg.RTMP.Listen != old.RTMP.Listen || cfg.RTMFP.Listen != old.RTMFP.Listen ||
-		cfg.RTMPS != old.RTMPS || cfg.HTTP.Listen != old.HTTP.Listen {
+		cfg.RTMPS != old.RTMPS || cfg.RTMPT != old.RTMPT || cfg.HTTP.Listen != old.HTTP.Listen {
 		s.log.Warn("listener changes take effect on restart")
 	}
 	if !sameApps(cfg.Apps, old.Apps) || cfg.Media != old.Media || cfg.AppsDir != old.AppsDir {
@@ -264,11 +266,24 @@ func (s *Server) Listen() error {
 		}
 		s.log.Info("rtmps listening", zap.String("addr", s.rtmpsLn.Addr().String()))
 	}
+	if s.cfg.RTMPT.Listen != "" {
+		if s.rtmpt, err = s.listenRTMPT(); err != nil {
+			_ = ln.Close()
+			if s.rtmpsLn != nil {
+				_ = s.rtmpsLn.Close()
+			}
+			return err
+		}
+		s.log.Info("rtmpt listening", zap.String("addr", s.rtmpt.ln.Addr().String()))
+	}
 	if s.cfg.RTMFP.Listen != "" {
 		if s.rtmfpEP, err = s.listenRTMFP(); err != nil {
 			_ = ln.Close()
 			if s.rtmpsLn != nil {
 				_ = s.rtmpsLn.Close()
+			}
+			if s.rtmpt != nil {
+				_ = s.rtmpt.ln.Close()
 			}
 			return err
 		}
@@ -279,6 +294,9 @@ func (s *Server) Listen() error {
 		_ = ln.Close()
 		if s.rtmpsLn != nil {
 			_ = s.rtmpsLn.Close()
+		}
+		if s.rtmpt != nil {
+			_ = s.rtmpt.ln.Close()
 		}
 		if s.rtmfpEP != nil {
 			_ = s.rtmfpEP.Close()
@@ -307,6 +325,14 @@ func (s *Server) RTMPSAddr() net.Addr {
 	return s.rtmpsLn.Addr()
 }
 
+// RTMPTAddr is the bound RTMPT (HTTP) address, nil when RTMPT is off.
+func (s *Server) RTMPTAddr() net.Addr {
+	if s.rtmpt == nil {
+		return nil
+	}
+	return s.rtmpt.ln.Addr()
+}
+
 // Serve accepts connections until ctx ends, then closes every connection
 // and returns once they have all finished.
 func (s *Server) Serve(ctx context.Context) error {
@@ -331,6 +357,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.rtmfpEP != nil {
 		go func() { errs <- s.acceptRTMFP(ctx) }()
 	}
+	var rtmptDone <-chan error // nil (never ready) with RTMPT off
+	if s.rtmpt != nil {
+		rtmptDone = s.rtmpt.serve()
+	}
 	webCtx, stopWeb := context.WithCancel(ctx)
 	webDone := s.serveHTTP(webCtx)
 	// The registry polls application folders and unloads idle instances;
@@ -342,12 +372,20 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.apps.Run(appsCtx)
 	}()
 	var err error
+	rtmptEnded := false
 	select {
 	case <-ctx.Done():
 	case err = <-errs:
+	case err = <-rtmptDone:
+		rtmptEnded = true
 	}
 	for _, ln := range listeners {
 		_ = ln.Close()
+	}
+	if s.rtmpt != nil {
+		// RTMPT clients keep polling through the drain: that is how
+		// they get their AppShutdown.
+		s.rtmpt.refuse()
 	}
 	s.drain()
 	s.mu.Lock()
@@ -362,6 +400,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		<-s.rtmfpDone
 	}
 	s.wg.Wait()
+	if s.rtmpt != nil {
+		s.rtmpt.stop()
+		if !rtmptEnded {
+			if rerr := <-rtmptDone; rerr != nil && err == nil {
+				err = rerr
+			}
+		}
+	}
 	if s.poller != nil {
 		if perr := s.poller.stop(); perr != nil {
 			s.log.Warn("stopping the poller", zap.Error(perr))

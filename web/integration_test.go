@@ -44,6 +44,7 @@ func startNimbus(t *testing.T) *nimbus {
 	}
 	cfg := server.Defaults()
 	cfg.RTMP.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.RTMPT.Listen = ""
 	cfg.HTTP.User, cfg.HTTP.PasswordHash = adminUser, hash
 	cfg.Apps = []server.AppConfig{{Name: "live"}}
 	if err := cfg.Validate(); err != nil {

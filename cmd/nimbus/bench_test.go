@@ -9,16 +9,16 @@ import (
 	"time"
 )
 
-// TestBench runs `nimbus bench` against a real server, with RTMP and with
-// RTMFP players, and checks that its report describes what happened.
+// TestBench runs `nimbus bench` against a real server, with RTMP, RTMPT
+// and RTMFP players, and checks that its report describes what happened.
 func TestBench(t *testing.T) {
 	bin := nimbusBin(t)
-	addr, udp := freePort(t), freeUDPPort(t)
+	addr, udp, tunnel := freePort(t), freeUDPPort(t), freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	srv, _ := startNimbus(t, ctx, bin, addr, udp)
+	srv, _ := startNimbus(t, ctx, bin, addr, udp, "-rtmpt", tunnel)
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
-	for _, url := range []string{"rtmp://" + addr + "/live/b1", "rtmfp://" + udp + "/live/b2"} {
+	for _, url := range []string{"rtmp://" + addr + "/live/b1", "rtmfp://" + udp + "/live/b2", "rtmpt://" + tunnel + "/live/b3"} {
 		var out bytes.Buffer
 		err := bench(ctx, []string{"-url", url, "-publish-url", "rtmp://" + addr + "/live/" + url[len(url)-2:],
 			"-players", "5", "-ramp", "0", "-warmup", "2s", "-duration", "3s",

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/protocol/rtmpt"
 )
 
 // netClient is a NetConnection client over either transport.
@@ -26,7 +29,7 @@ type netClient interface {
 	Close() error
 }
 
-// dialURL connects to an rtmp:// or rtmfp:// URL and returns the client
+// dialURL connects to an rtmp://, rtmpt:// or rtmfp:// URL and returns the client
 // and the URL's stream name.
 func dialURL(ctx context.Context, rawURL, flashVer string, digest bool) (netClient, string, error) {
 	u, err := url.Parse(rawURL)
@@ -46,6 +49,27 @@ func dialURL(ctx context.Context, rawURL, flashVer string, digest bool) (netClie
 			return nil, "", err
 		}
 		return c, ru.Stream, nil
+	case "rtmpt":
+		// RTMP through an RTMPT session (port 80 unless named).
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+		ru, err := rtmp.ParseURL("rtmp://" + host + strings.TrimPrefix(rawURL, "rtmpt://"+u.Host))
+		if err != nil {
+			return nil, "", err
+		}
+		ru.TCURL = "rtmpt://" + host + "/" + ru.App
+		nc, err := rtmpt.Dial(ctx, host)
+		if err != nil {
+			return nil, "", err
+		}
+		c, err := rtmp.NewClient(ctx, nc, ru, rtmp.ClientConfig{Digest: digest, FlashVer: flashVer})
+		if err != nil {
+			_ = nc.Close()
+			return nil, "", err
+		}
+		return c, ru.Stream, nil
 	case "rtmfp":
 		_, stream := tc.SplitURL(u)
 		c, err := tc.Dial(ctx, rawURL, tc.ClientConfig{FlashVer: flashVer})
@@ -54,5 +78,5 @@ func dialURL(ctx context.Context, rawURL, flashVer string, digest bool) (netClie
 		}
 		return c, stream, nil
 	}
-	return nil, "", fmt.Errorf("URL %q: scheme must be rtmp or rtmfp", rawURL)
+	return nil, "", fmt.Errorf("URL %q: scheme must be rtmp, rtmpt or rtmfp", rawURL)
 }

@@ -25,7 +25,7 @@ func publish(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() != 2 {
-		return errors.New("usage: nimbus publish [-loop] FILE.flv rtmp[fp]://host/app/stream")
+		return errors.New("usage: nimbus publish [-loop] FILE.flv rtmp[t|fp]://host/app/stream")
 	}
 	file, rawURL := fs.Arg(0), fs.Arg(1)
 	c, stream, err := dialURL(ctx, rawURL, "FMLE/3.0 (compatible; nimbus)", *digest)
@@ -126,7 +126,7 @@ func play(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: nimbus play [-o FILE.flv] [-duration D] rtmp[fp]://host/app/stream")
+		return errors.New("usage: nimbus play [-o FILE.flv] [-duration D] rtmp[t|fp]://host/app/stream")
 	}
 	rawURL := fs.Arg(0)
 	if *duration > 0 {

@@ -1,12 +1,13 @@
 // Command nimbus is the Nimbus media server and its client tools.
 //
-//	nimbus [serve] [-config FILE] [-rtmp ADDR] [-rtmfp ADDR] [-http ADDR]
+//	nimbus [serve] [-config FILE] [-rtmp ADDR] [-rtmfp ADDR] [-rtmpt ADDR] [-http ADDR]
 //	nimbus publish [-loop] FILE.flv URL
 //	nimbus play [-o FILE.flv] [-duration D] URL
 //	nimbus probe URL
 //	nimbus bench -url URL [-players N] [-flv FILE] [-server-pid PID]
 //
-// URLs are rtmp:// or rtmfp://.
+// URLs are rtmp://, rtmpt:// (RTMP through HTTP) or rtmfp://. A listener
+// flag given empty turns its listener off.
 //
 //	nimbus token -secret SECRET [-app APP] [-ttl 1h] STREAM
 //	nimbus passwd [-token] [-iterations N] < password

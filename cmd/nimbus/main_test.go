@@ -60,11 +60,13 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startNimbus starts `nimbus serve` and waits until its RTMP port accepts.
-func startNimbus(t *testing.T, ctx context.Context, bin, rtmpAddr, rtmfpAddr string) (*exec.Cmd, *testtools.Buffer) {
+// startNimbus starts `nimbus serve` and waits until its RTMP port accepts;
+// RTMPT is off unless extra flags turn it on.
+func startNimbus(t *testing.T, ctx context.Context, bin, rtmpAddr, rtmfpAddr string, extra ...string) (*exec.Cmd, *testtools.Buffer) {
 	t.Helper()
 	serverLog := &testtools.Buffer{}
-	srv := exec.CommandContext(ctx, bin, "serve", "-rtmp", rtmpAddr, "-rtmfp", rtmfpAddr, "-http", "127.0.0.1:0")
+	args := append([]string{"serve", "-rtmp", rtmpAddr, "-rtmfp", rtmfpAddr, "-http", "127.0.0.1:0", "-rtmpt", ""}, extra...)
+	srv := exec.CommandContext(ctx, bin, args...)
 	srv.Stdout, srv.Stderr = serverLog, serverLog
 	srv.WaitDelay = 5 * time.Second
 	if err := srv.Start(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -16,20 +17,39 @@ import (
 	"github.com/nimbus-media/nimbus/server"
 )
 
-func serve(ctx context.Context, args []string) error {
+// parseServeFlags parses serve's flags: the configuration file and the
+// listener addresses given, by flag name. Only the listener flags given
+// override the configuration, an empty one too: -rtmfp "" turns RTMFP
+// off, where an absent flag leaves the configured address.
+func parseServeFlags(args []string) (configFile string, listens map[string]string, err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	configFile := fs.String("config", "", "configuration file (default: the built-in config.toml)")
-	rtmpAddr := fs.String("rtmp", "", "RTMP listen address, overriding the configuration")
-	rtmfpAddr := fs.String("rtmfp", "", "RTMFP listen address, overriding the configuration")
-	httpAddr := fs.String("http", "", "admin HTTP listen address, overriding the configuration")
+	fs.StringVar(&configFile, "config", "", "configuration file (default: the built-in config.toml)")
+	fs.String("rtmp", "", "RTMP listen address, overriding the configuration")
+	fs.String("rtmfp", "", "RTMFP listen address, overriding the configuration (\"\": off)")
+	fs.String("rtmpt", "", "RTMPT (RTMP over HTTP) listen address, overriding the configuration (\"\": off)")
+	fs.String("http", "", "admin HTTP listen address, overriding the configuration (\"\": off)")
 	if err := fs.Parse(args); err != nil {
+		return "", nil, err
+	}
+	listens = map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "config" {
+			listens[f.Name] = f.Value.String()
+		}
+	})
+	return configFile, listens, nil
+}
+
+func serve(ctx context.Context, args []string) error {
+	configFile, listens, err := parseServeFlags(args)
+	if err != nil {
 		return err
 	}
 	load := func() (server.Config, error) {
 		data := nimbus.DefaultConfig
-		if *configFile != "" {
+		if configFile != "" {
 			var err error
-			if data, err = os.ReadFile(*configFile); err != nil {
+			if data, err = os.ReadFile(configFile); err != nil {
 				return server.Config{}, err
 			}
 		}
@@ -37,16 +57,10 @@ func serve(ctx context.Context, args []string) error {
 		if err != nil {
 			return cfg, err
 		}
-		if *rtmpAddr != "" {
-			cfg.RTMP.Listen = *rtmpAddr
+		if err := overrideListens(&cfg, listens); err != nil {
+			return cfg, err
 		}
-		if *rtmfpAddr != "" {
-			cfg.RTMFP.Listen = *rtmfpAddr
-		}
-		if *httpAddr != "" {
-			cfg.HTTP.Listen = *httpAddr
-		}
-		return cfg, nil
+		return cfg, cfg.Validate()
 	}
 	cfg, err := load()
 	if err != nil {
@@ -96,6 +110,26 @@ func serve(ctx context.Context, args []string) error {
 	err = srv.Serve(ctx)
 	log.Info("stopped")
 	return err
+}
+
+// overrideListens applies the listener flags given (by flag name) to cfg.
+func overrideListens(cfg *server.Config, listens map[string]string) error {
+	for name, addr := range listens {
+		switch name {
+		case "rtmp":
+			if addr == "" {
+				return errors.New("-rtmp: RTMP cannot be turned off")
+			}
+			cfg.RTMP.Listen = addr
+		case "rtmfp":
+			cfg.RTMFP.Listen = addr
+		case "rtmpt":
+			cfg.RTMPT.Listen = addr
+		case "http":
+			cfg.HTTP.Listen = addr
+		}
+	}
+	return nil
 }
 
 func newLogger(cfg server.LogConfig) (*zap.Logger, error) {

@@ -154,7 +154,7 @@ func serveConfig(t *testing.T, ctx context.Context, bin, file, head, addr string
 // writeConfig writes the configuration serveConfig uses.
 func writeConfig(t *testing.T, file, head, addr string, tail ...string) {
 	t.Helper()
-	text := head + fmt.Sprintf("[rtmp]\nlisten = %q\n[rtmfp]\nlisten = \"\"\n[http]\nlisten = \"\"\n", addr) + strings.Join(tail, "")
+	text := head + fmt.Sprintf("[rtmp]\nlisten = %q\n[rtmfp]\nlisten = \"\"\n[rtmpt]\nlisten = \"\"\n[http]\nlisten = \"\"\n", addr) + strings.Join(tail, "")
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

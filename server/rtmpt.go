@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nimbus-media/nimbus/protocol/rtmpt"
+)
+
+// rtmptServer is the RTMPT listener: an HTTP server whose sessions
+// (protocol/rtmpt) are served as RTMP connections, like RTMPS ones off
+// the direct-socket path: their writes go to a sender goroutine and their
+// readers never park.
+type rtmptServer struct {
+	ln      net.Listener
+	handler *rtmpt.Handler
+	http    *http.Server
+}
+
+// listenRTMPT opens the RTMPT listener. Binding fails on port 80 without
+// privileges, the default address: the error says what to do about it.
+func (s *Server) listenRTMPT() (*rtmptServer, error) {
+	cfg := s.cfg.RTMPT
+	ln, err := net.Listen("tcp", cfg.Listen)
+	switch {
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("rtmpt listen %s: %w (a port below 1024 needs root or CAP_NET_BIND_SERVICE; "+
+			"set [rtmpt] listen to another address, or to \"\" or -rtmpt \"\" to turn RTMPT off)", cfg.Listen, err)
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("rtmpt listen %s: %w (another program, a web server perhaps, holds the port; "+
+			"set [rtmpt] listen to another address, or to \"\" or -rtmpt \"\" to turn RTMPT off)", cfg.Listen, err)
+	case err != nil:
+		return nil, fmt.Errorf("rtmpt listen %s: %w", cfg.Listen, err)
+	}
+	log := s.log.Named("rtmpt")
+	h := rtmpt.NewHandler(rtmpt.Config{
+		MaxSessions: cfg.MaxSessions,
+		IdleTimeout: cfg.IdleTimeout.Duration,
+		BufferBytes: cfg.BufferBytes,
+		Open:        s.openRTMPT,
+		Log:         log,
+	})
+	timeout := cfg.IdleTimeout.Duration
+	return &rtmptServer{ln: ln, handler: h, http: &http.Server{
+		Handler: h,
+		// Every read has a deadline: a slow or silent client loses its
+		// HTTP connection, and its session then times out.
+		ReadHeaderTimeout: s.cfg.RTMP.HandshakeTimeout.Duration,
+		ReadTimeout:       timeout,
+		WriteTimeout:      timeout,
+		IdleTimeout:       timeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          zap.NewStdLog(log),
+	}}, nil
+}
+
+// openRTMPT admits a new RTMPT session as the TCP listeners admit a
+// connection, and serves it with the RTMP connection handler.
+func (s *Server) openRTMPT(c *rtmpt.Conn) error {
+	release, refusal := s.admit.admit(addrIP(c.RemoteAddr()), time.Now())
+	if refusal != "" {
+		s.log.Warn("connection refused", zap.String("proto", "rtmpt"), zap.String("remote", c.RemoteAddr().String()),
+			zap.String("limit", refusal))
+		status := http.StatusServiceUnavailable
+		if refusal == refusedRate {
+			status = http.StatusTooManyRequests
+		}
+		return &rtmpt.Refusal{Status: status, Reason: refusal}
+	}
+	s.startRTMP(c, "rtmpt", release)
+	return nil
+}
+
+// serve runs the HTTP server until stop; the returned channel reports
+// how Serve ended (nil once stopped).
+func (t *rtmptServer) serve() <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		err := t.http.Serve(t.ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		if err != nil {
+			err = fmt.Errorf("rtmpt serve: %w", err)
+		}
+		done <- err
+	}()
+	return done
+}
+
+// refuse stops new sessions; those open go on until their connections end.
+func (t *rtmptServer) refuse() { t.handler.Drain() }
+
+// stop closes the HTTP server once the RTMP connections are gone, and the
+// sessions with it, after giving the clients up to a second to collect
+// what their sessions still hold (their AppShutdown).
+func (t *rtmptServer) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	t.handler.Flush(ctx)
+	t.handler.Close(errShutdown)
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := t.http.Shutdown(ctx); err != nil {
+		_ = t.http.Close()
+	}
+}
