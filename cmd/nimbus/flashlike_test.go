@@ -172,9 +172,14 @@ const testGroup = "G:027f0201010103010c050e74657374011b00"
 
 // TestFlashLikeNetGroup: group multicast among Flash-like members. The
 // server gives each joiner neighbours; the media then goes peer to peer.
-// Every receiver must get the stream, each member must reach neighbours,
-// and in the group of 8 a member killed mid-stream must leave the others
-// receiving.
+// Every member must reach neighbours and every receiver must be getting
+// the stream at the end of the run; in the group of 8 a member killed
+// mid-stream must leave the others receiving while another joins late.
+//
+// librtmfp's group buffer delivers fragments strictly in order and may
+// wait for one that no neighbour sends until its window (about 8 s)
+// passes (docs/flashlike.md), so a receiver is judged by what it gets in
+// the last 4 s of a 20 s run, not from its start.
 func TestFlashLikeNetGroup(t *testing.T) {
 	for _, n := range []int{3, 8} {
 		t.Run(fmt.Sprintf("members=%d", n), func(t *testing.T) { testNetGroup(t, n) })
@@ -186,23 +191,23 @@ func testNetGroup(t *testing.T, members int) {
 	defer cancel()
 	_, url, _ := flashServer(t, ctx)
 	clip := flashClip(t)
-	const secs = 14
+	const secs = 20
 	group := "--group=" + testGroup
 
-	start := time.Now()
 	pub := testtools.StartFlashPeer(t, ctx, "group publisher", "group-publish", url, "--stream=g1", group, "--flv="+clip, fmt.Sprintf("--secs=%d", secs+2))
 	pub.WaitEvent(t, "PUBLISHING", 10*time.Second)
 	var rx []*testtools.FlashPeer
 	for i := range members - 1 {
 		rx = append(rx, testtools.StartFlashPeer(t, ctx, fmt.Sprintf("member %d", i+1), "group-play", url, "--stream=g1", group, fmt.Sprintf("--secs=%d", secs)))
 	}
-	var killed *testtools.FlashPeer
-	var killedAt time.Duration
+	var late *testtools.FlashPeer
 	if members > 3 {
-		time.Sleep(6 * time.Second)
-		killed, killedAt = rx[len(rx)-1], time.Since(start)
-		killed.Kill()
+		time.Sleep(8 * time.Second)
+		rx[len(rx)-1].Kill()
 		rx = rx[:len(rx)-1]
+		// A member joining late, once the group runs: the server must
+		// introduce it to the live members (not the killed one alone).
+		late = testtools.StartFlashPeer(t, ctx, "late member", "group-play", url, "--stream=g1", group, fmt.Sprintf("--secs=%d", secs-8))
 	}
 	for _, p := range rx {
 		p.Wait(t, secs*time.Second+20*time.Second)
@@ -216,15 +221,22 @@ func testNetGroup(t *testing.T, members int) {
 	}
 	for _, p := range rx {
 		s := p.Summary(t)
-		t.Logf("%s: %d video, %d audio, video timestamps %d..%d ms", p.Name, s.Video, s.Audio, s.VideoFirst, s.VideoLast)
-		// secs at 30 fps less the joining (a few seconds in librtmfp's
-		// multicast): at least a third of the frames.
-		if s.Video < secs*30/3 {
-			t.Errorf("%s got %d video messages in %d s of a 30 fps stream", p.Name, s.Video, secs)
+		end := p.VideoBetween(t, secs-4, secs+1)
+		t.Logf("%s: %d video (%d in the last 4 s), %d audio", p.Name, s.Video, end, s.Audio)
+		// 4 s at 30 fps is 120 frames.
+		if end < 60 {
+			t.Errorf("%s got %d video messages in the last 4 s of a 30 fps stream", p.Name, end)
 		}
-		if killed != nil && time.Duration(s.VideoLast)*time.Millisecond < killedAt+2*time.Second {
-			t.Errorf("%s stopped receiving at %d ms of the stream; a member was killed at %v", p.Name, s.VideoLast, killedAt)
+	}
+	if late != nil {
+		late.Wait(t, 20*time.Second)
+		if n := strings.Count(late.Log(), "P2PSession is now connected"); n < 3 {
+			t.Errorf("the late member reached %d neighbours, want at least 3", n)
 		}
+		// Whether it plays in its few seconds is up to librtmfp's group
+		// buffer (see above); log it.
+		s := late.Summary(t)
+		t.Logf("late member: %d video, %d audio", s.Video, s.Audio)
 	}
 	checkNoDrops(t, append(rx, pub)...)
 }

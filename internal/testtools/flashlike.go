@@ -263,3 +263,25 @@ func (p *FlashPeer) field(t testing.TB, ev, key string) float64 {
 	}
 	return v
 }
+
+// VideoBetween is how many video messages the client received between
+// from and to seconds after it started, from its once-a-second PROGRESS
+// lines (cumulative counts): the count at the last line at or before to,
+// less the count at the last line at or before from.
+func (p *FlashPeer) VideoBetween(t testing.TB, from, to float64) int {
+	t.Helper()
+	at := func(x float64) int {
+		n := 0
+		for _, ev := range p.Events() {
+			if !strings.HasPrefix(ev, "PROGRESS ") || !strings.Contains(ev, " video=") {
+				continue
+			}
+			if p.field(t, ev, "t") > x {
+				break
+			}
+			n = int(p.field(t, ev, "video"))
+		}
+		return n
+	}
+	return at(to) - at(from)
+}
