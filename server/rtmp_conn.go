@@ -217,7 +217,7 @@ func (c *rtmpConn) handshake() error {
 	if err := c.nc.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout.Duration)); err != nil {
 		return err
 	}
-	info, err := rtmp.ServerHandshake(c.nc)
+	info, err := rtmp.ServerHandshake(c.nc, false)
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
