@@ -16,13 +16,18 @@ build:
 run: build
 	./$(BIN) serve
 
-# Tools the interop tests drive, from Debian's packages: ffmpeg/ffprobe, and
-# chromium for the admin dashboard's headless browser test.
+# Tools the interop tests drive, from Debian's packages: ffmpeg/ffprobe,
+# rtmpdump (librtmp, the RTMPE client), and chromium for the admin
+# dashboard's headless browser test.
 deps:
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
 		echo "installing ffmpeg"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
+	@command -v rtmpdump >/dev/null || { \
+		echo "installing rtmpdump"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rtmpdump >/dev/null; }
 	@command -v chromium >/dev/null || { \
 		echo "installing chromium"; \
 		$(SUDO) apt-get update -qq && \

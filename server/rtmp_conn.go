@@ -42,7 +42,7 @@ var errIdle = errors.New("rtmp: idle timeout")
 type rtmpConn struct {
 	id    string
 	nc    net.Conn
-	proto string // "rtmp", "rtmps" or, after its handshake, "rtmpe"
+	proto string // "rtmp" or "rtmps"; after an RTMPE handshake, "e" appended
 	// refused counts a refusal by a limit, for metrics.
 	refused func(limit string)
 	cfg     RTMPConfig
@@ -217,7 +217,8 @@ func (c *rtmpConn) handshake() error {
 	if err := c.nc.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout.Duration)); err != nil {
 		return err
 	}
-	info, err := rtmp.ServerHandshake(c.nc, c.cfg.RTMPE && c.proto == "rtmp")
+	// RTMPE inside TLS would only add cost: RTMPS clients do not get it.
+	info, err := rtmp.ServerHandshake(c.nc, c.cfg.RTMPE && c.proto != "rtmps")
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
@@ -240,7 +241,7 @@ func (c *rtmpConn) handshake() error {
 // handshake ends: the reader goroutine calls this, and the client has no
 // application to be sent anything by.
 func (c *rtmpConn) encrypt(ciphers *rtmp.Ciphers) {
-	c.proto = "rtmpe"
+	c.proto += "e" // rtmpe, AMS's name (and rtmpte for a tunnelled rtmpt)
 	c.log = c.log.With(zap.String("encryption", "rtmpe"))
 	c.sock = newRTMPSocket(rtmp.NewRTMPEConn(c.nc, ciphers))
 	c.w = rtmp.NewWriter(c.sock)
