@@ -146,8 +146,7 @@ func serverRTMPE(version byte, c1, s0s1s2 []byte) (HandshakeInfo, *Ciphers, erro
 
 	s0s1s2[0] = version
 	s1, s2 := s0s1s2[1:1+handshakeSize], s0s1s2[1+handshakeSize:]
-	clear(s1[:4])
-	copy(s1[4:8], serverVersion[:])
+	copy(s1[4:8], serverVersion[:]) // time stays 0, as in the digest handshake
 	rand.Read(s1[8:])
 	copy(s1[dhOffset(s1, info.Scheme):], key.public[:])
 	imprintDigest(s1, info.Scheme, serverKey[:serverPartialKeyLen])
