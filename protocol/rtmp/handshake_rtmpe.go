@@ -163,7 +163,7 @@ func serverRTMPE(version byte, c1, s0s1s2 []byte) (HandshakeInfo, *Ciphers, erro
 // ClientHandshakeRTMPE performs the client side of an RTMPE handshake on rw
 // with C0 = version (6, or 8 for the XTEA variant) and returns the ciphers
 // for what follows (NewRTMPEConn). C1 carries our public key and digest in
-// the base-772 scheme, as librtmp's RTMPE client sends them; the server's
+// the base-772 scheme, as rtmpdump's do (docs/rtmpe.md §2); the server's
 // S1 digest, public key and S2 signature must all verify. Like
 // ClientHandshake it reads exactly the handshake bytes and leaves deadlines
 // to the caller.

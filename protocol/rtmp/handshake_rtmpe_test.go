@@ -21,7 +21,7 @@ func testDHOffset(p []byte, base int) int {
 	return (int(p[1532])+int(p[1533])+int(p[1534])+int(p[1535]))%632 + 772
 }
 
-// rtmpeC1 builds an RTMPE C1 as librtmp's client does: version bytes,
+// rtmpeC1 builds an RTMPE C1 as rtmpdump does (docs/rtmpe.md §2): version bytes,
 // pseudo-random filler, the 128-byte public key at the scheme's key
 // position, then the Flash Player digest over all of it.
 func rtmpeC1(seed uint64, base int, public []byte) []byte {
@@ -44,8 +44,8 @@ func testPublicKey(x int64) []byte {
 
 // The group must be Oakley group 2: a 1024-bit safe prime. p ≡ 7 (mod 8)
 // makes the generator 2 a quadratic residue, so every public key 2^x lies
-// in the subgroup of prime order (p-1)/2, which is what librtmp checks of
-// the keys it receives.
+// in the subgroup of prime order (p-1)/2, a check a client may make of the
+// keys it receives.
 func TestRTMPEGroup(t *testing.T) {
 	if dhPrime == nil || dhPrime.BitLen() != 1024 || !dhPrime.ProbablyPrime(32) {
 		t.Fatal("dhPrime is not a 1024-bit prime")
