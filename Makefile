@@ -17,14 +17,19 @@ run: build
 	./$(BIN) serve
 
 # Tools the interop tests drive, from Debian's packages: ffmpeg/ffprobe,
-# chromium for the admin dashboard's headless browser test, and a C++
-# toolchain with OpenSSL for the Flash-like RTMFP client (librtmfp), which
-# the tests build once into a cache outside the clone.
+# rtmpdump (librtmp, the RTMPE client), chromium for the admin dashboard's
+# headless browser test, and a C++ toolchain with OpenSSL for the Flash-like
+# RTMFP client (librtmfp), which the tests build once into a cache outside
+# the clone.
 deps:
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
 		echo "installing ffmpeg"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
+	@command -v rtmpdump >/dev/null || { \
+		echo "installing rtmpdump"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rtmpdump >/dev/null; }
 	@command -v chromium >/dev/null || { \
 		echo "installing chromium"; \
 		$(SUDO) apt-get update -qq && \

@@ -67,6 +67,9 @@ type RTMPConfig struct {
 	IdleTimeout      Duration `toml:"idle_timeout"`
 	PingInterval     Duration `toml:"ping_interval"`
 	WriteTimeout     Duration `toml:"write_timeout"`
+	// RTMPE accepts the encrypted handshake (C0 = 6 or 8) on this
+	// listener, as AMS does on port 1935; off, such clients are refused.
+	RTMPE bool `toml:"rtmpe"`
 }
 
 // RTMPSConfig configures the RTMP-over-TLS listener; it is off while
@@ -237,6 +240,7 @@ func Defaults() Config {
 			Listen: ":1935", ChunkSize: 4096, MaxMessageSize: 8 << 20, AckWindow: 2500000,
 			HandshakeTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{60 * time.Second},
 			PingInterval: Duration{20 * time.Second}, WriteTimeout: Duration{15 * time.Second},
+			RTMPE: true,
 		},
 		RTMPT: RTMPTConfig{Listen: ":80", IdleTimeout: Duration{30 * time.Second}, MaxSessions: 10000, BufferBytes: 512 << 10},
 		RTMFP: RTMFPConfig{Listen: ":1935", IdleTimeout: Duration{60 * time.Second},

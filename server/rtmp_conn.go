@@ -42,7 +42,7 @@ var errIdle = errors.New("rtmp: idle timeout")
 type rtmpConn struct {
 	id    string
 	nc    net.Conn
-	proto string // "rtmp", "rtmps" or "rtmpt"
+	proto string // "rtmp", "rtmps" or "rtmpt"; after an RTMPE handshake "rtmpe" or "rtmpte"
 	// refused counts a refusal by a limit, for metrics.
 	refused func(limit string)
 	cfg     RTMPConfig
@@ -217,14 +217,35 @@ func (c *rtmpConn) handshake() error {
 	if err := c.nc.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout.Duration)); err != nil {
 		return err
 	}
-	info, err := rtmp.ServerHandshake(c.nc)
+	// RTMPE inside TLS would only add cost: RTMPS clients do not get it.
+	info, err := rtmp.ServerHandshake(c.nc, c.cfg.RTMPE && c.proto != "rtmps")
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
 	c.bytesIn.Add(1537 + 1536)
 	c.bytesOut.Add(1 + 2*1536)
-	c.log.Debug("handshake done", zap.Bool("digest", info.Digest))
+	if info.RTMPE != nil {
+		c.encrypt(info.RTMPE)
+	}
+	c.log.Debug("handshake done", zap.Bool("digest", info.Digest), zap.Uint8("version", info.Version))
 	return c.nc.SetDeadline(time.Time{})
+}
+
+// encrypt puts the RTMPE ciphers between the connection and its chunk
+// reader and writer. The socket it writes through is then not direct, which
+// keeps the connection off every path that hands the kernel bytes it did not
+// encipher: send batches and non-blocking writes from the publisher's
+// goroutine (kick), and the poller's parking (parks). The pre-chunked frames
+// shared by players (writeOne) still serve it: the cipher reads them and
+// writes its own copy. Its sends go through a goroutine as
+// RTMPS ones do. Nothing else uses the socket or the writer before the
+// handshake ends: the reader goroutine calls this, and the client has no
+// application to be sent anything by.
+func (c *rtmpConn) encrypt(ciphers *rtmp.Ciphers) {
+	c.proto += "e" // rtmpe, AMS's name (and rtmpte for a tunnelled rtmpt)
+	c.log = c.log.With(zap.String("encryption", "rtmpe"))
+	c.sock = newRTMPSocket(rtmp.NewRTMPEConn(c.nc, ciphers))
+	c.w = rtmp.NewWriter(c.sock)
 }
 
 // countingReader counts bytes as they arrive and records when, which the
@@ -245,6 +266,11 @@ func (r countingReader) Read(p []byte) (int, error) {
 func (c *rtmpConn) InputPending() bool {
 	return c.reader.Buffered() > 0 || c.sock.queuedInput() > 0
 }
+
+// parks reports whether the reader may give up its goroutine while the
+// client is quiet: the poller watches the socket itself and inputWithin
+// reads it directly, which only a direct socket allows.
+func (c *rtmpConn) parks() bool { return c.poller != nil && c.sock.direct() }
 
 // errParked ends a read loop whose connection parked (poller).
 var errParked = errors.New("rtmp: parked")
@@ -294,7 +320,7 @@ func (c *rtmpConn) readLoop() error {
 	// The first read after a wake-up goes ahead: the socket is readable
 	// (or closed), and parking again at once would only wake again.
 	for first := true; ; first = false {
-		if !first && c.poller != nil && r.Buffered() == 0 && !c.core.Publishing() && !c.inputWithin(parkDelay) {
+		if !first && c.parks() && r.Buffered() == 0 && !c.core.Publishing() && !c.inputWithin(parkDelay) {
 			r.Release()
 			if c.poller.park(c) {
 				return errParked
@@ -589,8 +615,9 @@ func (c *rtmpConn) writeOne(o netconn.Outgoing) error {
 	w := c.w
 	csid := csidFor(&o.Message)
 	// Over TLS a vectored write is a record per segment: copy instead.
-	// Over RTMPT it is a copy per segment into the session's buffer,
-	// which costs no more than the copy.
+	// Over RTMPT it is a copy per segment into the session's buffer, and
+	// RTMPE enciphers each segment into a scratch buffer, which costs no
+	// more than the copy.
 	if c.proto != "rtmps" && o.Frame != nil && o.StreamID <= 0xffffff {
 		chunkSize := w.ChunkSize()
 		key := uint64(chunkSize)<<40 | uint64(csid)<<24 | uint64(o.StreamID)
@@ -621,7 +648,7 @@ func (c *rtmpConn) ping() {
 		return
 	}
 	silence, idle := c.Silence(), c.cfg.IdleTimeout.Duration
-	if c.poller != nil && silence >= idle {
+	if c.parks() && silence >= idle {
 		c.poller.wake(c)
 	}
 	if silence >= c.cfg.PingInterval.Duration {
@@ -633,7 +660,7 @@ func (c *rtmpConn) ping() {
 		}
 	}
 	next := c.cfg.PingInterval.Duration
-	if rest := idle - silence; c.poller != nil && rest > 0 && rest < next {
+	if rest := idle - silence; c.parks() && rest > 0 && rest < next {
 		next = rest
 	}
 	c.pingTimer.Reset(next)

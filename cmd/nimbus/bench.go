@@ -54,7 +54,7 @@ type benchResult struct {
 // latency, and (with -server-pid) the server's CPU and memory per player.
 func bench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	playURL := fs.String("url", "", "stream URL the players play (rtmp://, rtmpt:// or rtmfp://)")
+	playURL := fs.String("url", "", "stream URL the players play (rtmp://, rtmpe://, rtmpt:// or rtmfp://)")
 	pubURL := fs.String("publish-url", "", "stream URL the publisher uses (default: -url)")
 	flv := fs.String("flv", "", "FLV file to publish in a loop (default: synthetic 2 Mbit/s frames)")
 	players := fs.Int("players", 100, "number of players")
@@ -68,7 +68,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *playURL == "" || *players < 0 {
-		return errors.New("usage: nimbus bench -url rtmp[t|fp]://host/app/stream [-players N] [-flv FILE] [-duration 20s]")
+		return errors.New("usage: nimbus bench -url rtmp[e|t|fp]://host/app/stream [-publish-url URL] [-players N] [-flv FILE] [-duration 20s]")
 	}
 	if *pubURL == "" {
 		*pubURL = *playURL

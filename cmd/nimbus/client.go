@@ -29,7 +29,8 @@ type netClient interface {
 	Close() error
 }
 
-// dialURL connects to an rtmp://, rtmpt:// or rtmfp:// URL and returns the client
+// dialURL connects to an rtmp://, rtmpe://, rtmpt:// or rtmfp:// URL and returns
+// the client
 // and the URL's stream name.
 func dialURL(ctx context.Context, rawURL, flashVer string, digest bool) (netClient, string, error) {
 	u, err := url.Parse(rawURL)
@@ -39,7 +40,7 @@ func dialURL(ctx context.Context, rawURL, flashVer string, digest bool) (netClie
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	switch u.Scheme {
-	case "rtmp":
+	case "rtmp", "rtmpe":
 		ru, err := rtmp.ParseURL(rawURL)
 		if err != nil {
 			return nil, "", err
@@ -78,5 +79,5 @@ func dialURL(ctx context.Context, rawURL, flashVer string, digest bool) (netClie
 		}
 		return c, stream, nil
 	}
-	return nil, "", fmt.Errorf("URL %q: scheme must be rtmp, rtmpt or rtmfp", rawURL)
+	return nil, "", fmt.Errorf("URL %q: scheme must be rtmp, rtmpe, rtmpt or rtmfp", rawURL)
 }

@@ -31,24 +31,27 @@ type ClientConfig struct {
 	MaxMessageSize uint32
 }
 
-// URL is a parsed rtmp:// URL: the connection part and the stream name,
-// split the way ffmpeg and Flash do (the last path element is the stream).
+// URL is a parsed rtmp:// or rtmpe:// URL: the connection part and the
+// stream name, split the way ffmpeg and Flash do (the last path element is
+// the stream).
 type URL struct {
 	Host   string // host:port
 	App    string // "app" or "app/instance"
 	TCURL  string // rtmp://host:port/app
 	Stream string // stream name, with its query if any
+	// RTMPE asks for the encrypted handshake (rtmpe://).
+	RTMPE bool
 }
 
-// ParseURL parses rtmp://host[:port]/app[/instance]/stream[?query]. A URL
-// with a single path element has no stream name.
+// ParseURL parses rtmp[e]://host[:port]/app[/instance]/stream[?query]. A
+// URL with a single path element has no stream name.
 func ParseURL(raw string) (URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return URL{}, fmt.Errorf("rtmp: bad URL %q: %w", raw, err)
 	}
-	if u.Scheme != "rtmp" {
-		return URL{}, fmt.Errorf("rtmp: URL %q: scheme must be rtmp", raw)
+	if u.Scheme != "rtmp" && u.Scheme != "rtmpe" {
+		return URL{}, fmt.Errorf("rtmp: URL %q: scheme must be rtmp or rtmpe", raw)
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -58,7 +61,7 @@ func ParseURL(raw string) (URL, error) {
 	if path == "" {
 		return URL{}, fmt.Errorf("rtmp: URL %q names no application", raw)
 	}
-	out := URL{Host: host}
+	out := URL{Host: host, RTMPE: u.Scheme == "rtmpe"}
 	if i := strings.LastIndexByte(path, '/'); i >= 0 {
 		out.App, out.Stream = path[:i], path[i+1:]
 		if u.RawQuery != "" {
@@ -67,7 +70,7 @@ func ParseURL(raw string) (URL, error) {
 	} else {
 		out.App = path
 	}
-	out.TCURL = "rtmp://" + host + "/" + out.App
+	out.TCURL = u.Scheme + "://" + host + "/" + out.App
 	return out, nil
 }
 
@@ -90,7 +93,7 @@ type Client struct {
 	lastAck uint64
 }
 
-// Dial connects to the server named by an rtmp:// URL, performs the
+// Dial connects to the server named by an rtmp:// or rtmpe:// URL, performs the
 // handshake and the connect command. ctx bounds the whole set-up.
 func Dial(ctx context.Context, rawURL string, cfg ClientConfig) (*Client, error) {
 	u, err := ParseURL(rawURL)
@@ -110,7 +113,9 @@ func Dial(ctx context.Context, rawURL string, cfg ClientConfig) (*Client, error)
 	return c, nil
 }
 
-// NewClient runs the handshake and connect over an established connection.
+// NewClient runs the handshake and connect over an established connection:
+// the RTMPE handshake (version 6) for an rtmpe:// URL, after which the
+// client reads and writes through NewRTMPEConn.
 func NewClient(ctx context.Context, nc net.Conn, u URL, cfg ClientConfig) (*Client, error) {
 	if cfg.ChunkSize == 0 {
 		cfg.ChunkSize = 4096
@@ -121,17 +126,23 @@ func NewClient(ctx context.Context, nc net.Conn, u URL, cfg ClientConfig) (*Clie
 	if cfg.FlashVer == "" {
 		cfg.FlashVer = "LNX 9,0,124,2"
 	}
-	c := &Client{nc: nc, cfg: cfg, r: NewReader(nc, cfg.MaxMessageSize), w: NewWriter(nc)}
-	c.ClientConn = protocol.NewClientConn(pipe{c}, cfg.ObjectEncoding == 3)
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 		defer nc.SetDeadline(time.Time{})
 	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if err := ClientHandshake(nc, cfg.Digest); err != nil {
+	if u.RTMPE {
+		ciphers, err := ClientHandshakeRTMPE(nc, versionRTMPE)
+		if err != nil {
+			return nil, err
+		}
+		nc = NewRTMPEConn(nc, ciphers)
+	} else if err := ClientHandshake(nc, cfg.Digest); err != nil {
 		return nil, err
 	}
+	c := &Client{nc: nc, cfg: cfg, r: NewReader(nc, cfg.MaxMessageSize), w: NewWriter(nc)}
+	c.ClientConn = protocol.NewClientConn(pipe{c}, cfg.ObjectEncoding == 3)
 	if err := c.writeMessage(csidControlClient, protocol.Message{Type: protocol.TypeSetChunkSize, Payload: AppendSetChunkSize(nil, cfg.ChunkSize)}); err != nil {
 		return nil, err
 	}

@@ -10,7 +10,13 @@
 // expect before they play H.264 and AAC (ams-behaviour.md §1). The server
 // answers a digest C1 in kind and anything else with the simple handshake;
 // it never rejects a client over a digest, and never checks C2 (errata §3).
-// Encrypted RTMPE is not supported.
+//
+// RTMPE (C0 = 6, or 8 with XTEA-enciphered signatures) is the digest
+// handshake with a Diffie-Hellman exchange in C1 and S1 and RC4 on every
+// byte after it (docs/rtmpe.md). ServerHandshake accepts it when asked to
+// and returns the ciphers, ClientHandshakeRTMPE is the client side, and
+// NewRTMPEConn applies the ciphers to any net.Conn, so that RTMPE composes
+// with the transport underneath.
 //
 // # Chunk stream
 //

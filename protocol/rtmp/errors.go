@@ -15,14 +15,21 @@ var (
 	ErrNotRTMP = errors.New("rtmp: not an RTMP handshake")
 
 	// ErrUnsupportedVersion is returned when the peer asks for a protocol
-	// version this package does not speak: RTMPE (C0 = 6, 8 or 9), or an
-	// S0 other than 3 in a client handshake.
+	// version this package does not speak or was told to refuse: RTMPE
+	// with Blowfish signatures (C0 = 9), RTMPE when it is off, or an S0
+	// other than the C0 sent in a client handshake.
 	ErrUnsupportedVersion = errors.New("rtmp: unsupported handshake version")
 
 	// ErrDigestMismatch is returned by a digest-mode ClientHandshake when a
 	// server that answered with a digest-style S1 sent an S1 or S2 whose
-	// HMAC does not verify.
+	// HMAC does not verify, and by an RTMPE handshake, which needs the
+	// digest to locate the public key, when either side's does not.
 	ErrDigestMismatch = errors.New("rtmp: handshake digest mismatch")
+
+	// ErrRTMPEKey is returned when an RTMPE peer's Diffie-Hellman public
+	// key is one that would give the shared secret away (0, 1, p-1) or is
+	// not an element of the group (p or more).
+	ErrRTMPEKey = errors.New("rtmp: invalid RTMPE public key")
 
 	// ErrMessageTooLarge is returned when a message is longer than the
 	// reader's limit, or longer than the 24-bit length field allows on write.

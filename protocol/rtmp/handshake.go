@@ -15,7 +15,9 @@ const Version = 3
 const notRTMPVersion = 32
 
 // RTMPE asks for these versions in C0: 6 for the Diffie-Hellman + RC4
-// handshake, 8 and 9 for librtmp's XTEA and Blowfish variants of it.
+// handshake, 8 and 9 for its variants with an XTEA or Blowfish enciphered
+// S2 and C2 signature (docs/rtmpe.md). 9 is refused: no client we can test
+// against sends it.
 const (
 	versionRTMPE         = 6
 	versionRTMPEXTEA     = 8
@@ -44,6 +46,12 @@ type HandshakeInfo struct {
 	ClientVersion [4]byte
 	// ClientTime is C1 bytes 0..3, the client's epoch (RTMP 1.0 §5.2.3).
 	ClientTime uint32
+	// Version is C0: 3 for RTMP (or whatever older value the client sent),
+	// 6 or 8 for RTMPE.
+	Version byte
+	// RTMPE is set after an RTMPE handshake: every byte that follows, in
+	// both directions, goes through these ciphers (NewRTMPEConn).
+	RTMPE *Ciphers
 }
 
 // ServerHandshake performs the server side of the handshake on rw: it reads
@@ -57,12 +65,19 @@ type HandshakeInfo struct {
 // that is never a reason to refuse a client. C2 is read but not checked
 // (errata §3; ffmpeg's C2 would not verify).
 //
+// With rtmpe set, a C0 of 6 or 8 gets the RTMPE handshake (serverRTMPE):
+// S0 repeats the client's version, and the result's RTMPE holds the ciphers
+// for the rest of the connection. An RTMPE C1 without a valid digest fails
+// with ErrDigestMismatch and one with an unusable public key with
+// ErrRTMPEKey, before any key is computed.
+//
 // C0 of 32 or more fails with ErrNotRTMP without waiting for C1, and RTMPE
-// (6, 8, 9) fails with ErrUnsupportedVersion. Any other C0 is answered with
-// S0 = 3, as §5.2.2 recommends. ServerHandshake reads exactly the handshake
-// bytes, so rw can be handed to NewReader afterwards. It has no timeouts of
-// its own: the caller sets deadlines on the connection.
-func ServerHandshake(rw io.ReadWriter) (HandshakeInfo, error) {
+// that is off or not spoken (9) fails with ErrUnsupportedVersion. Any other
+// C0 is answered with S0 = 3, as §5.2.2 recommends. ServerHandshake reads
+// exactly the handshake bytes, so rw can be handed to NewReader afterwards
+// (through NewRTMPEConn after RTMPE). It has no timeouts of its own: the
+// caller sets deadlines on the connection.
+func ServerHandshake(rw io.ReadWriter, rtmpe bool) (HandshakeInfo, error) {
 	buf := make([]byte, 1+handshakeSize+1+2*handshakeSize)
 	c0c1, s0s1s2 := buf[:1+handshakeSize], buf[1+handshakeSize:]
 
@@ -72,14 +87,25 @@ func ServerHandshake(rw io.ReadWriter) (HandshakeInfo, error) {
 	if err != nil {
 		return HandshakeInfo{}, fmt.Errorf("rtmp: reading C0: %w", err)
 	}
-	if err := checkClientVersion(c0c1[0]); err != nil {
+	if err := checkClientVersion(c0c1[0], rtmpe); err != nil {
 		return HandshakeInfo{}, err
 	}
 	if _, err := io.ReadFull(rw, c0c1[n:]); err != nil {
 		return HandshakeInfo{}, fmt.Errorf("rtmp: reading C1: %w", unexpected(err))
 	}
 	c1 := c0c1[1:]
-	info := HandshakeInfo{ClientTime: binary.BigEndian.Uint32(c1)}
+	if isRTMPE(c0c1[0]) {
+		info, ciphers, err := serverRTMPE(c0c1[0], c1, s0s1s2)
+		if err != nil {
+			return info, err
+		}
+		if err := finishServerHandshake(rw, s0s1s2, c1); err != nil {
+			return info, err
+		}
+		info.RTMPE = ciphers
+		return info, nil
+	}
+	info := HandshakeInfo{ClientTime: binary.BigEndian.Uint32(c1), Version: c0c1[0]}
 	copy(info.ClientVersion[:], c1[4:8])
 
 	s0s1s2[0] = Version
@@ -100,22 +126,30 @@ func ServerHandshake(rw io.ReadWriter) (HandshakeInfo, error) {
 	} else {
 		copy(s2, c1)
 	}
-	if _, err := rw.Write(s0s1s2); err != nil {
-		return info, fmt.Errorf("rtmp: writing S0+S1+S2: %w", err)
-	}
-	if _, err := io.ReadFull(rw, c1); err != nil {
-		return info, fmt.Errorf("rtmp: reading C2: %w", unexpected(err))
-	}
-	return info, nil
+	return info, finishServerHandshake(rw, s0s1s2, c1)
 }
 
-// checkClientVersion applies RTMP 1.0 §5.2.2 to the version byte in C0.
-func checkClientVersion(v byte) error {
+// finishServerHandshake writes S0, S1 and S2 and reads C2 into c2.
+func finishServerHandshake(rw io.ReadWriter, s0s1s2, c2 []byte) error {
+	if _, err := rw.Write(s0s1s2); err != nil {
+		return fmt.Errorf("rtmp: writing S0+S1+S2: %w", err)
+	}
+	if _, err := io.ReadFull(rw, c2); err != nil {
+		return fmt.Errorf("rtmp: reading C2: %w", unexpected(err))
+	}
+	return nil
+}
+
+// checkClientVersion applies RTMP 1.0 §5.2.2 to the version byte in C0,
+// with the RTMPE versions accepted when rtmpe is set.
+func checkClientVersion(v byte, rtmpe bool) error {
 	switch {
 	case v >= notRTMPVersion:
 		return fmt.Errorf("%w: C0 = %#02x", ErrNotRTMP, v)
-	case v == versionRTMPE, v == versionRTMPEXTEA, v == versionRTMPEBlowfish:
-		return fmt.Errorf("%w: C0 = %d (RTMPE)", ErrUnsupportedVersion, v)
+	case v == versionRTMPEBlowfish:
+		return fmt.Errorf("%w: C0 = %d (RTMPE with Blowfish signatures)", ErrUnsupportedVersion, v)
+	case isRTMPE(v) && !rtmpe:
+		return fmt.Errorf("%w: C0 = %d (RTMPE, turned off)", ErrUnsupportedVersion, v)
 	}
 	return nil
 }

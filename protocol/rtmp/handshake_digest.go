@@ -3,7 +3,6 @@ package rtmp
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"hash"
 )
 
 // The digest ("complex") handshake was introduced by Flash Player 9.0.115
@@ -107,28 +106,39 @@ func imprintDigest(p []byte, scheme int, key []byte) int {
 	return off
 }
 
-// responseMAC returns an HMAC keyed, as S2 and C2 are, with
+// responseKey returns the key that signs an S2 or C2:
 // HMAC-SHA256(fullKey, peerDigest).
-func responseMAC(fullKey, peerDigest []byte) hash.Hash {
+func responseKey(fullKey, peerDigest []byte) [digestSize]byte {
 	h := hmac.New(sha256.New, fullKey)
 	h.Write(peerDigest)
 	var k [digestSize]byte
-	return hmac.New(sha256.New, h.Sum(k[:0]))
+	h.Sum(k[:0])
+	return k
 }
 
-// signResponse fills in the signature of an S2 or C2 whose first
-// signedSize bytes are already random.
+// signature writes the HMAC-SHA256 of msg under key into dst.
+func signature(dst, msg []byte, key [digestSize]byte) {
+	m := hmac.New(sha256.New, key[:])
+	m.Write(msg)
+	m.Sum(dst[:0])
+}
+
+// sign fills in the signature of an S2 or C2 whose first signedSize bytes
+// are already random.
+func sign(p []byte, key [digestSize]byte) {
+	signature(p[signedSize:], p[:signedSize], key)
+}
+
+// signResponse signs an S2 or C2 with the key derived from fullKey and the
+// peer's digest.
 func signResponse(p, fullKey, peerDigest []byte) {
-	m := responseMAC(fullKey, peerDigest)
-	m.Write(p[:signedSize])
-	m.Sum(p[signedSize:signedSize])
+	sign(p, responseKey(fullKey, peerDigest))
 }
 
 // validResponse reports whether an S2 or C2 carries the signature that
 // signResponse would have written.
 func validResponse(p, fullKey, peerDigest []byte) bool {
-	m := responseMAC(fullKey, peerDigest)
-	m.Write(p[:signedSize])
 	var sum [digestSize]byte
-	return hmac.Equal(m.Sum(sum[:0]), p[signedSize:])
+	signature(sum[:], p[:signedSize], responseKey(fullKey, peerDigest))
+	return hmac.Equal(sum[:], p[signedSize:])
 }

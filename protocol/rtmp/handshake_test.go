@@ -82,11 +82,11 @@ func TestServerHandshakeDigest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c2 := bytes.Repeat([]byte{0xC2}, 1536)
 			conn := &scriptConn{r: bytes.NewReader(concat([]byte{3}, tc.c1, c2))}
-			info, err := ServerHandshake(conn)
+			info, err := ServerHandshake(conn, false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := HandshakeInfo{Digest: true, Scheme: tc.scheme, ClientVersion: [4]byte{9, 0, 124, 2}}
+			want := HandshakeInfo{Digest: true, Scheme: tc.scheme, ClientVersion: [4]byte{9, 0, 124, 2}, Version: 3}
 			if info != want {
 				t.Fatalf("info = %+v, want %+v", info, want)
 			}
@@ -133,7 +133,7 @@ func TestServerHandshakeSimple(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn := &scriptConn{r: bytes.NewReader(concat([]byte{3}, tc.c1, make([]byte, 1536)))}
-			info, err := ServerHandshake(conn)
+			info, err := ServerHandshake(conn, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ func TestServerHandshakeVersion(t *testing.T) {
 		{32, ErrNotRTMP}, {'G', ErrNotRTMP}, {'P', ErrNotRTMP}, {0x16, nil}, {255, ErrNotRTMP},
 	} {
 		conn := &scriptConn{r: bytes.NewReader(concat([]byte{tc.c0}, make([]byte, 2*1536)))}
-		_, err := ServerHandshake(conn)
+		_, err := ServerHandshake(conn, false)
 		if !errors.Is(err, tc.wantErr) {
 			t.Errorf("C0 %d: err = %v, want %v", tc.c0, err, tc.wantErr)
 			continue
@@ -186,7 +186,7 @@ func TestServerHandshakeHTTPRefusedAtOnce(t *testing.T) {
 	defer server.Close()
 	go client.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	server.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := ServerHandshake(server); !errors.Is(err, ErrNotRTMP) {
+	if _, err := ServerHandshake(server, false); !errors.Is(err, ErrNotRTMP) {
 		t.Fatalf("err = %v, want ErrNotRTMP", err)
 	}
 }
@@ -195,7 +195,7 @@ func TestServerHandshakeTruncated(t *testing.T) {
 	full := concat([]byte{3}, ffmpegC1(5, 8), make([]byte, 1536))
 	for n := range len(full) {
 		conn := &scriptConn{r: bytes.NewReader(full[:n])}
-		_, err := ServerHandshake(conn)
+		_, err := ServerHandshake(conn, false)
 		want := io.ErrUnexpectedEOF
 		if n == 0 {
 			want = io.EOF
@@ -210,7 +210,7 @@ func TestClientHandshakeTruncated(t *testing.T) {
 	// A real server's answer to our C1, cut short at every length.
 	for _, digest := range []bool{false, true} {
 		client, server := net.Pipe()
-		go ServerHandshake(server)
+		go ServerHandshake(server, false)
 		rec := &recordConn{Conn: client}
 		if err := ClientHandshake(rec, digest); err != nil {
 			t.Fatal(err)
@@ -292,7 +292,7 @@ func TestHandshakeClientServer(t *testing.T) {
 					}}
 				}
 				rec := &recordConn{Conn: &rwConn{Conn: server, rw: conn}}
-				info, err := ServerHandshake(rec)
+				info, err := ServerHandshake(rec, false)
 				if err == nil {
 					// The connection must be left at the first chunk.
 					var next [5]byte
@@ -350,7 +350,7 @@ func TestClientHandshakeDigestC2(t *testing.T) {
 	rec := &recordConn{Conn: server}
 	tee := &teeConn{Conn: rec}
 	done := make(chan error, 1)
-	go func() { _, err := ServerHandshake(tee); done <- err }()
+	go func() { _, err := ServerHandshake(tee, false); done <- err }()
 	if err := ClientHandshake(client, true); err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestHandshakePeerCloses(t *testing.T) {
 			client.Close()
 		}()
 		server.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := ServerHandshake(server); !errors.Is(err, tc.want) {
+		if _, err := ServerHandshake(server, false); !errors.Is(err, tc.want) {
 			t.Errorf("cut at %d: err = %v, want %v", cut, err, tc.want)
 		}
 		server.Close()
@@ -416,7 +416,7 @@ func FuzzServerHandshake(f *testing.F) {
 	f.Add([]byte{6})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		conn := &scriptConn{r: bytes.NewReader(data)}
-		info, err := ServerHandshake(conn)
+		info, err := ServerHandshake(conn, false)
 		if err != nil {
 			return
 		}
@@ -439,7 +439,7 @@ func BenchmarkServerHandshakeDigest(b *testing.B) {
 	for b.Loop() {
 		r.Reset(in)
 		conn.w.Reset()
-		if _, err := ServerHandshake(conn); err != nil {
+		if _, err := ServerHandshake(conn, false); err != nil {
 			b.Fatal(err)
 		}
 	}
