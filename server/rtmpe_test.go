@@ -243,17 +243,18 @@ func c0Rewriter(t *testing.T, target string, c0 byte) string {
 }
 
 // TestRTMPERtmpdump: ffmpeg publishes an H.264/AAC FLV over RTMP and
-// rtmpdump (librtmp) plays it over rtmpe:// for a few seconds, once asking
+// rtmpdump (librtmp) plays it for a few seconds over rtmpe://, once asking
 // for version 6 and once, through a relay that rewrites C0, for version 8
-// (rtmpdump then checks the XTEA-enciphered S2 signature). Each recording
-// holds video and audio tags.
+// (rtmpdump then checks the XTEA-enciphered S2 signature); over rtmpte://
+// (RTMPE inside RTMPT); and over plain rtmpt://. Each recording holds video
+// and audio tags.
 func TestRTMPERtmpdump(t *testing.T) {
 	rtmpdump := testtools.Require(t, "rtmpdump")
 	src := testFLV(t)
-	ts := startServer(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ts := startServer(t, func(c *Config) { c.RTMPT.Listen = "127.0.0.1:0" })
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	// Publish in a loop so the stream outlives both players.
+	// Publish in a loop so the stream outlives the players.
 	publisher := testtools.FFmpeg(t, ctx, "-re", "-stream_loop", "-1", "-i", src, "-c", "copy", "-f", "flv", ts.url+"/dump")
 	pubOut := &testtools.Buffer{}
 	publisher.Stdout, publisher.Stderr = pubOut, pubOut
@@ -267,17 +268,20 @@ func TestRTMPERtmpdump(t *testing.T) {
 	testtools.WaitFor(t, 10*time.Second, "ffmpeg to publish", func() bool { return ts.stream(t, "dump") != nil })
 
 	for _, tc := range []struct {
+		scheme  string
 		version byte
 		addr    string
 	}{
-		{6, ts.RTMPAddr().String()},
-		{8, c0Rewriter(t, ts.RTMPAddr().String(), 8)},
+		{"rtmpe", 6, ts.RTMPAddr().String()},
+		{"rtmpe", 8, c0Rewriter(t, ts.RTMPAddr().String(), 8)},
+		{"rtmpte", 6, ts.RTMPTAddr().String()},
+		{"rtmpt", 3, ts.RTMPTAddr().String()},
 	} {
 		out := filepath.Join(t.TempDir(), "played.flv")
 		// rtmpdump's -B stop time does not end a live recording that
 		// started mid-stream; interrupt it after 3 s, which it handles by
 		// closing the file.
-		cmd := exec.CommandContext(ctx, rtmpdump, "-r", "rtmpe://"+tc.addr+"/live/dump", "--live", "-o", out)
+		cmd := exec.CommandContext(ctx, rtmpdump, "-r", tc.scheme+"://"+tc.addr+"/live/dump", "--live", "-o", out)
 		cmd.WaitDelay = 5 * time.Second
 		dumpOut := &testtools.Buffer{}
 		cmd.Stdout, cmd.Stderr = dumpOut, dumpOut
@@ -288,15 +292,15 @@ func TestRTMPERtmpdump(t *testing.T) {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 		if !strings.Contains(dumpOut.String(), "Starting Live Stream") {
-			t.Fatalf("version %d: rtmpdump did not start playing:\n%s", tc.version, dumpOut.String())
+			t.Fatalf("%s version %d: rtmpdump did not start playing:\n%s", tc.scheme, tc.version, dumpOut.String())
 		}
 		audio, video := flvTags(t, out)
 		// 3 s of a 25 fps stream with 44.1 kHz AAC: about 75 video and
 		// 130 audio tags; allow for the cut at either end.
 		if video < 40 || audio < 60 {
-			t.Errorf("version %d: %d video and %d audio tags, want at least 40 and 60", tc.version, video, audio)
+			t.Errorf("%s version %d: %d video and %d audio tags, want at least 40 and 60", tc.scheme, tc.version, video, audio)
 		}
-		t.Logf("version %d: %d video and %d audio tags", tc.version, video, audio)
+		t.Logf("%s version %d: %d video and %d audio tags", tc.scheme, tc.version, video, audio)
 	}
 	n := 0
 	for _, e := range ts.logs.FilterMessage("handshake done").All() {
@@ -304,8 +308,8 @@ func TestRTMPERtmpdump(t *testing.T) {
 			n++
 		}
 	}
-	if n != 2 {
-		t.Errorf("%d RTMPE handshakes logged, want 2", n)
+	if n != 3 {
+		t.Errorf("%d RTMPE handshakes logged, want 3", n)
 	}
 }
 
