@@ -87,30 +87,8 @@ func TestHostileInput(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var sent, got atomic.Int64
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			if err := pub.WriteMessage(protocol.Message{Type: protocol.TypeVideo, StreamID: pid, Timestamp: uint32(i * 20), Payload: avcFrame(true, i, 500)}); err != nil {
-				return
-			}
-			sent.Add(1)
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for ctx.Err() == nil {
-			_ = player.SetDeadline(time.Now().Add(2 * time.Second))
-			m, err := player.ReadMessage()
-			if err != nil {
-				return
-			}
-			if m.StreamID == id && m.Type == protocol.TypeVideo {
-				got.Add(1)
-			}
-		}
-	}()
+	wg.Go(func() { publishSteadily(ctx, pub, pid, &sent) })
+	wg.Go(func() { countVideo(ctx, player, id, &got) })
 	defer func() { cancel(); wg.Wait() }()
 
 	cases := []struct {
@@ -214,6 +192,33 @@ func TestHostileInput(t *testing.T) {
 	for limit, min := range map[string]uint64{"chunk_size": 2, "message_size": 1, "amf": 1} {
 		if ref[limit] < min {
 			t.Errorf("refusals[%q] = %d, want at least %d", limit, ref[limit], min)
+		}
+	}
+}
+
+// publishSteadily sends a small keyframe on stream pid every 20 ms until
+// ctx ends or a write fails, counting them in sent.
+func publishSteadily(ctx context.Context, pub *rtmp.Client, pid uint32, sent *atomic.Int64) {
+	for i := 0; ctx.Err() == nil; i++ {
+		if err := pub.WriteMessage(protocol.Message{Type: protocol.TypeVideo, StreamID: pid, Timestamp: uint32(i * 20), Payload: avcFrame(true, i, 500)}); err != nil {
+			return
+		}
+		sent.Add(1)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// countVideo reads c until ctx ends or a read fails, counting the video
+// messages of stream id in n.
+func countVideo(ctx context.Context, c *rtmp.Client, id uint32, n *atomic.Int64) {
+	for ctx.Err() == nil {
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		m, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if m.StreamID == id && m.Type == protocol.TypeVideo {
+			n.Add(1)
 		}
 	}
 }

@@ -178,32 +178,9 @@ func TestRTMPTHostile(t *testing.T) {
 
 	var wg sync.WaitGroup
 	var sent, got, gotT atomic.Int64
-	read := func(c *rtmp.Client, id uint32, n *atomic.Int64) {
-		defer wg.Done()
-		for ctx.Err() == nil {
-			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-			m, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if m.StreamID == id && m.Type == protocol.TypeVideo {
-				n.Add(1)
-			}
-		}
-	}
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			if err := pub.WriteMessage(protocol.Message{Type: protocol.TypeVideo, StreamID: pid, Timestamp: uint32(i * 20), Payload: avcFrame(true, i, 500)}); err != nil {
-				return
-			}
-			sent.Add(1)
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	go read(player, id, &got)
-	go read(tplayer, tid, &gotT)
+	wg.Go(func() { publishSteadily(ctx, pub, pid, &sent) })
+	wg.Go(func() { countVideo(ctx, player, id, &got) })
+	wg.Go(func() { countVideo(ctx, tplayer, tid, &gotT) })
 	defer func() { cancel(); wg.Wait() }()
 
 	tr := &http.Transport{}
