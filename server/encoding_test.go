@@ -9,8 +9,8 @@ import (
 
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/protocol"
-	"github.com/nimbus-media/nimbus/protocol/rtmp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
+	"github.com/nimbus-media/nimbus/protocol/rtmp"
 )
 
 // ncClient is what TestCommandEncodings needs of either client.
