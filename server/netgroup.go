@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/p2p"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 )
@@ -15,12 +15,12 @@ import (
 // NetGroup bootstrap over RTMFP (reference rtmfp-flash-profile.md §5).
 //
 // Groups are scoped per application instance, as in AMS: the same
-// groupspec in two applications is two groups (apps.GroupKey).
+// groupspec in two applications is two groups (p2p.GroupKey).
 //
 // A connected client joins a NetGroup by opening a group-control flow
 // (metadata "GC") and sending one join message naming the group. The
 // server answers on a GC flow returning to it with one 0x0b message per
-// neighbour (apps.NetGroups picks them: a ring by group address plus
+// neighbour (p2p.NetGroups picks them: a ring by group address plus
 // random long links) and sends the newcomer's peer ID to the existing
 // members it becomes a neighbour of, on their own GC flows; the members
 // then introduce themselves to each other through the rendezvous (§4) and
@@ -39,25 +39,25 @@ const rejectGroup = 0x01
 
 // rtmfpPeer is a client's share of the rendezvous and NetGroup state.
 type rtmfpPeer struct {
-	rv     *rendezvous
-	groups *apps.NetGroups
+	rv     *p2p.Rendezvous[*rtmfpConn]
+	groups *p2p.NetGroups
 
 	mu    sync.Mutex
-	flows map[apps.GroupID]*rtmfp.SendFlow // GC return flows by group
+	flows map[p2p.GroupID]*rtmfp.SendFlow // GC return flows by group
 }
 
-func newRTMFPPeer(rv *rendezvous, groups *apps.NetGroups) *rtmfpPeer {
-	return &rtmfpPeer{rv: rv, groups: groups, flows: make(map[apps.GroupID]*rtmfp.SendFlow)}
+func newRTMFPPeer(rv *p2p.Rendezvous[*rtmfpConn], groups *p2p.NetGroups) *rtmfpPeer {
+	return &rtmfpPeer{rv: rv, groups: groups, flows: make(map[p2p.GroupID]*rtmfp.SendFlow)}
 }
 
 // NetGroups is the server's NetGroup membership, for monitoring (group IDs
 // and member counts).
-func (s *Server) NetGroups() *apps.NetGroups { return s.groups }
+func (s *Server) NetGroups() *p2p.NetGroups { return s.groups }
 
 // acceptGroupControl takes a GC flow from a connected client; flows from
 // clients that have not connected are refused.
 func (c *rtmfpConn) acceptGroupControl(f *rtmfp.RecvFlow) {
-	if c.p2p == nil || c.ncRecv.Load() == nil || c.p2p.rv.lookup(c.s.PeerID()) != c {
+	if c.p2p == nil || c.ncRecv.Load() == nil || !c.registered() {
 		c.log.Info("group flow refused: not connected")
 		f.Reject(rejectGroup)
 		return
@@ -77,7 +77,7 @@ func (c *rtmfpConn) serveGroupControl(f *rtmfp.RecvFlow) {
 		return
 	}
 	c.lastRead.Store(time.Now().UnixNano())
-	id, err := apps.ParseGroupJoin(m.Data)
+	id, err := p2p.ParseGroupJoin(m.Data)
 	if err != nil {
 		c.log.Info("group join refused", zap.Error(err))
 		f.Reject(rejectGroup)
@@ -111,8 +111,8 @@ func (c *rtmfpConn) serveGroupControl(f *rtmfp.RecvFlow) {
 		f.Reject(rejectGroup)
 		return
 	}
-	key := apps.GroupKey{Instance: inst.Path(), ID: id}
-	peer := apps.PeerID(c.s.PeerID())
+	key := p2p.GroupKey{Instance: inst.Path(), ID: id}
+	peer := p2p.PeerID(c.s.PeerID())
 	intros, err := p.groups.Join(key, peer, nil)
 	if err != nil {
 		c.log.Info("group join refused", zap.Stringer("group", id), zap.Error(err))
@@ -138,13 +138,20 @@ func (c *rtmfpConn) serveGroupControl(f *rtmfp.RecvFlow) {
 	}
 }
 
-func (p *rtmfpPeer) dropFlow(id apps.GroupID) {
+// registered reports whether the client is in the peer table under its
+// peer ID (its connect was accepted, and no later session took the ID).
+func (c *rtmfpConn) registered() bool {
+	cur, ok := c.p2p.rv.Lookup(c.s.PeerID())
+	return ok && cur == c
+}
+
+func (p *rtmfpPeer) dropFlow(id p2p.GroupID) {
 	p.mu.Lock()
 	delete(p.flows, id)
 	p.mu.Unlock()
 }
 
-func (p *rtmfpPeer) flow(id apps.GroupID) *rtmfp.SendFlow {
+func (p *rtmfpPeer) flow(id p2p.GroupID) *rtmfp.SendFlow {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.flows[id]
@@ -154,18 +161,18 @@ func (p *rtmfpPeer) flow(id apps.GroupID) *rtmfp.SendFlow {
 // group. It never waits for another client: a message that finds the
 // recipient's flow full (or the recipient gone) is dropped, and the
 // overlay's redundancy covers it.
-func (p *rtmfpPeer) introduce(intros []apps.Introduction, log *zap.Logger) {
+func (p *rtmfpPeer) introduce(intros []p2p.Introduction, log *zap.Logger) {
 	var buf [1 + 32]byte
 	for _, in := range intros {
-		to := p.rv.lookup(in.To)
-		if to == nil || to.p2p == nil {
+		to, ok := p.rv.Lookup(in.To)
+		if !ok || to.p2p == nil {
 			continue
 		}
 		f := to.p2p.flow(in.Group)
 		if f == nil {
 			continue
 		}
-		if err := f.Write(apps.AppendGroupMember(buf[:0], in.About), rtmfp.WriteOptions{}); err != nil &&
+		if err := f.Write(p2p.AppendGroupMember(buf[:0], in.About), rtmfp.WriteOptions{}); err != nil &&
 			!errors.Is(err, rtmfp.ErrClosed) {
 			log.Debug("group introduction dropped", zap.Stringer("to", in.To), zap.Error(err))
 		}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/internal/testtools"
+	"github.com/nimbus-media/nimbus/p2p"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 )
@@ -71,12 +71,12 @@ func TestNetGroupBootstrap(t *testing.T) {
 		c.RTMFP.MaxGroupMembers = 3
 		c.RTMFP.MaxGroupsPerClient = 2
 	})
-	spec, err := apps.ParseGroupspec("G:027f0201010103010c050e74657374011b00")
+	spec, err := p2p.ParseGroupspec("G:027f0201010103010c050e74657374011b00")
 	if err != nil {
 		t.Fatal(err)
 	}
-	group := apps.GroupKey{Instance: "live/_definst_", ID: spec.ID}
-	join := apps.AppendGroupJoin(nil, spec.ID)
+	group := p2p.GroupKey{Instance: "live/_definst_", ID: spec.ID}
+	join := p2p.AppendGroupJoin(nil, spec.ID)
 
 	a, b, c := connectPeer(t, ts, nil), connectPeer(t, ts, nil), connectPeer(t, ts, nil)
 	ga := joinGroup(t, a, join)
@@ -88,10 +88,10 @@ func TestNetGroupBootstrap(t *testing.T) {
 	// Malformed joins: each refused alone.
 	bad := connectPeer(t, ts, nil)
 	for name, msg := range map[string][]byte{
-		"short ID":      append([]byte{apps.GroupJoin, 0x05, 0x15}, 1, 2, 3, 4),
+		"short ID":      append([]byte{p2p.GroupJoin, 0x05, 0x15}, 1, 2, 3, 4),
 		"wrong type":    append([]byte{0x02}, join[1:]...),
-		"length beyond": append([]byte{apps.GroupJoin, 0x7f}, join[2:]...),
-		"empty raw":     {apps.GroupJoin, 0x01, 0x10},
+		"length beyond": append([]byte{p2p.GroupJoin, 0x7f}, join[2:]...),
+		"empty raw":     {p2p.GroupJoin, 0x01, 0x10},
 	} {
 		expectRefused(t, joinGroup(t, bad, msg), name)
 	}
@@ -108,15 +108,15 @@ func TestNetGroupBootstrap(t *testing.T) {
 
 	// Limits: the group is full; a client may be in two groups only.
 	expectRefused(t, joinGroup(t, bad, join), "fourth member")
-	second, third := apps.GroupKey{Instance: group.Instance, ID: apps.GroupID{2}}, apps.GroupID{3}
-	joinGroup(t, a, apps.AppendGroupJoin(nil, second.ID))
+	second, third := p2p.GroupKey{Instance: group.Instance, ID: p2p.GroupID{2}}, p2p.GroupID{3}
+	joinGroup(t, a, p2p.AppendGroupJoin(nil, second.ID))
 	testtools.WaitFor(t, 5*time.Second, "A in a second group", func() bool { return ts.NetGroups().Members(second) == 1 })
-	expectRefused(t, joinGroup(t, a, apps.AppendGroupJoin(nil, third)), "third group")
+	expectRefused(t, joinGroup(t, a, p2p.AppendGroupJoin(nil, third)), "third group")
 	if n := ts.NetGroups().Members(group); n != 3 {
 		t.Fatalf("members %d after the refusals, want 3", n)
 	}
 	stats := ts.NetGroups().Stats()
-	if len(stats) != 2 || stats[0] != (apps.GroupStats{Key: group, Members: 3}) {
+	if len(stats) != 2 || stats[0] != (p2p.GroupStats{Key: group, Members: 3}) {
 		t.Fatalf("group stats %+v", stats)
 	}
 	if ng := (adminBackend{ts.Server}).NetGroups(); len(ng) != 2 || ng[0].ID != group.ID.String() || ng[0].App != "live" || ng[0].Instance != "_definst_" || ng[0].Members != 3 {
@@ -156,7 +156,7 @@ func TestNetGroupRefusedBeforeConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Write(apps.AppendGroupJoin(nil, apps.GroupID{1}), rtmfp.WriteOptions{}); err != nil {
+	if err := f.Write(p2p.AppendGroupJoin(nil, p2p.GroupID{1}), rtmfp.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -177,11 +177,11 @@ func TestNetGroupRefusedBeforeConnect(t *testing.T) {
 // never introduced to members of the other.
 func TestNetGroupsPerInstance(t *testing.T) {
 	ts := startServer(t, nil)
-	spec, err := apps.ParseGroupspec("G:027f0201010103010c050e74657374011b00")
+	spec, err := p2p.ParseGroupspec("G:027f0201010103010c050e74657374011b00")
 	if err != nil {
 		t.Fatal(err)
 	}
-	join := apps.AppendGroupJoin(nil, spec.ID)
+	join := p2p.AppendGroupJoin(nil, spec.ID)
 	live1, live2 := connectPeer(t, ts, nil), connectPeer(t, ts, nil)
 	// The URL's last part names a stream, as for nimbus play.
 	chat := dialRTMFP(t, ts.mfp+"/room2/s", p2pClientConfig(nil))
@@ -191,11 +191,11 @@ func TestNetGroupsPerInstance(t *testing.T) {
 	expectNeighbors(t, gl2, peerOf(live2), peerOf(live1))
 	expectNeighbors(t, gl1, peerOf(live1), peerOf(live2))
 	testtools.WaitFor(t, 5*time.Second, "both groups", func() bool { return len(ts.NetGroups().Stats()) == 2 })
-	live := apps.GroupKey{Instance: "live/_definst_", ID: spec.ID}
+	live := p2p.GroupKey{Instance: "live/_definst_", ID: spec.ID}
 	if n := ts.NetGroups().Members(live); n != 2 {
 		t.Fatalf("live's group has %d members, want 2", n)
 	}
-	if n := ts.NetGroups().Members(apps.GroupKey{Instance: "live/room2", ID: spec.ID}); n != 1 {
+	if n := ts.NetGroups().Members(p2p.GroupKey{Instance: "live/room2", ID: spec.ID}); n != 1 {
 		t.Fatalf("room2's group has %d members, want 1", n)
 	}
 	// room2's member heard of nobody.

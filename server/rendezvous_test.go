@@ -19,7 +19,6 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
-	"github.com/nimbus-media/nimbus/protocol/rtmfp/wire"
 )
 
 // p2pClientConfig retransmits handshakes quickly: NAT traversal loses the
@@ -45,15 +44,15 @@ func connectPeer(t *testing.T, ts *testServer, conn net.PacketConn) *tc.Client {
 	if err := c.Command(0, "setPeerInfo", 0, nil, local, "not an address", ""); err != nil {
 		t.Fatal(err)
 	}
-	testtools.WaitFor(t, 5*time.Second, "setPeerInfo", func() bool { return ts.rv.size() > 0 && peerInfoOf(ts, id) == local })
+	testtools.WaitFor(t, 5*time.Second, "setPeerInfo", func() bool { return ts.rv.Len() > 0 && peerInfoOf(ts, id) == local })
 	return c
 }
 
 // peerInfoOf returns the first setPeerInfo address the server holds for a
 // peer.
 func peerInfoOf(ts *testServer, id [32]byte) string {
-	c := ts.rv.lookup(id)
-	if c == nil {
+	c, ok := ts.rv.Lookup(id)
+	if !ok {
 		return ""
 	}
 	if a := c.core.PeerAddresses(); len(a) > 0 {
@@ -240,39 +239,6 @@ func addrPort(t *testing.T, a net.Addr) netip.AddrPort {
 	return ap
 }
 
-func TestParsePeerAddress(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string
-	}{
-		{"192.0.2.1:1935", "192.0.2.1:1935"},
-		{"[2001:db8::5]:1935", "[2001:db8::5]:1935"},
-		{"[::ffff:192.0.2.1]:5", "192.0.2.1:5"},
-		{"0.0.0.0:1935", ""},
-		{"192.0.2.1:0", ""},
-		{"224.0.0.1:1935", ""},
-		{"[fe80::1%eth0]:1935", ""},
-		{"Missing port number", ""},
-		{"host.example:1935", ""},
-	}
-	for _, tt := range tests {
-		ap, err := parsePeerAddress(tt.in)
-		got := ""
-		if err == nil {
-			got = ap.String()
-		}
-		if got != tt.want {
-			t.Errorf("%q: got %q (%v), want %q", tt.in, got, err, tt.want)
-		}
-	}
-	observed := netip.MustParseAddrPort("203.0.113.7:50123")
-	addrs := appendPeerAddresses(nil, observed, []string{"203.0.113.7:50123", "10.0.0.2:5000", "10.0.0.2:5000", "junk"})
-	if len(addrs) != 2 || addrs[0] != (wire.Address{AddrPort: observed, Origin: wire.OriginObserved}) ||
-		addrs[1].Origin != wire.OriginReported || addrs[1].AddrPort.String() != "10.0.0.2:5000" {
-		t.Fatalf("redirect addresses %+v", addrs)
-	}
-}
-
 // TestRTMFPRedirector (issue 5, test 3): an instance configured as a
 // redirector sends the client to a second instance, where it connects.
 func TestRTMFPRedirector(t *testing.T) {
@@ -285,7 +251,7 @@ func TestRTMFPRedirector(t *testing.T) {
 	if got, want := c.Session().RemoteAddr(), addrPort(t, target.RTMFPAddr()); got != want {
 		t.Fatalf("session with %v, want the target instance %v", got, want)
 	}
-	testtools.WaitFor(t, 5*time.Second, "the client at the target", func() bool { return target.rv.size() == 1 })
+	testtools.WaitFor(t, 5*time.Second, "the client at the target", func() bool { return target.rv.Len() == 1 })
 	redirector.mu.Lock()
 	n := len(redirector.conns)
 	redirector.mu.Unlock()
@@ -332,7 +298,7 @@ func BenchmarkIntroductions(b *testing.B) {
 	if err := c.Command(0, "setPeerInfo", 0, nil, "10.0.0.2:5000", "[2001:db8::2]:5000"); err != nil {
 		b.Fatal(err)
 	}
-	for srv.rv.size() == 0 {
+	for srv.rv.Len() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	id := c.Session().Endpoint().PeerID()
@@ -345,7 +311,7 @@ func BenchmarkIntroductions(b *testing.B) {
 	h := &rtmfp.Hello{From: sink.LocalAddr().(*net.UDPAddr).AddrPort(), Tag: make([]byte, 16), EPD: epd, Fingerprint: id, HasFingerprint: true}
 	b.ReportAllocs()
 	for b.Loop() {
-		srv.rv.onUnmatchedHello(h)
+		srv.rv.OnUnmatchedHello(h)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "introductions/s")
 }

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/nimbus-media/nimbus/p2p"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/flashcrypto"
 	"github.com/nimbus-media/nimbus/server/netconn"
@@ -26,20 +27,20 @@ func (s *Server) listenRTMFP() (*rtmfp.Endpoint, error) {
 		HelloRate:         2 * s.cfg.Limits.HandshakesPerIPPerSecond,
 		KeepaliveInterval: s.cfg.RTMFP.ServerKeepalive.Duration,
 		Logger:            s.log.Named("rtmfp"),
-		UnmatchedHello:    s.rv.onUnmatchedHello,
+		UnmatchedHello:    s.rv.OnUnmatchedHello,
 	}
 	if len(s.cfg.RTMFP.RedirectTo) > 0 {
-		targets, err := resolveRedirects(s.cfg.RTMFP.RedirectTo)
+		targets, err := p2p.ResolveRedirects(s.cfg.RTMFP.RedirectTo)
 		if err != nil {
 			return nil, err
 		}
-		cfg.AcceptHello = s.rv.redirector(targets)
+		cfg.AcceptHello = s.rv.Redirect(targets)
 	}
 	ep, err := rtmfp.Listen("udp", s.cfg.RTMFP.Listen, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s.rv.setEndpoint(ep)
+	s.rv.SetEndpoint(ep)
 	s.rtmfpDone = make(chan struct{})
 	return ep, nil
 }
@@ -83,6 +84,6 @@ func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 	s.serveConn(c, release, func(done func()) {
 		defer done()
 		c.run()
-		s.rv.remove(c)
+		s.rv.Remove(c.s.PeerID(), c)
 	})
 }

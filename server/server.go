@@ -23,6 +23,7 @@ import (
 	"github.com/nimbus-media/nimbus/apps/auth"
 	"github.com/nimbus-media/nimbus/apps/script"
 	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/p2p"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/server/netconn"
 	"github.com/nimbus-media/nimbus/web"
@@ -84,10 +85,10 @@ type Server struct {
 	web     *web.Server // nil when http.listen is empty
 	webErr  error
 
-	sessions  sync.WaitGroup  // RTMFP session closes, which outlive their connections
-	rtmfpDone chan struct{}   // closed when the RTMFP accept loop has returned
-	rv        *rendezvous     // RTMFP peer table for P2P introductions
-	groups    *apps.NetGroups // NetGroup bootstrap membership
+	sessions  sync.WaitGroup              // RTMFP session closes, which outlive their connections
+	rtmfpDone chan struct{}               // closed when the RTMFP accept loop has returned
+	rv        *p2p.Rendezvous[*rtmfpConn] // RTMFP peer table for P2P introductions
+	groups    *p2p.NetGroups              // NetGroup bootstrap membership
 
 	// poller holds the readers of quiet RTMP connections; nil where
 	// epoll is missing (each connection then keeps a reader goroutine).
@@ -181,8 +182,8 @@ func New(cfg Config, log *zap.Logger) *Server {
 		cfg: cfg, log: log, conns: make(map[closer]struct{}), admit: newAdmission(cfg.Limits),
 	}
 	s.core.Store(s.coreConfig(cfg))
-	s.rv = newRendezvous(log.Named("rendezvous"))
-	s.groups = apps.NewNetGroups(apps.NetGroupsConfig{MaxMembers: cfg.RTMFP.MaxGroupMembers, MaxGroupsPerPeer: cfg.RTMFP.MaxGroupsPerClient})
+	s.rv = p2p.NewRendezvous[*rtmfpConn](log.Named("rendezvous"))
+	s.groups = p2p.NewNetGroups(p2p.NetGroupsConfig{MaxMembers: cfg.RTMFP.MaxGroupMembers, MaxGroupsPerPeer: cfg.RTMFP.MaxGroupsPerClient})
 	var events apps.Events
 	if cfg.HTTP.Listen != "" {
 		// The admin server hears about connections and publications from

@@ -31,7 +31,7 @@ type GroupControl struct {
 }
 
 // JoinGroup opens a GC flow and sends join, the join message (01, a
-// length, a tag and the group ID: apps.AppendGroupJoin builds it). Read
+// length, a tag and the group ID: p2p.AppendGroupJoin builds it). Read
 // the neighbours the server names with Neighbor; Close leaves the group.
 func (c *Client) JoinGroup(join []byte) (*GroupControl, error) {
 	c.mu.Lock()

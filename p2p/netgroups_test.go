@@ -1,4 +1,4 @@
-package apps
+package p2p
 
 import (
 	"bytes"
