@@ -94,9 +94,16 @@ func (c *rtmfpConn) Stats() netconn.TransportStats {
 	return netconn.TransportStats{BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), RTT: c.s.RTT()}
 }
 
+var _ netconn.Transport = (*rtmfpConn)(nil)
+
 // ConnectAccepted implements netconn.Transport: RTMFP has no chunk or
 // window settings to send before the connect result.
 func (c *rtmfpConn) ConnectAccepted(*netconn.Outbox) error { return nil }
+
+// InputPending implements netconn.Transport. It always reports false:
+// RTMFP flows are read a message at a time, with no byte stream to look
+// ahead in.
+func (c *rtmfpConn) InputPending() bool { return false }
 
 // ConnectResultSent tells the client the keepalive periods we want, right
 // after the connect result, as AMS and MonaServer do (RFC 7425 §5.3.4).

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 	"github.com/nimbus-media/nimbus/server/netconn"
@@ -131,6 +132,20 @@ func (c *rtmpConn) Close(cause error) {
 		}
 	})
 }
+
+var _ netconn.Transport = (*rtmpConn)(nil)
+
+// FarID implements netconn.Transport: RTMP has no transport-level identity
+// for the client.
+func (c *rtmpConn) FarID() string { return "" }
+
+// ConnectInfo implements netconn.Transport: RTMP adds nothing to the
+// connect result.
+func (c *rtmpConn) ConnectInfo() []amf.Property { return nil }
+
+// ConnectResultSent implements netconn.Transport: nothing follows the
+// connect result over RTMP.
+func (c *rtmpConn) ConnectResultSent(*netconn.Outbox) error { return nil }
 
 // ConnectAccepted queues the messages AMS sends before the connect _result:
 // window acknowledgement size, peer bandwidth (dynamic), StreamBegin 0 and
@@ -261,7 +276,7 @@ func (r countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// InputPending implements netconn.InputPending: the reader holds more
+// InputPending implements netconn.Transport: the reader holds more
 // bytes, or the socket has some queued (reader goroutine only).
 func (c *rtmpConn) InputPending() bool {
 	return c.reader.Buffered() > 0 || c.sock.queuedInput() > 0

@@ -20,15 +20,35 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
-// Transport is what a protocol connection offers the core.
+// Transport is what a protocol connection offers the core: everything the
+// core may ask of it, so that a new transport learns its duties from this
+// interface alone. A method that does not apply to a transport says so in
+// its implementation and returns the zero value.
 type Transport interface {
-	// Protocol is "rtmp" or "rtmfp".
+	// Protocol names the transport as the admin API and the logs show it:
+	// "rtmp", "rtmps", "rtmpt", "rtmpe", "rtmpte" or "rtmfp".
 	Protocol() string
 	RemoteAddr() net.Addr
+	// FarID is the client's identity at the transport level (RTMFP: its
+	// peer ID in hex, NetConnection.farID on the server); empty if none.
+	FarID() string
 	// ConnectAccepted queues the transport's own messages that must precede
 	// the connect _result (RTMP: window size, peer bandwidth, StreamBegin 0,
 	// chunk size).
 	ConnectAccepted(out *Outbox) error
+	// ConnectInfo returns the transport's own properties for the connect
+	// result's information object (RTMFP: the client's peer ID and the
+	// server's fingerprint, as rtmfp-cpp's tcserver returns them). It is
+	// called once, when the connect has been accepted.
+	ConnectInfo() []amf.Property
+	// ConnectResultSent queues what must follow the connect _result
+	// (RTMFP: the keepalive periods).
+	ConnectResultSent(out *Outbox) error
+	// InputPending reports whether more of the client's input already
+	// waits to be read. A publisher's frames with more behind them are
+	// routed with media.Stream.WriteMore, so that a fan-out that fell
+	// behind catches up in fewer, larger writes.
+	InputPending() bool
 	// Silence is the time since the transport last received anything.
 	Silence() time.Duration
 	// Stats reports traffic counters for monitoring.
@@ -36,14 +56,6 @@ type Transport interface {
 	// Close ends the connection at once. It is idempotent, must not block,
 	// and may be called from any goroutine.
 	Close(cause error)
-}
-
-// InputPending is implemented by a transport that can tell whether more of
-// the client's input already waits to be read. A publisher's frames with
-// more behind them are routed with media.Stream.WriteMore, so that a
-// fan-out that fell behind catches up in fewer, larger writes.
-type InputPending interface {
-	InputPending() bool
 }
 
 // TransportStats are a transport's counters.
@@ -204,9 +216,7 @@ func (c *Conn) Info() apps.ClientInfo {
 		Since: c.since, BytesIn: st.BytesIn, BytesOut: st.BytesOut, RTT: st.RTT,
 		Referrer: c.swfURL, PageURL: c.pageURL, URI: c.tcURL,
 	}
-	if p, ok := c.tr.(interface{ FarID() string }); ok {
-		info.FarID = p.FarID()
-	}
+	info.FarID = c.tr.FarID()
 	if c.inst != nil {
 		info.App = c.inst.Path()
 	}
@@ -420,32 +430,13 @@ func (c *Conn) accept(txn float64) error {
 		{Key: "objectEncoding", Value: encoding},
 		{Key: "data", Value: amf.ECMAArray{{Key: "version", Value: c.cfg.ServerVersion}}},
 	}
-	if h, ok := c.tr.(connectInfoHook); ok {
-		extra = append(extra, h.ConnectInfo()...)
-	}
+	extra = append(extra, c.tr.ConnectInfo()...)
 	info := protocol.StatusObject(protocol.LevelStatus, protocol.ConnectSuccess, "Connection succeeded.", extra...)
 	c.log.Info("connected", zap.String("agent", c.agent), zap.Float64("objectEncoding", encoding))
 	if err := c.sendCommand(0, "_result", txn, props, info); err != nil {
 		return err
 	}
-	if a, ok := c.tr.(resultSentHook); ok {
-		return a.ConnectResultSent(c.out)
-	}
-	return nil
-}
-
-// resultSentHook is implemented by transports with messages to send right
-// after the connect result (RTMFP: the keepalive periods).
-type resultSentHook interface {
-	ConnectResultSent(out *Outbox) error
-}
-
-// connectInfoHook is implemented by transports with properties of their
-// own for the connect result's information object (RTMFP: the client's
-// peer ID and the server's fingerprint, as rtmfp-cpp's tcserver returns
-// them). It is called once, when the connect has been accepted.
-type connectInfoHook interface {
-	ConnectInfo() []amf.Property
+	return c.tr.ConnectResultSent(c.out)
 }
 
 // refused counts a refusal by a limit.

@@ -30,6 +30,10 @@ func (f *fakeTransport) RemoteAddr() net.Addr {
 func (f *fakeTransport) ConnectAccepted(out *Outbox) error {
 	return out.Push(protocol.Message{Type: protocol.TypeWindowAckSize, Payload: []byte{0, 0, 0, 1}})
 }
+func (f *fakeTransport) FarID() string                       { return "" }
+func (f *fakeTransport) ConnectInfo() []amf.Property         { return nil }
+func (f *fakeTransport) ConnectResultSent(out *Outbox) error { return nil }
+func (f *fakeTransport) InputPending() bool                  { return false }
 func (f *fakeTransport) Silence() time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -142,7 +142,7 @@ func (ns *netStream) publishMedia(m protocol.Message) {
 	// own copy, shared from here on by every subscriber.
 	payload := append([]byte(nil), m.Payload...)
 	f := media.NewFrame(m.Type, m.Timestamp, payload)
-	if ip, ok := ns.c.tr.(InputPending); ok && ip.InputPending() {
+	if ns.c.tr.InputPending() {
 		ns.pub.WriteMore(ns, f)
 		return
 	}
