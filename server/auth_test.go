@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/nimbus-media/nimbus/apps/auth"
 	"github.com/nimbus-media/nimbus/internal/testtools"
+	"github.com/nimbus-media/nimbus/protocol/rtmp"
 )
 
 // ffmpegPublishes runs ffmpeg publishing the test file to url for up to
@@ -86,5 +91,73 @@ func TestPublishAuthentication(t *testing.T) {
 	}
 	if wrong == "" || wrong != unknown {
 		t.Errorf("refusals differ or are missing: %q vs %q", wrong, unknown)
+	}
+}
+
+// TestCallbackEndsWithConnection: an HTTP callback the server waits on for
+// a client runs under the client's connection, so closing the connection
+// (here: the server shutting down) cancels it at once instead of leaving
+// it to run until auth.callback_timeout.
+func TestCallbackEndsWithConnection(t *testing.T) {
+	started, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// With the body read, the server watches the connection and
+		// cancels r's context when the caller gives up.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+			cancelled <- struct{}{}
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	defer hook.Close()
+	cfg := Defaults()
+	cfg.RTMP.Listen, cfg.RTMFP.Listen, cfg.HTTP.Listen, cfg.RTMPT.Listen = "127.0.0.1:0", "", "", ""
+	cfg.Apps = []AppConfig{{Name: "slow", OnConnect: hook.URL}}
+	cfg.Auth.CallbackTimeout = Duration{30 * time.Second}
+	srv := New(cfg, zap.NewNop())
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	defer stop()
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	dialed := make(chan error, 1)
+	go func() {
+		c, err := rtmp.Dial(dctx, fmt.Sprintf("rtmp://%s/slow", srv.RTMPAddr()), rtmp.ClientConfig{})
+		if err == nil {
+			_ = c.Close()
+		}
+		dialed <- err
+	}()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connect callback was not called")
+	}
+	stop()
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the callback kept running after the connection closed")
+	}
+	if err := <-dialed; err == nil {
+		t.Error("the connect succeeded")
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not stop")
 	}
 }

@@ -96,6 +96,9 @@ func (c *rtmfpConn) Stats() netconn.TransportStats {
 
 var _ netconn.Transport = (*rtmfpConn)(nil)
 
+// Context implements netconn.Transport: cancelled by Close.
+func (c *rtmfpConn) Context() context.Context { return c.ctx }
+
 // ConnectAccepted implements netconn.Transport: RTMFP has no chunk or
 // window settings to send before the connect result.
 func (c *rtmfpConn) ConnectAccepted(*netconn.Outbox) error { return nil }

@@ -14,8 +14,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/amf"
+	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 	"github.com/nimbus-media/nimbus/server/netconn"
@@ -134,6 +134,9 @@ func (c *rtmpConn) Close(cause error) {
 }
 
 var _ netconn.Transport = (*rtmpConn)(nil)
+
+// Context implements netconn.Transport: cancelled by Close.
+func (c *rtmpConn) Context() context.Context { return c.ctx }
 
 // FarID implements netconn.Transport: RTMP has no transport-level identity
 // for the client.

@@ -53,6 +53,10 @@ type Transport interface {
 	Silence() time.Duration
 	// Stats reports traffic counters for monitoring.
 	Stats() TransportStats
+	// Context is the connection's lifetime: it is done once Close has
+	// been called. What the core waits on for the client (HTTP callbacks)
+	// runs under it, so closing the connection cancels the wait.
+	Context() context.Context
 	// Close ends the connection at once. It is idempotent, must not block,
 	// and may be called from any goroutine.
 	Close(cause error)
@@ -394,7 +398,7 @@ func (c *Conn) onConnect(cmd *protocol.Command) error {
 	c.agent, c.tcURL = obj.String("flashVer"), tcURL
 	c.pageURL, c.swfURL = obj.String("pageUrl"), obj.String("swfUrl")
 	c.mu.Unlock()
-	if err := c.cfg.Auth.Connect(context.Background(), c.authRequest(appName, "", ""), connectQuery(tcURL, obj.String("app"))); err != nil {
+	if err := c.cfg.Auth.Connect(c.tr.Context(), c.authRequest(appName, "", ""), connectQuery(tcURL, obj.String("app"))); err != nil {
 		c.log.Info("connect refused", zap.String("app", appName), zap.Error(err))
 		return c.reject(cmd.TxnID, protocol.ConnectRejected, denialText(err))
 	}

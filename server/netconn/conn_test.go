@@ -1,6 +1,7 @@
 package netconn
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -34,6 +35,7 @@ func (f *fakeTransport) FarID() string                       { return "" }
 func (f *fakeTransport) ConnectInfo() []amf.Property         { return nil }
 func (f *fakeTransport) ConnectResultSent(out *Outbox) error { return nil }
 func (f *fakeTransport) InputPending() bool                  { return false }
+func (f *fakeTransport) Context() context.Context            { return context.Background() }
 func (f *fakeTransport) Silence() time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -1,7 +1,6 @@
 package netconn
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -84,7 +83,7 @@ func (ns *netStream) onPublish(cmd *protocol.Command) error {
 	default:
 		c.log.Info("unknown publish type; publishing live", zap.String("stream", name), zap.String("type", kind))
 	}
-	if err := c.cfg.Auth.Publish(context.Background(), c.streamAuth(name, query, kind)); err != nil {
+	if err := c.cfg.Auth.Publish(c.tr.Context(), c.streamAuth(name, query, kind)); err != nil {
 		c.log.Info("publish refused", zap.String("stream", name), zap.Error(err))
 		return c.sendStatus(ns.id, protocol.LevelError, protocol.PublishBadName, denialText(err),
 			amf.Property{Key: "details", Value: name})
@@ -202,7 +201,7 @@ func (ns *netStream) onPlay(cmd *protocol.Command) error {
 	if ns.pub != nil || ns.play != nil {
 		ns.close(false)
 	}
-	if err := c.cfg.Auth.Play(context.Background(), c.streamAuth(name, query, "")); err != nil {
+	if err := c.cfg.Auth.Play(c.tr.Context(), c.streamAuth(name, query, "")); err != nil {
 		c.log.Info("play refused", zap.String("stream", name), zap.Error(err))
 		return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed, denialText(err),
 			amf.Property{Key: "details", Value: name})
