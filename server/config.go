@@ -275,6 +275,9 @@ func Defaults() Config {
 // Validate checks values that would make the server misbehave, naming the key.
 func (c *Config) Validate() error {
 	switch {
+	case c.RTMP.Listen == "":
+		// net.Listen would pick a port at random.
+		return errors.New("config: rtmp.listen is empty; RTMP cannot be turned off")
 	case c.RTMP.ChunkSize < 128 || c.RTMP.ChunkSize > 65536:
 		return fmt.Errorf("config: rtmp.chunk_size %d is outside 128..65536", c.RTMP.ChunkSize)
 	case c.RTMP.MaxMessageSize < 4096 || c.RTMP.MaxMessageSize > 0xFFFFFF:
