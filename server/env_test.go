@@ -84,7 +84,7 @@ func TestApplyEnvLists(t *testing.T) {
 		cfg.RTMFP.RedirectTo = []string{"old:1"}
 		_, err := cfg.ApplyEnv([]string{"NIMBUS_RTMFP_REDIRECT_TO=" + value})
 		if want == nil {
-			if err == nil {
+			if err == nil || !slices.Equal(cfg.RTMFP.RedirectTo, []string{"old:1"}) {
 				t.Errorf("%q: accepted as %q", value, cfg.RTMFP.RedirectTo)
 			}
 			continue
