@@ -2,13 +2,18 @@ package server
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/nimbus-media/nimbus"
 )
 
 // Config is the whole server configuration (config.toml).
@@ -211,11 +216,35 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes a Go duration string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// ParseConfig reads a TOML configuration over the built-in defaults, so a
-// file need only name what it changes. Unknown keys are errors: a typo must
-// not silently fall back to a default.
+// ParseConfig reads a TOML configuration over the defaults, so a file need
+// only name what it changes, and validates the result.
 func ParseConfig(data []byte) (Config, error) {
-	cfg := Defaults()
+	cfg, err := DecodeConfig(data)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// DecodeConfig reads a TOML configuration over the defaults without
+// validating it, for callers that apply more overrides (the environment,
+// flags) first: a file may be incomplete without them, as one that moves
+// http.listen off loopback while the credentials come from the
+// environment. Unknown keys are errors: a typo must not silently fall back
+// to a default.
+func DecodeConfig(data []byte) (Config, error) {
+	cfg, err := decodeTOML(Defaults(), data)
+	if err != nil {
+		return cfg, err
+	}
+	if !slices.ContainsFunc(cfg.Apps, func(a AppConfig) bool { return a.Name == "live" }) {
+		cfg.Apps = append(cfg.Apps, AppConfig{Name: "live"})
+	}
+	return cfg, nil
+}
+
+// decodeTOML decodes data over cfg, refusing keys Config lacks.
+func decodeTOML(cfg Config, data []byte) (Config, error) {
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {
@@ -225,46 +254,30 @@ func ParseConfig(data []byte) (Config, error) {
 		}
 		return cfg, fmt.Errorf("config: %w", err)
 	}
-	if !slices.ContainsFunc(cfg.Apps, func(a AppConfig) bool { return a.Name == "live" }) {
-		cfg.Apps = append(cfg.Apps, AppConfig{Name: "live"})
-	}
-	return cfg, cfg.Validate()
+	return cfg, nil
 }
 
-// Defaults is the configuration used for keys a file leaves out.
+// Defaults is the configuration used for keys a file leaves out. It is the
+// shipped config.toml (nimbus.DefaultConfig), which documents every key
+// with its default: deriving the defaults from it rather than restating
+// them here keeps the two from drifting apart, and TestDefaultsFile checks
+// that the file names every key.
 func Defaults() Config {
-	return Config{
-		ShutdownTimeout: Duration{5 * time.Second},
-		Log:             LogConfig{Level: "info", Format: "console"},
-		RTMP: RTMPConfig{
-			Listen: ":1935", ChunkSize: 4096, MaxMessageSize: 8 << 20, AckWindow: 2500000,
-			HandshakeTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{60 * time.Second},
-			PingInterval: Duration{20 * time.Second}, WriteTimeout: Duration{15 * time.Second},
-			RTMPE: true,
-		},
-		RTMPT: RTMPTConfig{Listen: ":80", IdleTimeout: Duration{30 * time.Second}, MaxSessions: 10000, BufferBytes: 512 << 10},
-		RTMFP: RTMFPConfig{Listen: ":1935", IdleTimeout: Duration{60 * time.Second},
-			ServerKeepalive: Duration{15 * time.Second}, PeerKeepalive: Duration{10 * time.Second},
-			MediaDeadline: Duration{time.Second}, MaxGroupMembers: 100000, MaxGroupsPerClient: 16},
-		Limits: LimitsConfig{MaxConnections: 10000, MaxConnectionsPerIP: 1000, HandshakesPerIPPerSecond: 1000,
-			StreamsPerInstance: 10000, PublishersPerConnection: 4, AMFDepth: 64, AMFElements: 100000,
-			SharedObjectSlots: 10000, SharedObjectBytes: 4 << 20},
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", SessionTTL: Duration{12 * time.Hour}},
-		Media: MediaConfig{
-			GOPCache: true, MaxGOPBytes: 32 << 20, SubscriberQueueBytes: 4 << 20,
-			SubscriberMaxLag: Duration{10 * time.Second}, PublisherTimeout: Duration{10 * time.Second},
-			AudioBatch: Duration{50 * time.Millisecond}, MergeAbove: 0.7, IOURing: true,
-		},
-		NetConn: NetConnConfig{MaxStreams: 32, FMSVersion: "FMS/5,0,17,5001"},
-		Auth:    AuthConfig{CallbackTimeout: Duration{5 * time.Second}},
-		AppsDir: "applications", AppIdleTimeout: Duration{5 * time.Minute},
-		Script: ScriptConfig{Timeout: Duration{5 * time.Second}, Queue: 1024, PendingConnectTimeout: Duration{30 * time.Second}},
+	cfg, err := decodeTOML(Config{}, nimbus.DefaultConfig)
+	if err != nil {
+		// The file is compiled in, so this is a build that every test
+		// of this package fails, never a user's mistake.
+		panic("embedded config.toml: " + err.Error())
 	}
+	return cfg
 }
 
 // Validate checks values that would make the server misbehave, naming the key.
 func (c *Config) Validate() error {
 	switch {
+	case c.RTMP.Listen == "":
+		// net.Listen would pick a port at random.
+		return errors.New("config: rtmp.listen is empty; RTMP cannot be turned off")
 	case c.RTMP.ChunkSize < 128 || c.RTMP.ChunkSize > 65536:
 		return fmt.Errorf("config: rtmp.chunk_size %d is outside 128..65536", c.RTMP.ChunkSize)
 	case c.RTMP.MaxMessageSize < 4096 || c.RTMP.MaxMessageSize > 0xFFFFFF:
@@ -326,4 +339,45 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// configKey is one key of the configuration that holds a value: its
+// dotted TOML path and the index path of its field in Config.
+type configKey struct {
+	path  string
+	index []int
+}
+
+// configKeys lists Config's value keys from its toml tags, descending
+// into tables. Arrays of tables ([[app]]) are left out: their entries are
+// lists a file declares, not keys with a default.
+func configKeys() []configKey {
+	var keys []configKey
+	var walk func(t reflect.Type, prefix string, index []int)
+	walk = func(t reflect.Type, prefix string, index []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			at := append(slices.Clone(index), i)
+			switch {
+			case isTable(f.Type):
+				walk(f.Type, prefix+name+".", at)
+			case f.Type.Kind() == reflect.Slice && isTable(f.Type.Elem()):
+				// an array of tables
+			default:
+				keys = append(keys, configKey{prefix + name, at})
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "", nil)
+	return keys
+}
+
+// isTable tells whether TOML writes t as a table rather than a value, as
+// it does Duration (a string).
+func isTable(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && !reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
 }

@@ -7,7 +7,9 @@
 //	nimbus bench -url URL [-players N] [-flv FILE] [-server-pid PID]
 //
 // URLs are rtmp://, rtmpt:// (RTMP through HTTP) or rtmfp://. A listener
-// flag given empty turns its listener off.
+// flag given empty turns its listener off. NIMBUS_<SECTION>_<KEY>
+// environment variables (NIMBUS_RTMP_LISTEN) override the configuration
+// file, and the flags override them.
 //
 //	nimbus token -secret SECRET [-app APP] [-ttl 1h] STREAM
 //	nimbus passwd [-token] [-iterations N] < password

@@ -45,24 +45,32 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	load := func() (server.Config, error) {
+	// load reads the configuration: the file over the defaults, then the
+	// environment, then the flags, validating only the result. It
+	// returns the NIMBUS_ variables that name no key, to be warned about
+	// once there is a logger.
+	load := func() (server.Config, []string, error) {
 		data := nimbus.DefaultConfig
 		if configFile != "" {
 			var err error
 			if data, err = os.ReadFile(configFile); err != nil {
-				return server.Config{}, err
+				return server.Config{}, nil, err
 			}
 		}
-		cfg, err := server.ParseConfig(data)
+		cfg, err := server.DecodeConfig(data)
 		if err != nil {
-			return cfg, err
+			return cfg, nil, err
+		}
+		unknown, err := cfg.ApplyEnv(os.Environ())
+		if err != nil {
+			return cfg, unknown, err
 		}
 		if err := overrideListens(&cfg, listens); err != nil {
-			return cfg, err
+			return cfg, unknown, err
 		}
-		return cfg, cfg.Validate()
+		return cfg, unknown, cfg.Validate()
 	}
-	cfg, err := load()
+	cfg, unknown, err := load()
 	if err != nil {
 		return err
 	}
@@ -72,6 +80,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("starting nimbus", zap.String("version", nimbus.Version))
+	warnUnknownEnv(log, unknown)
 	if os.Getenv("GOGC") == "" {
 		// A live server's garbage is its streams' media (a frame is
 		// shared by all players, who allocate nothing), and most of
@@ -97,7 +106,10 @@ func serve(ctx context.Context, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				cfg, err := load()
+				// The environment applies again, over the re-read
+				// file, as at startup.
+				cfg, unknown, err := load()
+				warnUnknownEnv(log, unknown)
 				if err == nil {
 					err = srv.Reload(cfg)
 				}
@@ -110,6 +122,14 @@ func serve(ctx context.Context, args []string) error {
 	err = srv.Serve(ctx)
 	log.Info("stopped")
 	return err
+}
+
+// warnUnknownEnv reports NIMBUS_ variables that override nothing, most
+// likely a misspelt key, without refusing to start over them.
+func warnUnknownEnv(log *zap.Logger, unknown []string) {
+	for _, name := range unknown {
+		log.Warn("environment variable names no configuration key; ignored", zap.String("variable", name))
+	}
 }
 
 // overrideListens applies the listener flags given (by flag name) to cfg.
