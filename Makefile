@@ -48,6 +48,10 @@ vet:
 
 test: deps vet
 	$(GO) test -race -p 1 -timeout 25m ./...
+	# The server's suite again with the I/O engine's parts off (the epoll
+	# poller for quiet readers, io_uring send batches), so both paths stay
+	# tested; the test server reads these two switches from the environment.
+	NIMBUS_RTMP_POLLER=false NIMBUS_MEDIA_IO_URING=false $(GO) test -race -p 1 -timeout 10m ./server
 	# Allocation counts mean nothing under -race (sync.Pool drops items
 	# at random there), so the zero-allocation tests run again without it.
 	$(GO) test -run 'Allocs' ./...

@@ -75,6 +75,10 @@ type RTMPConfig struct {
 	// RTMPE accepts the encrypted handshake (C0 = 6 or 8) on this
 	// listener, as AMS does on port 1935; off, such clients are refused.
 	RTMPE bool `toml:"rtmpe"`
+	// Poller lets the reader of a quiet connection give up its goroutine
+	// while an epoll poller watches the socket (Linux); off, every
+	// connection keeps a reader goroutine, as on other systems.
+	Poller bool `toml:"poller"`
 }
 
 // RTMPSConfig configures the RTMP-over-TLS listener; it is off while

@@ -66,6 +66,18 @@ func startServerLog(t *testing.T, change func(*Config), log *zap.Logger) *testSe
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.RTMPT.Listen = "" // the RTMPT tests turn it on
 	cfg.Apps = []AppConfig{{Name: "live"}}
+	// The I/O engine's switches may come from the environment, so that
+	// make test runs the RTMP suite again with the poller and io_uring
+	// off; a test's own change still wins.
+	var env []string
+	for _, k := range []string{EnvName("rtmp.poller"), EnvName("media.io_uring")} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if _, err := cfg.ApplyEnv(env); err != nil {
+		t.Fatal(err)
+	}
 	if change != nil {
 		change(&cfg)
 	}

@@ -16,7 +16,7 @@ import (
 // a publisher's reader never parks; media reaches the parked player, and
 // a parked connection that closes is released.
 func TestQuietReadersPark(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := startServer(t, func(c *Config) { c.RTMP.Poller = true })
 	parked := func(n int) func() bool { return func() bool { return ts.poller.len() == n } }
 
 	player, pid := startPlaying(t, ts, "quiet", rtmp.ClientConfig{})
@@ -49,4 +49,28 @@ func TestQuietReadersPark(t *testing.T) {
 		defer ts.mu.Unlock()
 		return len(ts.conns) == 1 // the publisher
 	})
+}
+
+// TestPollerOff: with rtmp.poller off there is no poller and a quiet
+// player keeps its reader goroutine: it still answers commands and gets
+// media.
+func TestPollerOff(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.RTMP.Poller = false })
+	if ts.poller != nil {
+		t.Fatal("a poller runs with rtmp.poller off")
+	}
+	player, pid := startPlaying(t, ts, "quiet", rtmp.ClientConfig{})
+	time.Sleep(2 * parkDelay) // long enough to park, were there a poller
+	if _, err := player.CreateStream(); err != nil {
+		t.Fatalf("createStream after a quiet spell: %v", err)
+	}
+	pub, id := startPublishing(t, ts, "quiet", rtmp.ClientConfig{})
+	for i := range 10 {
+		send(t, pub, id, protocol.TypeVideo, uint32(i*33), avcFrame(i == 0, i, 256))
+	}
+	for range 10 {
+		if m := readMedia(t, player, pid); m.Type != protocol.TypeVideo {
+			t.Fatalf("player got %v, want video", m.Type)
+		}
+	}
 }
