@@ -346,7 +346,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.rtmpsLn != nil {
 		listeners["rtmps"] = s.rtmpsLn
 	}
-	if !s.cfg.RTMP.Poller {
+	if !s.config().RTMP.Poller {
 		s.log.Info("idle RTMP readers will not park (rtmp.poller off)")
 	} else if p, err := newPoller(); err != nil {
 		s.log.Warn("idle RTMP readers will not park", zap.Error(err))
