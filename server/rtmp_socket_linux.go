@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // directWrites: this platform has writev through syscall.RawConn.
@@ -43,13 +45,13 @@ func (s *rtmpSocket) writev(bufs [][]byte) (int, error) {
 // s.written and s.errno; it is made a method value once (writevFn) so
 // that a write allocates nothing.
 func (s *rtmpSocket) writevControl(fd uintptr) {
-	var iov [iovBatch]syscall.Iovec
+	var iov [iovBatch]unix.Iovec
 	bufs := s.bufs
 	for len(bufs) > 0 {
 		n, want := 0, 0
 		for len(bufs) > 0 && n < iovBatch {
 			if b := bufs[0]; len(b) > 0 {
-				iov[n] = syscall.Iovec{Base: &b[0]}
+				iov[n] = unix.Iovec{Base: &b[0]}
 				iov[n].SetLen(len(b))
 				want += len(b)
 				n++

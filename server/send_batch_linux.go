@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/media"
@@ -43,9 +45,9 @@ type sendBatch struct {
 	conns   [batchEntries]*rtmpConn
 	first   [batchEntries]int32 // each write's first iovec
 	fds     [batchEntries]int32
-	msgs    [batchEntries]syscall.Msghdr
+	msgs    [batchEntries]unix.Msghdr
 	res     [batchEntries]int32
-	iovs    [batchIovecs]syscall.Iovec
+	iovs    [batchIovecs]unix.Iovec
 	segs    net.Buffers // a chunk writer's segments, while add looks at them
 	segsOut net.Buffers // a gathered write's segments, while submit finishes it
 }
@@ -91,7 +93,7 @@ func (b *sendBatch) add(c *rtmpConn) {
 		}
 	}
 	clear(b.segs)
-	b.msgs[b.n] = syscall.Msghdr{Iov: &b.iovs[first]}
+	b.msgs[b.n] = unix.Msghdr{Iov: &b.iovs[first]}
 	setLen(&b.msgs[b.n].Iovlen, count)
 	b.conns[b.n], b.first[b.n], b.fds[b.n] = c, int32(first), c.sock.fd
 	b.n++
@@ -124,7 +126,7 @@ func (b *sendBatch) submit() {
 		for _, iov := range b.iovs[b.first[i]:end] {
 			b.segsOut = append(b.segsOut, unsafe.Slice(iov.Base, iov.Len))
 		}
-		b.conns[i], b.msgs[i] = nil, syscall.Msghdr{}
+		b.conns[i], b.msgs[i] = nil, unix.Msghdr{}
 		c.unlend()
 		switch {
 		case err == nil:

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
@@ -59,8 +61,8 @@ func TestURingSendmsgs(t *testing.T) {
 	// Heap memory, as sendBatch's is (a slice of non-constant length is
 	// never on the stack): the kernel reads it through plain addresses,
 	// which a stack that grows and moves would leave behind.
-	iovs := make([]syscall.Iovec, len(fds)-1)
-	msgs := make([]syscall.Msghdr, len(fds))
+	iovs := make([]unix.Iovec, len(fds)-1)
+	msgs := make([]unix.Msghdr, len(fds))
 	iovs[0].Base, iovs[1].Base, iovs[2].Base = &head[0], &body[0], &big[0]
 	iovs[0].SetLen(len(head))
 	iovs[1].SetLen(len(body))
@@ -262,8 +264,8 @@ func BenchmarkFanoutWrites(b *testing.B) {
 		fds[i] = socketFD(b, nc.(*net.TCPConn))
 	}
 	hdr, frame := make([]byte, 12), make([]byte, 8<<10)
-	iovs := make([]syscall.Iovec, len(fds)*2)
-	msgs := make([]syscall.Msghdr, len(fds))
+	iovs := make([]unix.Iovec, len(fds)*2)
+	msgs := make([]unix.Msghdr, len(fds))
 	for i := range msgs {
 		iovs[2*i].Base, iovs[2*i+1].Base = &hdr[0], &frame[0]
 		iovs[2*i].SetLen(len(hdr))

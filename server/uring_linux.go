@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // uring is an io_uring instance put to one use: sending on many sockets
@@ -35,13 +37,9 @@ type uring struct {
 	cqes           []uringCQE
 }
 
-// Constants of linux/io_uring.h. The system call numbers are the same on
-// every architecture (they came after the tables were unified).
+// Constants of linux/io_uring.h (golang.org/x/sys/unix has the system
+// call numbers but not these).
 const (
-	sysIOURingSetup    = 425
-	sysIOURingEnter    = 426
-	sysIOURingRegister = 427
-
 	uringOffSQRing = 0
 	uringOffSQEs   = 0x10000000
 
@@ -114,7 +112,7 @@ var errURingUnsupported = errors.New("io_uring: no single-mapping rings or no se
 // newURing sets up a ring of entries submission slots (a power of two).
 func newURing(entries uint32) (*uring, error) {
 	var p uringParams
-	fd, _, e := syscall.Syscall(sysIOURingSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
+	fd, _, e := syscall.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
 		return nil, os.NewSyscallError("io_uring_setup", e)
 	}
@@ -131,7 +129,7 @@ func (r *uring) setup(p *uringParams) error {
 		return errURingUnsupported
 	}
 	var probe uringProbe
-	if _, _, e := syscall.Syscall6(sysIOURingRegister, uintptr(r.fd), uringRegisterProbe,
+	if _, _, e := syscall.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(r.fd), uringRegisterProbe,
 		uintptr(unsafe.Pointer(&probe)), uintptr(len(probe.ops)), 0, 0); e != 0 {
 		return os.NewSyscallError("io_uring_register", e) // before Linux 5.6
 	}
@@ -173,7 +171,7 @@ func (r *uring) close() {
 // error means the ring failed: with submitted false nothing was sent and
 // the caller may write another way; with it true the results are lost.
 // len(fds) is at most r.entries.
-func (r *uring) sendmsgs(fds []int32, msgs []syscall.Msghdr, res []int32) (submitted bool, err error) {
+func (r *uring) sendmsgs(fds []int32, msgs []unix.Msghdr, res []int32) (submitted bool, err error) {
 	n := uint32(len(fds))
 	tail := atomic.LoadUint32(r.sqTail)
 	for i := range n {
@@ -191,7 +189,7 @@ func (r *uring) sendmsgs(fds []int32, msgs []syscall.Msghdr, res []int32) (submi
 		// Raw, as the socket writes it replaces are: the sends do not
 		// wait, and the runtime's bookkeeping around a system call
 		// costs more than the call saves.
-		done, _, e := syscall.RawSyscall6(sysIOURingEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(n-reaped),
+		done, _, e := syscall.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(n-reaped),
 			uringEnterGetEvents, 0, 0)
 		switch {
 		case e == 0:

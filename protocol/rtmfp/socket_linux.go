@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Batched datagram I/O with recvmmsg(2) and sendmmsg(2): one system call
@@ -30,7 +32,7 @@ import (
 
 // mmsghdr is struct mmsghdr of the 64-bit Linux ABI.
 type mmsghdr struct {
-	hdr syscall.Msghdr
+	hdr unix.Msghdr
 	len uint32
 	_   [4]byte
 }
@@ -42,8 +44,8 @@ type batchSocket struct {
 
 	// Read state, used by the read loop only.
 	rhdrs  [readBatchSize]mmsghdr
-	riov   [readBatchSize]syscall.Iovec
-	rnames [readBatchSize]syscall.RawSockaddrInet6
+	riov   [readBatchSize]unix.Iovec
+	rnames [readBatchSize]unix.RawSockaddrInet6
 	rcount int
 	rn     int
 	rerr   syscall.Errno
@@ -52,8 +54,8 @@ type batchSocket struct {
 	// Write state; sessions write concurrently.
 	wmu    sync.Mutex
 	whdrs  [maxBatch]mmsghdr
-	wiov   [maxBatch]syscall.Iovec
-	wnames [maxBatch]syscall.RawSockaddrInet6
+	wiov   [maxBatch]unix.Iovec
+	wnames [maxBatch]unix.RawSockaddrInet6
 	wctrl  [maxBatch][gsoControlLen]byte
 	wcount int
 	wn     int
@@ -103,7 +105,7 @@ func newSocket(conn net.PacketConn) socket {
 }
 
 func (s *batchSocket) doRead(fd uintptr) bool {
-	n, _, e := syscall.RawSyscall6(sysRECVMMSG, fd, uintptr(unsafe.Pointer(&s.rhdrs[0])), uintptr(s.rcount), 0, 0, 0)
+	n, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&s.rhdrs[0])), uintptr(s.rcount), 0, 0, 0)
 	if e == syscall.EAGAIN || e == syscall.EINTR {
 		return false
 	}
@@ -115,8 +117,8 @@ func (s *batchSocket) readBatch(pkts []*packet) (int, error) {
 	count := min(len(pkts), readBatchSize)
 	for i := 0; i < count; i++ {
 		b := pkts[i].buf[:cap(pkts[i].buf)]
-		s.riov[i] = syscall.Iovec{Base: &b[0], Len: uint64(len(b))}
-		s.rhdrs[i] = mmsghdr{hdr: syscall.Msghdr{
+		s.riov[i] = unix.Iovec{Base: &b[0], Len: uint64(len(b))}
+		s.rhdrs[i] = mmsghdr{hdr: unix.Msghdr{
 			Name:    (*byte)(unsafe.Pointer(&s.rnames[i])),
 			Namelen: uint32(unsafe.Sizeof(s.rnames[i])),
 			Iov:     &s.riov[i],
@@ -138,7 +140,7 @@ func (s *batchSocket) readBatch(pkts []*packet) (int, error) {
 	return s.rn, nil
 }
 
-func sockaddrToAddrPort(sa *syscall.RawSockaddrInet6) netip.AddrPort {
+func sockaddrToAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
 	raw := (*[28]byte)(unsafe.Pointer(sa))
 	port := binary.BigEndian.Uint16(raw[2:4])
 	switch sa.Family {
@@ -151,8 +153,8 @@ func sockaddrToAddrPort(sa *syscall.RawSockaddrInet6) netip.AddrPort {
 }
 
 // putSockaddr encodes a for the socket's family and returns its length.
-func (s *batchSocket) putSockaddr(sa *syscall.RawSockaddrInet6, a netip.AddrPort) uint32 {
-	*sa = syscall.RawSockaddrInet6{}
+func (s *batchSocket) putSockaddr(sa *unix.RawSockaddrInet6, a netip.AddrPort) uint32 {
+	*sa = unix.RawSockaddrInet6{}
 	raw := (*[28]byte)(unsafe.Pointer(sa))
 	binary.BigEndian.PutUint16(raw[2:4], a.Port())
 	if s.v6 {
@@ -167,7 +169,7 @@ func (s *batchSocket) putSockaddr(sa *syscall.RawSockaddrInet6, a netip.AddrPort
 }
 
 func (s *batchSocket) doWrite(fd uintptr) bool {
-	n, _, e := syscall.RawSyscall6(sysSENDMMSG, fd, uintptr(unsafe.Pointer(&s.whdrs[s.wn])), uintptr(s.wcount-s.wn), 0, 0, 0)
+	n, _, e := syscall.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.whdrs[s.wn])), uintptr(s.wcount-s.wn), 0, 0, 0)
 	switch {
 	case e == syscall.EAGAIN || e == syscall.EINTR:
 		return false
@@ -205,10 +207,10 @@ func (s *batchSocket) writeBatch(ds []datagram) error {
 			}
 			for j := range run {
 				b := ds[i+j].b
-				s.wiov[i+j] = syscall.Iovec{Base: &b[0], Len: uint64(len(b))}
+				s.wiov[i+j] = unix.Iovec{Base: &b[0], Len: uint64(len(b))}
 			}
 			h := &s.whdrs[msgs]
-			*h = mmsghdr{hdr: syscall.Msghdr{
+			*h = mmsghdr{hdr: unix.Msghdr{
 				Name:    (*byte)(unsafe.Pointer(&s.wnames[msgs])),
 				Namelen: s.putSockaddr(&s.wnames[msgs], d.addr),
 				Iov:     &s.wiov[i],
