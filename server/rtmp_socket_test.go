@@ -33,16 +33,23 @@ func BenchmarkSocketWriterDirect(b *testing.B) {
 		if _, err := s.WriteBuffers(&vec); err != nil {
 			b.Fatal(err)
 		}
-		if len(s.pending) > 0 {
-			s.blocking = true
-			if _, err := s.flushPending(); err != nil {
-				b.Fatal(err)
-			}
-			s.blocking = false
-		}
+		flushBlocking(b, s)
 	}
 	b.StopTimer()
 	wait()
+}
+
+// flushBlocking writes out, blocking, what a non-blocking write left
+// pending, as the connection's sender goroutine would.
+func flushBlocking(b *testing.B, s *rtmpSocket) {
+	if len(s.pending) == 0 {
+		return
+	}
+	s.blocking = true
+	if _, err := s.flushPending(); err != nil {
+		b.Fatal(err)
+	}
+	s.blocking = false
 }
 
 // TestSocketWriterManyBuffers: a vector longer than one writev takes (a

@@ -338,13 +338,7 @@ func BenchmarkRTMPEPlayerWrite(b *testing.B) {
 			if err := w.Flush(); err != nil {
 				b.Fatal(err)
 			}
-			if len(s.pending) > 0 {
-				s.blocking = true
-				if _, err := s.flushPending(); err != nil {
-					b.Fatal(err)
-				}
-				s.blocking = false
-			}
+			flushBlocking(b, s)
 		}
 		b.StopTimer()
 		wait()

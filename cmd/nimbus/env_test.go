@@ -72,13 +72,7 @@ func TestServeEnv(t *testing.T) {
 	if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(serverLog.String(), "configuration reloaded") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged:\n%s", serverLog.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitLog(t, serverLog, "configuration reloaded")
 	if log := serverLog.String(); strings.Contains(log, "listener changes") || strings.Count(log, typo) != 2 {
 		t.Errorf("SIGHUP did not apply the environment again:\n%s", log)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -51,13 +50,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(serverLog.String(), "configuration reloaded") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged:\n%s", serverLog.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitLog(t, serverLog, "configuration reloaded")
 	// A new publisher now needs a token…
 	late, err := rtmp.Dial(ctx, url+"t", rtmp.ClientConfig{})
 	if err != nil {
