@@ -377,26 +377,39 @@ func TestWriteShared(t *testing.T) {
 	bodies := []int{0, 1, size - 5, size, size + 1, 7*size + 3, 20000}
 	heads := [][]byte{{9, 0, 0, 0, 1}, nil}
 	var want [][]byte
+
+	// A long body written before anything else: deferred, and with nothing
+	// in flight whose acknowledgement could wake the session, it stays
+	// queued until Flush, so its fragments can be looked at.
+	big := make([]byte, 7*size+3)
+	for j := range big {
+		big[j] = byte(j)
+	}
+	if err := f.WriteShared(heads[0], big, WriteOptions{Deferred: true}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, append(append([]byte(nil), heads[0]...), big...))
+	cs.mu.Lock()
+	var mid sendFrag
+	if len(f.q) >= 2 {
+		mid = f.q[len(f.q)-2] // a fragment wholly inside the body
+	}
+	cs.mu.Unlock()
+	if mid.blk != nil || !within(big, mid.data) {
+		t.Fatal("a middle fragment of a long body was copied, not referenced")
+	}
+	cs.Flush()
+
 	for _, head := range heads {
 		for i, n := range bodies {
 			body := make([]byte, n)
 			for j := range body {
 				body[j] = byte(i*31 + j)
 			}
-			// Deferred: nothing is sent (and so nothing acknowledged and
-			// released) before the queue is looked at.
 			if err := f.WriteShared(head, body, WriteOptions{Deferred: true}); err != nil {
 				t.Fatal(err)
 			}
 			want = append(want, append(append([]byte(nil), head...), body...))
-			if n >= 2*size {
-				cs.mu.Lock()
-				mid := f.q[len(f.q)-2] // a fragment wholly inside the body
-				cs.mu.Unlock()
-				if mid.blk != nil || !within(body, mid.data) {
-					t.Fatalf("body of %d bytes: a middle fragment was copied, not referenced", n)
-				}
-			}
 			cs.Flush()
 		}
 	}
