@@ -175,7 +175,7 @@ function refreshLists() {
       appsTable();
       simpleTable('sharedobjects', ['App', 'Name', 'Persistent', 'Version', 'Slots', 'Subscribers'], sos,
         (o) => [`${o.app}/${o.instance}`, o.name, o.persistent ? 'yes' : 'no', String(o.version), String(o.slots), String(o.subscribers)], 'No shared objects');
-      simpleTable('netgroups', ['App', 'Group', 'Members'], groups, (g) => [g.app ? `${g.app}/${g.instance}` : 'server-wide', g.id, String(g.members)], 'No NetGroups');
+      simpleTable('netgroups', ['App', 'Group', 'Members'], groups, (g) => [`${g.app}/${g.instance}`, g.id, String(g.members)], 'No NetGroups');
     } catch (e) {
       toast(e.message, true);
     }
