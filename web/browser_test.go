@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/nimbus-media/nimbus/internal/testtools"
+	"github.com/nimbus-media/nimbus/web"
 )
 
 // cdp is a minimal Chrome DevTools Protocol client: one WebSocket to the
@@ -178,8 +179,9 @@ func chromiumPath(t *testing.T) string {
 
 // TestDashboardInBrowser: headless Chromium signs in through the login form,
 // loads the dashboard and, while ffmpeg publishes, shows the stream's row
-// with its codec and a non-zero live bit rate within 5 s. A screenshot of
-// the page is kept as a test artefact.
+// with its codec and a non-zero live bit rate within 5 s. The overview
+// charts start from the server's history. A screenshot of the page is kept
+// as a test artefact.
 func TestDashboardInBrowser(t *testing.T) {
 	browser := startChromium(t)
 	n := startNimbus(t)
@@ -189,6 +191,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	testtools.WaitFor(t, 10*time.Second, "the stream to be published", func() bool {
 		_, ok := n.stream(t, "browsercam")
 		return ok
+	})
+	// Enough history that live updates alone could not chart as many
+	// points within a second of the page loading.
+	const historyPoints = 5
+	testtools.WaitFor(t, 10*time.Second, "the server's stats history", func() bool {
+		var h web.StatsHistory
+		n.api(t, "GET", "/api/v1/stats/history", &h)
+		return len(h.Samples) >= historyPoints
 	})
 
 	browser.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}, nil)
@@ -204,6 +214,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 
 	loaded := time.Now()
+	testtools.WaitFor(t, time.Second, "the charts to start from the history", func() bool {
+		return browser.eval(t, fmt.Sprintf(`["chart-bw", "chart-conns"].every((id) =>
+			Number(document.getElementById(id).dataset.points) >= %d)`, historyPoints)) == "true"
+	})
 	row := `document.querySelector('#overview-streams tr[data-stream="live/_definst_/browsercam"]')`
 	var codec string
 	var bps float64

@@ -9,8 +9,14 @@ const $ = (id) => document.getElementById(id);
 const state = { streams: [], clients: [], apps: [], events: [], server: null, detail: null };
 const maxEvents = 500;
 
-const bwChart = new Chart($('chart-bw'), [{ name: 'in', color: '#2f7de1' }, { name: 'out', color: '#e1742f' }], { format: bits });
-const connChart = new Chart($('chart-conns'), [{ name: 'connections', color: '#3aa55d' }]);
+// The overview charts span the server's history: 600 ticks, ten minutes
+// at the default interval.
+const historyPoints = 600;
+const bwChart = new Chart($('chart-bw'), [{ name: 'in', color: '#2f7de1' }, { name: 'out', color: '#e1742f' }], { format: bits, points: historyPoints });
+const connChart = new Chart($('chart-conns'), [{ name: 'connections', color: '#3aa55d' }], { points: historyPoints });
+// charted is the time (ms) of the newest tick on the overview charts: the
+// live socket's first snapshot may be the history's last sample.
+let charted = 0;
 const streamChart = new Chart($('chart-stream'), [{ name: 'bitrate', color: '#2f7de1' }], { format: bits });
 
 function toast(msg, bad = false) {
@@ -130,7 +136,16 @@ function renderDetail() {
   streamChart.push(s.bitrate);
 }
 
-function renderServer(st) {
+// loadHistory starts the overview charts from the server's last minutes,
+// so that a page opened now does not start empty.
+async function loadHistory() {
+  const { samples } = await request('GET', '/api/v1/stats/history');
+  bwChart.load([samples.map((s) => s.bandwidthIn), samples.map((s) => s.bandwidthOut)]);
+  connChart.load([samples.map((s) => s.connections)]);
+  if (samples.length) charted = Date.parse(samples[samples.length - 1].time);
+}
+
+function renderServer(st, time) {
   state.server = st;
   $('version').textContent = `v${st.version}`;
   $('c-uptime').textContent = duration(st.uptime);
@@ -142,8 +157,12 @@ function renderServer(st) {
   $('c-mem').textContent = bytes(st.memoryBytes);
   $('c-heap').textContent = `heap ${bytes(st.heapBytes)}`;
   $('c-gor').textContent = String(st.goroutines);
-  bwChart.push(st.bandwidthIn, st.bandwidthOut);
-  connChart.push(st.totalConnections);
+  const t = Date.parse(time);
+  if (t > charted) {
+    charted = t;
+    bwChart.push(st.bandwidthIn, st.bandwidthOut);
+    connChart.push(st.totalConnections);
+  }
 }
 
 function logEvent(ev) {
@@ -209,10 +228,15 @@ async function main() {
   route();
   await session();
   refreshLists();
+  try {
+    await loadHistory();
+  } catch (e) {
+    toast(`Chart history: ${e.message}`, true);
+  }
   let tick = 0;
   live((msg) => {
     if (msg.type === 'stats') {
-      renderServer(msg.server);
+      renderServer(msg.server, msg.time);
       state.streams = msg.streams || [];
       renderStreams();
       // Byte counters and "connected since" move every second too.
