@@ -180,8 +180,8 @@ func chromiumPath(t *testing.T) string {
 // TestDashboardInBrowser: headless Chromium signs in through the login form,
 // loads the dashboard and, while ffmpeg publishes, shows the stream's row
 // with its codec and a non-zero live bit rate within 5 s. The overview
-// charts start from the server's history. A screenshot of the page is kept
-// as a test artefact.
+// charts start from the server's history, and Sign out shows. A screenshot
+// of the page is kept as a test artefact.
 func TestDashboardInBrowser(t *testing.T) {
 	browser := startChromium(t)
 	n := startNimbus(t)
@@ -218,6 +218,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		return browser.eval(t, fmt.Sprintf(`["chart-bw", "chart-conns"].every((id) =>
 			Number(document.getElementById(id).dataset.points) >= %d)`, historyPoints)) == "true"
 	})
+	if got := browser.eval(t, `document.getElementById("logout-form").hidden`); got != "false" {
+		t.Errorf("Sign out hidden (%s) on a server with credentials", got)
+	}
 	row := `document.querySelector('#overview-streams tr[data-stream="live/_definst_/browsercam"]')`
 	var codec string
 	var bps float64
@@ -311,5 +314,21 @@ func saveArtifact(t *testing.T, name string, data []byte) {
 			t.Fatal(err)
 		}
 		t.Logf("saved %s", p)
+	}
+}
+
+// TestOpenDashboardInBrowser: on an open server (no credentials) the
+// dashboard loads without a login and offers no Sign out, which would only
+// lead to a login page that sends it back.
+func TestOpenDashboardInBrowser(t *testing.T) {
+	browser := startChromium(t)
+	n := startNimbusAuth(t, false)
+	browser.call(t, "Page.navigate", map[string]any{"url": n.http + "/"}, nil)
+	// The live socket opens after the page has learned about its session.
+	testtools.WaitFor(t, 10*time.Second, "the dashboard's live updates", func() bool {
+		return browser.eval(t, `location.pathname === "/" && document.getElementById("live")?.className === "dot on"`) == "true"
+	})
+	if got := browser.eval(t, `document.getElementById("logout-form").hidden`); got != "true" {
+		t.Errorf("Sign out shown (hidden: %s) on an open server", got)
 	}
 }

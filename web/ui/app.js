@@ -226,7 +226,9 @@ $('sd-stop').addEventListener('click', () => {
 async function main() {
   window.addEventListener('hashchange', route);
   route();
-  await session();
+  const s = await session();
+  // An open server (no credentials) has no sign-in to leave.
+  $('logout-form').hidden = s.open;
   refreshLists();
   try {
     await loadHistory();
