@@ -85,3 +85,40 @@ func TestEventTypeString(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseUserControl: User Control payloads come from the network
+// unchecked. Whatever the bytes, parsing must not panic; a payload that
+// parses re-encodes to its own leading bytes (trailing bytes and the data
+// of unknown events are not interpreted) and parses back to the same
+// message, and one that does not is too short for its event.
+func FuzzParseUserControl(f *testing.F) {
+	for _, tc := range userControlCases {
+		w := unhex(tc.wire)
+		f.Add(w)
+		f.Add(w[:len(w)-1])          // one byte short
+		f.Add(append(w, 0xff, 0x00)) // trailing bytes
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0x00})
+	f.Add(unhex("001b 0101 00000000 00000000"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		uc, err := ParseUserControl(p)
+		if err != nil {
+			if !errors.Is(err, ErrShortUserControl) {
+				t.Fatalf("ParseUserControl(%x): %v, want ErrShortUserControl", p, err)
+			}
+			if len(p) >= 2 && len(p)-2 >= userControlDataSize(EventType(uint16(p[0])<<8|uint16(p[1]))) {
+				t.Fatalf("ParseUserControl(%x) refused a long enough payload: %v", p, err)
+			}
+			return
+		}
+		enc := AppendUserControl(nil, uc)
+		if !bytes.HasPrefix(p, enc) {
+			t.Fatalf("ParseUserControl(%x) = %+v, which encodes to %x, not a prefix of the input", p, uc, enc)
+		}
+		again, err := ParseUserControl(enc)
+		if err != nil || again != uc {
+			t.Fatalf("re-parsing %x = %+v, %v; want %+v", enc, again, err, uc)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -136,3 +137,6 @@ func testFLV(t *testing.T) string {
 	}
 	return testtools.FLV(t, testFLVDir)
 }
+
+// errorsAs is errors.As with the target's type checked at compile time.
+func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }

@@ -71,8 +71,12 @@ type Server struct {
 	log  *zap.Logger
 	apps *apps.Registry
 
-	core    atomic.Pointer[netconn.Config] // for new connections; swapped by Reload
-	cfgMu   sync.Mutex                     // guards cfg against Reload
+	core atomic.Pointer[netconn.Config] // for new connections; swapped by Reload
+	// authKey signs authmod=adobe salts and challenges. It belongs to the
+	// process, not to a configuration, so that a challenge issued just
+	// before a reload can still be answered after it.
+	authKey []byte
+	cfgMu   sync.Mutex // guards cfg against Reload
 	rtmpLn  net.Listener
 	rtmpsLn net.Listener    // nil when RTMPS is off
 	rtmpt   *rtmptServer    // nil when RTMPT is off
@@ -117,7 +121,7 @@ func (s *Server) coreConfig(cfg Config) *netconn.Config {
 			MaxBytes: cfg.Media.SubscriberQueueBytes,
 			MaxLag:   cfg.Media.SubscriberMaxLag.Duration,
 		},
-		Auth:           newAuth(cfg),
+		Auth:           newAuth(cfg, s.authKey),
 		MaxPublishers:  cfg.Limits.PublishersPerConnection,
 		MaxAMFDepth:    cfg.Limits.AMFDepth,
 		MaxAMFElements: cfg.Limits.AMFElements,
@@ -178,8 +182,12 @@ func New(cfg Config, log *zap.Logger) *Server {
 	for _, a := range cfg.Apps {
 		names = append(names, a.Name)
 	}
+	// Challenges live a minute, so a fresh key per process is enough: a
+	// restart fails only the authmod=adobe handshakes under way.
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
 	s := &Server{
-		cfg: cfg, log: log, conns: make(map[closer]struct{}), admit: newAdmission(cfg.Limits),
+		cfg: cfg, log: log, conns: make(map[closer]struct{}), admit: newAdmission(cfg.Limits), authKey: key,
 	}
 	s.core.Store(s.coreConfig(cfg))
 	s.rv = p2p.NewRendezvous[*rtmfpConn](log.Named("rendezvous"))
@@ -225,8 +233,9 @@ func New(cfg Config, log *zap.Logger) *Server {
 	return s
 }
 
-// newAuth builds the per-application authorization policies.
-func newAuth(cfg Config) *auth.Manager {
+// newAuth builds the per-application authorization policies; key signs
+// authmod=adobe challenges.
+func newAuth(cfg Config, key []byte) *auth.Manager {
 	policies := make(map[string]auth.Policy)
 	for _, a := range cfg.Apps {
 		p := auth.Policy{
@@ -241,10 +250,6 @@ func newAuth(cfg Config) *auth.Manager {
 		}
 		policies[a.Name] = p
 	}
-	// The key signs authmod=adobe challenges, which live a minute: a fresh
-	// one per process is enough.
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	return auth.NewManager(policies, key, cfg.Auth.CallbackTimeout.Duration)
 }
 

@@ -150,6 +150,12 @@ func (s *Server) getServer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.stats.current(time.Now()).Server)
 }
 
+// getStatsHistory is the last minutes of ticks, from which a dashboard
+// starts its charts.
+func (s *Server) getStatsHistory(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, StatsHistory{IntervalSeconds: s.cfg.StatsInterval.Seconds(), Samples: s.history.samples()})
+}
+
 func (s *Server) getApps(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, nonNil(s.backend.Apps()))
 }

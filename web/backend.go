@@ -19,10 +19,12 @@ type Backend interface {
 	Clients() []ClientInfo
 	// Streams lists the live streams of every instance.
 	Streams() []StreamInfo
-	// SharedObjects lists remote shared objects (empty until the transport
-	// supports them).
+	// SharedObjects lists the remote shared objects that clients (over
+	// RTMP or RTMFP) or application scripts have opened in every instance.
 	SharedObjects() []SharedObjectInfo
-	// NetGroups lists RTMFP NetGroups (empty until RTMFP groups land).
+	// NetGroups lists the RTMFP NetGroups the server bootstraps with their
+	// member counts. Groups are scoped per application instance, so the
+	// same groupspec in two instances is listed twice.
 	NetGroups() []NetGroupInfo
 	// Refusals counts the clients each limit has refused, by limit name.
 	Refusals() map[string]uint64
@@ -122,7 +124,7 @@ type SharedObjectInfo struct {
 	Subscribers int    `json:"subscribers"`
 }
 
-// NetGroupInfo describes an RTMFP NetGroup.
+// NetGroupInfo describes an RTMFP NetGroup of one application instance.
 type NetGroupInfo struct {
 	App      string `json:"app"`
 	Instance string `json:"instance"`

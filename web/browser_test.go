@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/nimbus-media/nimbus/internal/testtools"
+	"github.com/nimbus-media/nimbus/web"
 )
 
 // cdp is a minimal Chrome DevTools Protocol client: one WebSocket to the
@@ -178,8 +179,9 @@ func chromiumPath(t *testing.T) string {
 
 // TestDashboardInBrowser: headless Chromium signs in through the login form,
 // loads the dashboard and, while ffmpeg publishes, shows the stream's row
-// with its codec and a non-zero live bit rate within 5 s. A screenshot of
-// the page is kept as a test artefact.
+// with its codec and a non-zero live bit rate within 5 s. The overview
+// charts start from the server's history, and Sign out shows. A screenshot
+// of the page is kept as a test artefact.
 func TestDashboardInBrowser(t *testing.T) {
 	browser := startChromium(t)
 	n := startNimbus(t)
@@ -189,6 +191,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	testtools.WaitFor(t, 10*time.Second, "the stream to be published", func() bool {
 		_, ok := n.stream(t, "browsercam")
 		return ok
+	})
+	// Enough history that live updates alone could not chart as many
+	// points within a second of the page loading.
+	const historyPoints = 5
+	testtools.WaitFor(t, 10*time.Second, "the server's stats history", func() bool {
+		var h web.StatsHistory
+		n.api(t, "GET", "/api/v1/stats/history", &h)
+		return len(h.Samples) >= historyPoints
 	})
 
 	browser.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}, nil)
@@ -204,6 +214,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 
 	loaded := time.Now()
+	testtools.WaitFor(t, time.Second, "the charts to start from the history", func() bool {
+		return browser.eval(t, fmt.Sprintf(`["chart-bw", "chart-conns"].every((id) =>
+			Number(document.getElementById(id).dataset.points) >= %d)`, historyPoints)) == "true"
+	})
+	if got := browser.eval(t, `document.getElementById("logout-form").hidden`); got != "false" {
+		t.Errorf("Sign out hidden (%s) on a server with credentials", got)
+	}
 	row := `document.querySelector('#overview-streams tr[data-stream="live/_definst_/browsercam"]')`
 	var codec string
 	var bps float64
@@ -297,5 +314,21 @@ func saveArtifact(t *testing.T, name string, data []byte) {
 			t.Fatal(err)
 		}
 		t.Logf("saved %s", p)
+	}
+}
+
+// TestOpenDashboardInBrowser: on an open server (no credentials) the
+// dashboard loads without a login and offers no Sign out, which would only
+// lead to a login page that sends it back.
+func TestOpenDashboardInBrowser(t *testing.T) {
+	browser := startChromium(t)
+	n := startNimbusAuth(t, false)
+	browser.call(t, "Page.navigate", map[string]any{"url": n.http + "/"}, nil)
+	// The live socket opens after the page has learned about its session.
+	testtools.WaitFor(t, 10*time.Second, "the dashboard's live updates", func() bool {
+		return browser.eval(t, `location.pathname === "/" && document.getElementById("live")?.className === "dot on"`) == "true"
+	})
+	if got := browser.eval(t, `document.getElementById("logout-form").hidden`); got != "true" {
+		t.Errorf("Sign out shown (hidden: %s) on an open server", got)
 	}
 }

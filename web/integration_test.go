@@ -36,16 +36,22 @@ type nimbus struct {
 	http string // http://127.0.0.1:PORT
 }
 
-func startNimbus(t *testing.T) *nimbus {
+func startNimbus(t *testing.T) *nimbus { return startNimbusAuth(t, true) }
+
+// startNimbusAuth starts a server whose admin API has the test login with
+// creds and is open (loopback only, no credentials) without.
+func startNimbusAuth(t *testing.T, creds bool) *nimbus {
 	t.Helper()
-	hash, err := web.HashPassword(adminPassword, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := server.Defaults()
 	cfg.RTMP.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RTMPT.Listen = ""
-	cfg.HTTP.User, cfg.HTTP.PasswordHash = adminUser, hash
+	if creds {
+		hash, err := web.HashPassword(adminPassword, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.HTTP.User, cfg.HTTP.PasswordHash = adminUser, hash
+	}
 	cfg.Apps = []server.AppConfig{{Name: "live"}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -86,6 +86,8 @@ type Server struct {
 	backend Backend
 	auth    *auth
 	stats   *sampler
+	// history keeps the ticks' statistics for dashboards that open later.
+	history *history
 	hub     *hub
 	mux     *http.ServeMux
 	events  chan queuedEvent
@@ -109,10 +111,11 @@ func New(cfg Config, b Backend, log *zap.Logger) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: log, backend: b, auth: a,
-		stats:  newSampler(b, cfg.Version, time.Now()),
-		hub:    newHub(cfg.QueueLen, cfg.WriteTimeout, log),
-		mux:    http.NewServeMux(),
-		events: make(chan queuedEvent, eventQueue),
+		stats:   newSampler(b, cfg.Version, time.Now()),
+		history: &history{},
+		hub:     newHub(cfg.QueueLen, cfg.WriteTimeout, log),
+		mux:     http.NewServeMux(),
+		events:  make(chan queuedEvent, eventQueue),
 	}
 	s.routes()
 	return s, nil
@@ -130,6 +133,7 @@ func (s *Server) routes() {
 
 	m.Handle("GET /api/v1/session", s.authed(false, s.sessionInfo))
 	m.Handle("GET /api/v1/server", s.authed(false, s.getServer))
+	m.Handle("GET /api/v1/stats/history", s.authed(false, s.getStatsHistory))
 	m.Handle("GET /api/v1/apps", s.authed(false, s.getApps))
 	m.Handle("POST /api/v1/apps/{app}/reload", s.authed(true, s.reloadApp))
 	m.Handle("POST /api/v1/apps/{app}/unload", s.authed(true, s.unloadApp))
@@ -238,7 +242,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// pump sends a stats snapshot every interval and each event as it comes.
+// pump records a stats snapshot every interval, sends it to the dashboards
+// and sends each event as it comes.
 func (s *Server) pump(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.StatsInterval)
 	defer tick.Stop()
@@ -247,11 +252,13 @@ func (s *Server) pump(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			if s.hub.count() == 0 {
-				s.stats.sample(now) // keep rates and metrics current
-				continue
+			// Sampled with or without dashboards: rates, metrics and the
+			// history stay current.
+			snap := s.stats.sample(now)
+			s.history.add(snap)
+			if s.hub.count() > 0 {
+				s.broadcast(snap)
 			}
-			s.broadcast(s.stats.sample(now))
 		case q := <-s.events:
 			ev := q.ev
 			if q.client != nil {

@@ -80,8 +80,10 @@ type Manager struct {
 	now      func() time.Time
 }
 
-// NewManager makes a manager. key signs authmod=adobe challenges (random
-// per process is fine: a challenge lives one minute); callbacks time out
+// NewManager makes a manager. key signs authmod=adobe salts and
+// challenges (random per process is fine: a challenge lives one minute);
+// a caller that rebuilds its manager, on a configuration reload, must pass
+// the same key, or the challenges it has issued fail. Callbacks time out
 // after timeout.
 func NewManager(policies map[string]Policy, key []byte, timeout time.Duration) *Manager {
 	return &Manager{policies: policies, key: key, client: &http.Client{Timeout: timeout}, now: time.Now}

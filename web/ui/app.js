@@ -9,8 +9,14 @@ const $ = (id) => document.getElementById(id);
 const state = { streams: [], clients: [], apps: [], events: [], server: null, detail: null };
 const maxEvents = 500;
 
-const bwChart = new Chart($('chart-bw'), [{ name: 'in', color: '#2f7de1' }, { name: 'out', color: '#e1742f' }], { format: bits });
-const connChart = new Chart($('chart-conns'), [{ name: 'connections', color: '#3aa55d' }]);
+// The overview charts span the server's history: 600 ticks, ten minutes
+// at the default interval.
+const historyPoints = 600;
+const bwChart = new Chart($('chart-bw'), [{ name: 'in', color: '#2f7de1' }, { name: 'out', color: '#e1742f' }], { format: bits, points: historyPoints });
+const connChart = new Chart($('chart-conns'), [{ name: 'connections', color: '#3aa55d' }], { points: historyPoints });
+// charted is the time (ms) of the newest tick on the overview charts: the
+// live socket's first snapshot may be the history's last sample.
+let charted = 0;
 const streamChart = new Chart($('chart-stream'), [{ name: 'bitrate', color: '#2f7de1' }], { format: bits });
 
 function toast(msg, bad = false) {
@@ -130,7 +136,16 @@ function renderDetail() {
   streamChart.push(s.bitrate);
 }
 
-function renderServer(st) {
+// loadHistory starts the overview charts from the server's last minutes,
+// so that a page opened now does not start empty.
+async function loadHistory() {
+  const { samples } = await request('GET', '/api/v1/stats/history');
+  bwChart.load([samples.map((s) => s.bandwidthIn), samples.map((s) => s.bandwidthOut)]);
+  connChart.load([samples.map((s) => s.connections)]);
+  if (samples.length) charted = Date.parse(samples[samples.length - 1].time);
+}
+
+function renderServer(st, time) {
   state.server = st;
   $('version').textContent = `v${st.version}`;
   $('c-uptime').textContent = duration(st.uptime);
@@ -142,8 +157,12 @@ function renderServer(st) {
   $('c-mem').textContent = bytes(st.memoryBytes);
   $('c-heap').textContent = `heap ${bytes(st.heapBytes)}`;
   $('c-gor').textContent = String(st.goroutines);
-  bwChart.push(st.bandwidthIn, st.bandwidthOut);
-  connChart.push(st.totalConnections);
+  const t = Date.parse(time);
+  if (t > charted) {
+    charted = t;
+    bwChart.push(st.bandwidthIn, st.bandwidthOut);
+    connChart.push(st.totalConnections);
+  }
 }
 
 function logEvent(ev) {
@@ -175,7 +194,7 @@ function refreshLists() {
       appsTable();
       simpleTable('sharedobjects', ['App', 'Name', 'Persistent', 'Version', 'Slots', 'Subscribers'], sos,
         (o) => [`${o.app}/${o.instance}`, o.name, o.persistent ? 'yes' : 'no', String(o.version), String(o.slots), String(o.subscribers)], 'No shared objects');
-      simpleTable('netgroups', ['App', 'Group', 'Members'], groups, (g) => [g.app ? `${g.app}/${g.instance}` : 'server-wide', g.id, String(g.members)], 'No NetGroups');
+      simpleTable('netgroups', ['App', 'Group', 'Members'], groups, (g) => [`${g.app}/${g.instance}`, g.id, String(g.members)], 'No NetGroups');
     } catch (e) {
       toast(e.message, true);
     }
@@ -207,12 +226,19 @@ $('sd-stop').addEventListener('click', () => {
 async function main() {
   window.addEventListener('hashchange', route);
   route();
-  await session();
+  const s = await session();
+  // An open server (no credentials) has no sign-in to leave.
+  $('logout-form').hidden = s.open;
   refreshLists();
+  try {
+    await loadHistory();
+  } catch (e) {
+    toast(`Chart history: ${e.message}`, true);
+  }
   let tick = 0;
   live((msg) => {
     if (msg.type === 'stats') {
-      renderServer(msg.server);
+      renderServer(msg.server, msg.time);
       state.streams = msg.streams || [];
       renderStreams();
       // Byte counters and "connected since" move every second too.

@@ -11,6 +11,13 @@ export class Chart {
     new ResizeObserver(() => this.draw()).observe(canvas);
   }
 
+  // load replaces the series' samples (oldest first), as when a page
+  // starts from the server's history.
+  load(data) {
+    this.data = this.series.map((_, i) => (data[i] || []).slice(-this.points));
+    this.draw();
+  }
+
   push(...values) {
     values.forEach((v, i) => {
       const d = this.data[i];
@@ -22,6 +29,8 @@ export class Chart {
 
   draw() {
     const c = this.canvas;
+    // How many points are drawn, for tests that cannot read the canvas.
+    c.dataset.points = String(this.data[0].length);
     const dpr = window.devicePixelRatio || 1;
     const w = c.clientWidth, hgt = c.clientHeight;
     if (!w || !hgt) return;
