@@ -26,6 +26,17 @@ type rtmptServer struct {
 
 // listenRTMPT opens the RTMPT listener. Binding fails on port 80 without
 // privileges, the default address: the error says what to do about it.
+// rtmptOptional reports whether failing to open the RTMPT listener may be
+// logged rather than stop the server: only for the built-in address (port
+// 80, which a user without privileges, or a host with a web server, cannot
+// have) and only for those two causes. RTMPT is Flash's fallback; a
+// server that cannot offer it still serves RTMP and RTMFP, so that
+// `nimbus serve` with the built-in configuration starts anywhere. An
+// address the operator chose fails as any listener does.
+func rtmptOptional(addr string, err error) bool {
+	return addr == Defaults().RTMPT.Listen && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EADDRINUSE))
+}
+
 func (s *Server) listenRTMPT() (*rtmptServer, error) {
 	cfg := s.cfg.RTMPT
 	ln, err := net.Listen("tcp", cfg.Listen)

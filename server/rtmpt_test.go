@@ -5,13 +5,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,4 +309,29 @@ func TestRTMPTShutdown(t *testing.T) {
 		_, err := c.WaitStatus(0, protocol.ConnectAppShutdown)
 		told <- err
 	}()
+}
+
+// The built-in RTMPT address (port 80) is optional: no privilege for it,
+// or a web server holding it, leaves the server running without RTMPT; an
+// address the operator chose, or another error, stops it.
+func TestRTMPTOptional(t *testing.T) {
+	def := Defaults().RTMPT.Listen
+	eacces := &net.OpError{Op: "listen", Err: os.NewSyscallError("bind", syscall.EACCES)}
+	inuse := &net.OpError{Op: "listen", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+	other := &net.OpError{Op: "listen", Err: os.NewSyscallError("bind", syscall.EADDRNOTAVAIL)}
+	for _, tt := range []struct {
+		addr string
+		err  error
+		want bool
+	}{
+		{def, eacces, true},
+		{def, inuse, true},
+		{def, other, false},
+		{"127.0.0.1:8081", eacces, false},
+		{"127.0.0.1:8081", inuse, false},
+	} {
+		if got := rtmptOptional(tt.addr, tt.err); got != tt.want {
+			t.Errorf("rtmptOptional(%q, %v) = %v, want %v", tt.addr, tt.err, got, tt.want)
+		}
+	}
 }

@@ -273,14 +273,19 @@ func (s *Server) Listen() error {
 		s.log.Info("rtmps listening", zap.String("addr", s.rtmpsLn.Addr().String()))
 	}
 	if s.cfg.RTMPT.Listen != "" {
-		if s.rtmpt, err = s.listenRTMPT(); err != nil {
+		s.rtmpt, err = s.listenRTMPT()
+		switch {
+		case err != nil && rtmptOptional(s.cfg.RTMPT.Listen, err):
+			s.log.Warn("rtmpt not served", zap.Error(err))
+		case err != nil:
 			_ = ln.Close()
 			if s.rtmpsLn != nil {
 				_ = s.rtmpsLn.Close()
 			}
 			return err
+		default:
+			s.log.Info("rtmpt listening", zap.String("addr", s.rtmpt.ln.Addr().String()))
 		}
-		s.log.Info("rtmpt listening", zap.String("addr", s.rtmpt.ln.Addr().String()))
 	}
 	if s.cfg.RTMFP.Listen != "" {
 		if s.rtmfpEP, err = s.listenRTMFP(); err != nil {
