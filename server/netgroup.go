@@ -101,9 +101,7 @@ func (c *rtmfpConn) serveGroupControl(f *rtmfp.RecvFlow) {
 		f.Reject(rejectGroup)
 		return
 	}
-	c.coreMu.Lock()
 	inst := c.core.Instance()
-	c.coreMu.Unlock()
 	if inst == nil {
 		c.log.Info("group join refused: no application instance", zap.Stringer("group", id))
 		p.dropFlow(id)

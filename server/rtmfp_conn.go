@@ -42,9 +42,8 @@ type rtmfpFlowKey struct {
 
 // rtmfpConn is the RTMFP transport of one client session: its goroutine
 // (run) feeds the messages of the client's flows to the NetConnection core
-// (serialised by coreMu with the server's calls, since the core is
-// single-threaded), and a sender role drains the core's outbox onto the
-// session's flows (kick).
+// (which serialises its input itself), and a sender role drains the core's
+// outbox onto the session's flows (kick).
 type rtmfpConn struct {
 	id   string
 	s    *rtmfp.Session
@@ -58,7 +57,6 @@ type rtmfpConn struct {
 	wg      sync.WaitGroup  // NetGroup control flows' goroutines
 	closeWG *sync.WaitGroup // the server's: orderly session closes in progress
 
-	coreMu sync.Mutex
 	ncRecv atomic.Pointer[rtmfp.RecvFlow] // the client's NetConnection flow
 
 	lastRead  atomic.Int64
@@ -119,11 +117,7 @@ func (c *rtmfpConn) ConnectResultSent(out *netconn.Outbox) error {
 }
 
 // Shutdown tells a connected client the server is going away.
-func (c *rtmfpConn) Shutdown() {
-	c.coreMu.Lock()
-	defer c.coreMu.Unlock()
-	shutdownCore(c.core, c.Close)
-}
+func (c *rtmfpConn) Shutdown() { shutdownCore(c.core, c.Close) }
 
 // Close implements netconn.Transport. The orderly session close waits for
 // the peer's acknowledgement, so it runs in the background.
@@ -149,9 +143,7 @@ func (c *rtmfpConn) run() {
 	c.sender.stop()
 	// The client's streams go as soon as its session does, not after the
 	// session's close handshake or linger.
-	c.coreMu.Lock()
 	c.core.Close()
-	c.coreMu.Unlock()
 	cause := context.Cause(c.ctx)
 	fields := []zap.Field{zap.Duration("duration", time.Since(start)),
 		zap.Uint64("bytes_in", c.bytesIn.Load()), zap.Uint64("bytes_out", c.bytesOut.Load())}
@@ -245,9 +237,7 @@ func (c *rtmfpConn) acceptFlow(f *rtmfp.RecvFlow) (streamID uint32, ok bool) {
 	case md.StreamID == 0:
 		c.ncRecv.CompareAndSwap(nil, f)
 	default:
-		c.coreMu.Lock()
 		ok := c.core.HasStream(md.StreamID)
-		c.coreMu.Unlock()
 		if !ok || c.ncRecv.Load() == nil {
 			c.log.Info("flow refused: unknown stream", zap.Uint32("stream", md.StreamID))
 			f.Reject(rejectUnknownStream)
@@ -288,9 +278,7 @@ func (c *rtmfpConn) readFlow(tf tcFlow) (flowState, error) {
 		if err != nil {
 			return flowEnded, err
 		}
-		c.coreMu.Lock()
 		err = c.core.HandleMessage(msg)
-		c.coreMu.Unlock()
 		if err != nil {
 			return flowEnded, err
 		}

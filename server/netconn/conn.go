@@ -146,10 +146,19 @@ const (
 	stateRejected
 )
 
-// Conn is one client's NetConnection. HandleMessage and Close are called
-// from the transport's reader goroutine only; the Outbox is drained by the
-// transport's sender (see Outbox).
+// Conn is one client's NetConnection. A transport may call it from any of
+// its goroutines: HandleMessage, HasStream and Close take the input lock,
+// which owns the connection's protocol state (its streams, SharedObjects,
+// the decoder), and the monitoring and control methods (Info, Instance,
+// Disconnect, PeerAddresses, ...) touch only what mu or the Outbox guard.
+// The Outbox is drained by the transport's sender (see Outbox).
 type Conn struct {
+	// in serialises the transport's input: HandleMessage, HasStream and
+	// Close. RTMP calls them from its one reader; RTMFP from its flows'
+	// goroutine and its NetGroup flows' goroutines, which is why the lock
+	// is here rather than in each transport.
+	in sync.Mutex
+
 	id    string
 	log   *zap.Logger
 	tr    Transport
@@ -240,6 +249,8 @@ func (c *Conn) Instance() *apps.Instance {
 // HandleMessage processes one incoming message. An error means the
 // connection must be closed; the transport logs it.
 func (c *Conn) HandleMessage(m protocol.Message) error {
+	c.in.Lock()
+	defer c.in.Unlock()
 	switch m.Type {
 	case protocol.TypeCommandAMF0, protocol.TypeCommandAMF3:
 		cmd, err := protocol.DecodeCommand(c.dec, m.Type, m.Payload)
@@ -467,7 +478,11 @@ func (c *Conn) publishing() int {
 func (c *Conn) Publishing() bool { return c.publishing() > 0 }
 
 // HasStream reports whether the client created NetStream id.
-func (c *Conn) HasStream(id uint32) bool { return c.streams[id] != nil }
+func (c *Conn) HasStream(id uint32) bool {
+	c.in.Lock()
+	defer c.in.Unlock()
+	return c.streams[id] != nil
+}
 
 // PeerAddresses are the addresses the client reported with setPeerInfo
 // (RTMFP: its local and alternate addresses, for P2P introductions).
@@ -533,6 +548,8 @@ func (c *Conn) onCreateStream(cmd *protocol.Command) error {
 // subscriptions and its place in the instance. The transport calls it once,
 // after its reader has stopped.
 func (c *Conn) Close() {
+	c.in.Lock()
+	defer c.in.Unlock()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
