@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -65,9 +64,7 @@ func serve(ctx context.Context, args []string) error {
 		if err != nil {
 			return cfg, unknown, err
 		}
-		if err := overrideListens(&cfg, listens); err != nil {
-			return cfg, unknown, err
-		}
+		overrideListens(&cfg, listens)
 		return cfg, unknown, cfg.Validate()
 	}
 	cfg, unknown, err := load()
@@ -133,13 +130,12 @@ func warnUnknownEnv(log *zap.Logger, unknown []string) {
 }
 
 // overrideListens applies the listener flags given (by flag name) to cfg.
-func overrideListens(cfg *server.Config, listens map[string]string) error {
+// An empty -rtmp is left to Validate, which refuses an empty rtmp.listen
+// from any source.
+func overrideListens(cfg *server.Config, listens map[string]string) {
 	for name, addr := range listens {
 		switch name {
 		case "rtmp":
-			if addr == "" {
-				return errors.New("-rtmp: RTMP cannot be turned off")
-			}
 			cfg.RTMP.Listen = addr
 		case "rtmfp":
 			cfg.RTMFP.Listen = addr
@@ -149,7 +145,6 @@ func overrideListens(cfg *server.Config, listens map[string]string) error {
 			cfg.HTTP.Listen = addr
 		}
 	}
-	return nil
 }
 
 func newLogger(cfg server.LogConfig) (*zap.Logger, error) {

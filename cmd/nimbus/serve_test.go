@@ -28,7 +28,8 @@ func TestListenFlags(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := base
-		if err := overrideListens(&cfg, listens); err != nil {
+		overrideListens(&cfg, listens)
+		if err := cfg.Validate(); err != nil {
 			t.Fatalf("%q: %v", tc.args, err)
 		}
 		if cfg.RTMP.Listen != tc.rtmp || cfg.RTMFP.Listen != tc.rtmfp || cfg.RTMPT.Listen != tc.rtmpt || cfg.HTTP.Listen != tc.httpA {
@@ -41,7 +42,8 @@ func TestListenFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := base
-	if err := overrideListens(&cfg, listens); err == nil {
+	overrideListens(&cfg, listens)
+	if err := cfg.Validate(); err == nil {
 		t.Error("-rtmp \"\" was accepted; RTMP cannot be off")
 	}
 }

@@ -32,10 +32,11 @@ type Conn struct {
 	closed        error
 	readDeadline  time.Time
 	writeDeadline time.Time
-	// pollDelay is the polling-interval byte of the next reply and empty
-	// the empty replies since the last one with data (docs/rtmpt.md).
-	pollDelay byte
-	empty     int
+	// pollStep indexes pollBackoff for the polling-interval byte of the
+	// next reply, and empty counts the empty replies since the last one
+	// with data (docs/rtmpt.md).
+	pollStep int
+	empty    int
 
 	// Each channel has one waiter at a time (the RTMP reader, the RTMP
 	// sender, a held poll) and holds one wake-up, so that a signal
@@ -49,7 +50,7 @@ type Conn struct {
 
 // newConn makes the connection of a new session.
 func newConn(local, remote net.Addr, maxIn, maxOut int) *Conn {
-	return &Conn{local: local, remote: remote, maxIn: maxIn, maxOut: maxOut, pollDelay: 1,
+	return &Conn{local: local, remote: remote, maxIn: maxIn, maxOut: maxOut,
 		readable: make(chan struct{}, 1), writable: make(chan struct{}, 1),
 		outReady: make(chan struct{}, 1), inRoom: make(chan struct{}, 1)}
 }
@@ -177,12 +178,8 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 
 // SetDeadline implements net.Conn.
 func (c *Conn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.readDeadline, c.writeDeadline = t, t
-	c.mu.Unlock()
-	signal(c.readable)
-	signal(c.writable)
-	return nil
+	_ = c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
 }
 
 // SetReadDeadline implements net.Conn.
@@ -271,16 +268,11 @@ func (c *Conn) appendReply(dst []byte, max int, hold time.Duration, done <-chan 
 	}
 	n := min(len(c.out)-c.outOff, max)
 	if n > 0 {
-		c.pollDelay, c.empty = pollBackoff[0], 0
+		c.pollStep, c.empty = 0, 0
 	} else if c.empty++; c.empty > emptyBeforeBackoff {
-		for i, b := range pollBackoff[:len(pollBackoff)-1] {
-			if c.pollDelay == b {
-				c.pollDelay = pollBackoff[i+1]
-				break
-			}
-		}
+		c.pollStep = min(c.pollStep+1, len(pollBackoff)-1)
 	}
-	dst = append(dst, c.pollDelay)
+	dst = append(dst, pollBackoff[c.pollStep])
 	dst = append(dst, c.out[c.outOff:c.outOff+n]...)
 	c.outOff += n
 	if c.outOff == len(c.out) {

@@ -214,11 +214,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, s *session, seq u
 	body, err := readBody(r.Body, (*bp)[:0], h.cfg.MaxBody)
 	*bp = body[:0]
 	if err != nil {
-		status := http.StatusBadRequest
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			status = http.StatusRequestEntityTooLarge
-		}
-		h.fail(w, r, status, err)
+		h.fail(w, r, bodyStatus(err), err)
 		return
 	}
 	if err := s.takeSend(seq); err != nil {
@@ -280,14 +276,19 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, err e
 func (h *Handler) discardBody(w http.ResponseWriter, r *http.Request) bool {
 	_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
 	if err != nil {
-		status := http.StatusBadRequest
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			status = http.StatusRequestEntityTooLarge
-		}
-		h.fail(w, r, status, err)
+		h.fail(w, r, bodyStatus(err), err)
 		return false
 	}
 	return true
+}
+
+// bodyStatus is the status for a body that could not be read: 413 when it
+// was too large, else 400.
+func bodyStatus(err error) int {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
 }
 
 // readBody appends a request body of at most max bytes to dst.
