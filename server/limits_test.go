@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
@@ -110,5 +113,36 @@ func TestRTMPSPublish(t *testing.T) {
 	testtools.CheckPlayed(t, out, src)
 	if len(ts.logs.FilterField(zapString("proto", "rtmps")).FilterMessage("publishing").All()) != 1 {
 		t.Error("no publish logged on the rtmps listener")
+	}
+}
+
+// TestListenFailureClosesListeners: when a listener cannot open (here
+// RTMFP's port is taken), those Listen opened before it are closed again.
+func TestListenFailureClosesListeners(t *testing.T) {
+	taken, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	cfg := Defaults()
+	cfg.RTMP.Listen, cfg.RTMPT.Listen, cfg.HTTP.Listen = free(), free(), ""
+	cfg.RTMFP.Listen = taken.LocalAddr().String()
+	if err := New(cfg, zap.NewNop()).Listen(); err == nil {
+		t.Fatal("Listen succeeded on a taken UDP port")
+	}
+	for _, addr := range []string{cfg.RTMP.Listen, cfg.RTMPT.Listen} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("%s is still held after the failure: %v", addr, err)
+		}
+		_ = ln.Close()
 	}
 }

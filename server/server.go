@@ -257,17 +257,20 @@ func newAuth(cfg Config, key []byte) *auth.Manager {
 func (s *Server) Apps() *apps.Registry { return s.apps }
 
 // Listen opens the listeners. It is separate from Serve so that callers
-// (and tests using port 0) learn the bound addresses first.
-func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.cfg.RTMP.Listen)
-	if err != nil {
+// (and tests using port 0) learn the bound addresses first. If one fails,
+// those already open are closed.
+func (s *Server) Listen() (err error) {
+	defer func() {
+		if err != nil {
+			s.closeListeners()
+		}
+	}()
+	if s.rtmpLn, err = net.Listen("tcp", s.cfg.RTMP.Listen); err != nil {
 		return fmt.Errorf("rtmp listen: %w", err)
 	}
-	s.rtmpLn = ln
-	s.log.Info("rtmp listening", zap.String("addr", ln.Addr().String()))
+	s.log.Info("rtmp listening", zap.String("addr", s.rtmpLn.Addr().String()))
 	if s.cfg.RTMPS.Listen != "" {
 		if s.rtmpsLn, err = listenTLS(s.cfg.RTMPS); err != nil {
-			_ = ln.Close()
 			return err
 		}
 		s.log.Info("rtmps listening", zap.String("addr", s.rtmpsLn.Addr().String()))
@@ -277,11 +280,8 @@ func (s *Server) Listen() error {
 		switch {
 		case err != nil && rtmptOptional(s.cfg.RTMPT.Listen, err):
 			s.log.Warn("rtmpt not served", zap.Error(err))
+			err = nil
 		case err != nil:
-			_ = ln.Close()
-			if s.rtmpsLn != nil {
-				_ = s.rtmpsLn.Close()
-			}
 			return err
 		default:
 			s.log.Info("rtmpt listening", zap.String("addr", s.rtmpt.ln.Addr().String()))
@@ -289,32 +289,32 @@ func (s *Server) Listen() error {
 	}
 	if s.cfg.RTMFP.Listen != "" {
 		if s.rtmfpEP, err = s.listenRTMFP(); err != nil {
-			_ = ln.Close()
-			if s.rtmpsLn != nil {
-				_ = s.rtmpsLn.Close()
-			}
-			if s.rtmpt != nil {
-				_ = s.rtmpt.ln.Close()
-			}
 			return err
 		}
 		s.log.Info("rtmfp listening", zap.String("addr", s.rtmfpEP.LocalAddr().String()),
 			zap.String("peer_id", hex.EncodeToString(peerID(s.rtmfpEP))))
 	}
-	if err := s.listenHTTP(); err != nil {
-		_ = ln.Close()
-		if s.rtmpsLn != nil {
-			_ = s.rtmpsLn.Close()
-		}
-		if s.rtmpt != nil {
-			_ = s.rtmpt.ln.Close()
-		}
-		if s.rtmfpEP != nil {
-			_ = s.rtmfpEP.Close()
-		}
-		return err
+	return s.listenHTTP()
+}
+
+// closeListeners closes the listeners Listen opened and forgets them.
+func (s *Server) closeListeners() {
+	if s.rtmpLn != nil {
+		_ = s.rtmpLn.Close()
+		s.rtmpLn = nil
 	}
-	return nil
+	if s.rtmpsLn != nil {
+		_ = s.rtmpsLn.Close()
+		s.rtmpsLn = nil
+	}
+	if s.rtmpt != nil {
+		_ = s.rtmpt.ln.Close()
+		s.rtmpt = nil
+	}
+	if s.rtmfpEP != nil {
+		_ = s.rtmfpEP.Close()
+		s.rtmfpEP = nil
+	}
 }
 
 // RTMFPAddr is the bound RTMFP (UDP) address, nil when RTMFP is off.
