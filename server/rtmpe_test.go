@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/rc4"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/internal/testtools"
+	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 )
@@ -168,30 +168,31 @@ func TestRTMPEBadPublicKey(t *testing.T) {
 	})
 }
 
-// flvTags counts the audio and video tags of an FLV file.
+// flvTags counts the audio and video tags of an FLV file. A last tag cut
+// short (rtmpdump was stopped in the middle of it) ends the count.
 func flvTags(t *testing.T, file string) (audio, video int) {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) < 13 || string(b[:3]) != "FLV" {
-		t.Fatalf("%s is not an FLV file (%d bytes)", file, len(b))
+	defer f.Close()
+	r, err := media.NewFLVReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
 	}
-	for p := int(binary.BigEndian.Uint32(b[5:9])) + 4; p+11 <= len(b); {
-		size := int(b[p+1])<<16 | int(b[p+2])<<8 | int(b[p+3])
-		if p+11+size > len(b) {
-			break // rtmpdump was stopped in the middle of a tag
+	for {
+		tag, err := r.ReadTag()
+		if err != nil {
+			return audio, video
 		}
-		switch b[p] & 0x1f {
-		case 8:
+		switch tag.Type {
+		case protocol.TypeAudio:
 			audio++
-		case 9:
+		case protocol.TypeVideo:
 			video++
 		}
-		p += 11 + size + 4
 	}
-	return audio, video
 }
 
 // c0Rewriter relays TCP connections to target, replacing the first byte a
