@@ -53,20 +53,27 @@ func FLV(t testing.TB, dir string) string {
 	ffmpeg := Require(t, "ffmpeg")
 	flvOnce.Do(func() {
 		flvPath = filepath.Join(dir, "test.flv")
-		out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-			"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-			"-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-			"-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-b:v", "400k",
-			"-c:a", "aac", "-b:a", "64k", "-f", "flv", flvPath).CombinedOutput()
-		if err != nil {
-			flvErr = fmt.Errorf("make test FLV: %v: %s", err, out)
-		}
+		flvErr = makeFLV(ffmpeg, flvPath, 6, 25, 50)
 	})
 	if flvErr != nil {
 		t.Fatal(flvErr)
 	}
 	return flvPath
+}
+
+// makeFLV encodes secs seconds of testsrc (320x240 at fps, a keyframe
+// every gop frames, 400 kbit/s H.264) and a 440 Hz sine (AAC) into path.
+func makeFLV(ffmpeg, path string, secs, fps, gop int) error {
+	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=320x240:rate=%d", fps),
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-t", strconv.Itoa(secs), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0", "-b:v", "400k",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("make %s: %v: %s", path, err, out)
+	}
+	return nil
 }
 
 // Probe is what ffprobe tells about a media file.
@@ -169,14 +176,8 @@ func Packets(t testing.TB, file, kind string) int {
 func ClipFLV(t testing.TB, dir string, secs, fps int) string {
 	t.Helper()
 	path := filepath.Join(dir, fmt.Sprintf("clip-%ds-%dfps.flv", secs, fps))
-	out, err := exec.Command(Require(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=320x240:rate=%d", fps),
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-t", strconv.Itoa(secs), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-		"-g", strconv.Itoa(fps), "-keyint_min", strconv.Itoa(fps), "-sc_threshold", "0", "-b:v", "400k",
-		"-c:a", "aac", "-b:a", "64k", "-f", "flv", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("make %s: %v: %s", path, err, out)
+	if err := makeFLV(Require(t, "ffmpeg"), path, secs, fps, fps); err != nil {
+		t.Fatal(err)
 	}
 	return path
 }
