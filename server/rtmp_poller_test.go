@@ -28,15 +28,7 @@ func TestQuietReadersPark(t *testing.T) {
 	}
 	testtools.WaitFor(t, 5*time.Second, "the player's reader to park again", parked(1))
 
-	pub, id := startPublishing(t, ts, "quiet", rtmp.ClientConfig{})
-	for i := range 10 {
-		send(t, pub, id, protocol.TypeVideo, uint32(i*33), avcFrame(i == 0, i, 256))
-	}
-	for range 10 {
-		if m := readMedia(t, player, pid); m.Type != protocol.TypeVideo {
-			t.Fatalf("parked player got %v, want video", m.Type)
-		}
-	}
+	publishTen(t, ts, player, pid)
 	// The publisher sent plenty and still reads on its own goroutine.
 	if n := ts.poller.len(); n != 1 {
 		t.Fatalf("%d readers parked with a publisher and a player, want 1 (the player's)", n)
@@ -64,13 +56,20 @@ func TestPollerOff(t *testing.T) {
 	if _, err := player.CreateStream(); err != nil {
 		t.Fatalf("createStream after a quiet spell: %v", err)
 	}
+	publishTen(t, ts, player, pid)
+}
+
+// publishTen publishes ten video frames on "quiet" and checks that the
+// quiet player gets each.
+func publishTen(t *testing.T, ts *testServer, player *rtmp.Client, pid uint32) {
+	t.Helper()
 	pub, id := startPublishing(t, ts, "quiet", rtmp.ClientConfig{})
 	for i := range 10 {
 		send(t, pub, id, protocol.TypeVideo, uint32(i*33), avcFrame(i == 0, i, 256))
 	}
 	for range 10 {
 		if m := readMedia(t, player, pid); m.Type != protocol.TypeVideo {
-			t.Fatalf("player got %v, want video", m.Type)
+			t.Fatalf("quiet player got %v, want video", m.Type)
 		}
 	}
 }
