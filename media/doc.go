@@ -9,47 +9,31 @@
 // keyframe (the GOP cache) — and replays it into a new subscriber's queue
 // under the stream lock, so the joiner sees those frames before any live one.
 //
+// Outputs. media knows its consumers only as Sink (sink.go): a player's
+// connection, an HTTP response, a muxer or a recorder each implement Wake
+// (there are entries to take) and Lagging (fallen too far behind), and
+// take their frames from the Subscriber queue with PopBatch. Nothing here
+// knows sockets or system calls.
+//
 // Fan-out. Stream.Write runs on the publisher's goroutine: it pushes the
 // frame into every subscriber's queue under the stream lock, then — with
-// the lock released — calls each subscriber's notify function. A transport
-// may write to the player's socket inside notify (the RTMP transport does,
-// without blocking), so a player that keeps up costs no goroutine wake-up
-// and no copy: one vectored write of bytes shared by all players. Audio of
-// a stream with video is not notified at once (Config.AudioBatch): it
-// waits, at most the batch time, for the next video frame and goes out in
-// the same write, which halves the writes per player of a typical stream
-// (30 video and 43 audio messages a second) without delaying video.
-// Because every notify may be a system call, the last of N players would
-// wait for the N-1 writes before its own; a frame with many subscribers is
-// therefore notified by up to Config.Parallel goroutines at once (GOMAXPROCS
-// by default: the writer's and helper goroutines the stream keeps while
-// it is published), each taking an equal share of the list, and Write
-// returns when all are done — unless the fan-out would keep every core
-// busy for more than a few milliseconds, because the runtime polls the
-// network only from an idle core: a server at its limit then fans out on
-// one goroutine and leaves the other cores to input.
-//
-// Batches. A notify function also gets the signalling goroutine's Batch
-// (Config.Batch), which is flushed once the goroutine's share has been
-// notified: a transport may prepare its write in notify and leave it to
-// the batch. The server's RTMP transport does, and its batch sends dozens
-// of players' writes with one io_uring system call, which costs a third
-// less CPU than as many writev calls on the benchmark machine, where
-// entering the kernel is dear.
-//
-// Merged writes. A write costs about the same whatever it carries, so a
-// stream whose fan-out would fill most of the frame interval on one core
-// (Config.MergeAbove, measured from the fan-out's own timing) writes each
-// player every second, third or fourth frame, with the frames since its
-// last write in one call; the players are split into staggered groups, so
-// every frame still goes to a group and the work stays spread over the
-// frame interval. A frame then waits at most 100 ms; small audiences never
-// wait (merge.go).
+// the lock released — hands the sinks to wake to the stream's Fanout. The
+// default Fanout wakes each in turn; an output whose wake is a system call
+// supplies its own through Config.Fanout (the server's RTMP players use
+// one that wakes them in shares on several cores, gathers each share's
+// writes into one system call, and past a share of a core writes each
+// player every few frames). A sink may write to its socket inside Wake,
+// without blocking, so a player that keeps up costs no goroutine wake-up
+// and no copy. Audio of a stream with video is not woken at once
+// (Config.AudioBatch): it waits, at most the batch time, for the next
+// video frame and goes out in the same wake, which halves the writes per
+// player of a typical stream (30 video and 43 audio messages a second)
+// without delaying video.
 //
 // The publisher never waits for a subscriber. A subscriber whose queue is full
 // drops frames until the next keyframe (so the decoder restarts cleanly) and,
-// if it stays behind past its lag bound, is told to go via its OnOverflow
-// callback; other subscribers and the publisher are unaffected.
+// if it stays behind past its lag bound, its sink is told (Sink.Lagging);
+// other subscribers and the publisher are unaffected.
 //
 // Enhanced RTMP (FourCC video and audio headers, multitrack) passes through
 // byte for byte; the parsers in codec.go only look far enough to find

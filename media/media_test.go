@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,7 +94,7 @@ func TestLateJoinerGetsCachesFirst(t *testing.T) {
 		s.Write(pub, f)
 	}
 	wake := make(chan struct{}, 1)
-	sub := NewSubscriber(SubscriberConfig{}, ChanNotify(wake), nil)
+	sub := NewSubscriber(SubscriberConfig{}, chanSink(wake))
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +121,7 @@ func TestSlowSubscriberDropsToKeyframeThenOverflows(t *testing.T) {
 	pub := &testPublisher{}
 	s, _ := reg.Publish("s", pub)
 	overflowed := 0
-	sub := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: time.Hour}, func(Batch) {}, func() { overflowed++ })
+	sub := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: time.Hour}, funcSink{lag: func() { overflowed++ }})
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +145,7 @@ func TestSlowSubscriberDropsToKeyframeThenOverflows(t *testing.T) {
 	}
 
 	// A subscriber that never drains is dropped after MaxLag.
-	stuck := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: 10 * time.Millisecond}, func(Batch) {}, func() { overflowed++ })
+	stuck := NewSubscriber(SubscriberConfig{MaxBytes: 1000, MaxLag: 10 * time.Millisecond}, funcSink{lag: func() { overflowed++ }})
 	if _, err := reg.Subscribe("s", stuck, true); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +170,7 @@ func TestTakeover(t *testing.T) {
 		t.Fatalf("publish over a live publisher: %v", err)
 	}
 	a.silence = 2 * time.Second
-	sub := NewSubscriber(SubscriberConfig{}, func(Batch) {}, nil)
+	sub := NewSubscriber(SubscriberConfig{}, funcSink{})
 	if _, err := reg.Subscribe("s", sub, false); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +288,7 @@ func TestSubscriberRingGrowsToItsBound(t *testing.T) {
 	reg := NewRegistry(Config{})
 	pub := &testPublisher{}
 	s, _ := reg.Publish("s", pub)
-	sub := NewSubscriber(SubscriberConfig{MaxFrames: 64, MaxBytes: 1 << 20}, func(Batch) {}, nil)
+	sub := NewSubscriber(SubscriberConfig{MaxFrames: 64, MaxBytes: 1 << 20}, funcSink{})
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -314,17 +313,17 @@ func TestMaxStreams(t *testing.T) {
 	if _, err := reg.Publish("a", &testPublisher{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Subscribe("b", NewSubscriber(SubscriberConfig{}, func(Batch) {}, nil), false); err != nil {
+	if _, err := reg.Subscribe("b", NewSubscriber(SubscriberConfig{}, funcSink{}), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := reg.Publish("c", &testPublisher{}); !errors.Is(err, ErrTooManyStreams) {
 		t.Fatalf("third stream: %v, want ErrTooManyStreams", err)
 	}
-	if _, err := reg.Subscribe("d", NewSubscriber(SubscriberConfig{}, func(Batch) {}, nil), false); !errors.Is(err, ErrTooManyStreams) {
+	if _, err := reg.Subscribe("d", NewSubscriber(SubscriberConfig{}, funcSink{}), false); !errors.Is(err, ErrTooManyStreams) {
 		t.Fatalf("fourth stream: %v, want ErrTooManyStreams", err)
 	}
 	// An existing stream still takes players.
-	if _, err := reg.Subscribe("a", NewSubscriber(SubscriberConfig{}, func(Batch) {}, nil), true); err != nil {
+	if _, err := reg.Subscribe("a", NewSubscriber(SubscriberConfig{}, funcSink{}), true); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -340,7 +339,7 @@ func countedSubscriber(t *testing.T) (*Stream, *testPublisher, *Subscriber, *ato
 		t.Fatal(err)
 	}
 	signals := new(atomic.Int32)
-	sub := NewSubscriber(SubscriberConfig{}, func(Batch) { signals.Add(1) }, nil)
+	sub := NewSubscriber(SubscriberConfig{}, funcSink{wake: func() { signals.Add(1) }})
 	if _, err := reg.Subscribe("s", sub, true); err != nil {
 		t.Fatal(err)
 	}
@@ -428,192 +427,87 @@ func TestWriteMore(t *testing.T) {
 	}
 }
 
-// TestParallelSignal: a frame for many subscribers is signalled by several
-// goroutines at once, each subscriber exactly once, and Write returns only
-// when every signal is done. The first subscriber's notify waits until
-// a subscriber of another share has been signalled, which only happens if
-// the shares run concurrently.
-func TestParallelSignal(t *testing.T) {
-	tests := []struct {
-		name     string
-		parallel int
-		subs     int
-		lastCost time.Duration // the previous fan-out's one-goroutine time
-		parts    int           // shares expected to run at once
-	}{
-		{"two shares", 2, 2 * minParallelShare, 0, 2},
-		{"four shares, uneven", 4, 4*minParallelShare + 7, 0, 4},
-		{"too few subscribers to split", 4, 2*minParallelShare - 1, 0, 1},
-		{"parallel off", 1, 4 * minParallelShare, 0, 1},
-		{"within the budget", 2, 2 * minParallelShare, 2*parallelBudget - time.Millisecond, 2},
-		{"past the budget: the other cores stay free", 2, 2 * minParallelShare, 2*parallelBudget + time.Millisecond, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			reg := NewRegistry(Config{Parallel: tt.parallel})
-			pub := &testPublisher{}
-			s, err := reg.Publish("s", pub)
-			if err != nil {
-				t.Fatal(err)
-			}
-			counts := make([]atomic.Int32, tt.subs)
-			var armed atomic.Bool
-			defer func() {
-				armed.Store(false) // Unpublish signals the subscribers too
-				s.Unpublish(pub)   // and ends the helpers
-			}()
-			lastSignalled := make(chan struct{}, 1) // the last subscriber's signal
-			subs := make([]*Subscriber, tt.subs)
-			for i := range subs {
-				notify := func(Batch) {
-					counts[i].Add(1)
-					if !armed.Load() {
-						return
-					}
-					switch i {
-					case tt.subs - 1:
-						lastSignalled <- struct{}{}
-					case 0:
-						if tt.parts == 1 {
-							return
-						}
-						select {
-						case <-lastSignalled:
-						case <-time.After(5 * time.Second):
-							t.Error("the last share was not signalled while the first was")
-						}
-					}
-				}
-				subs[i] = NewSubscriber(SubscriberConfig{}, notify, nil)
-				if _, err := reg.Subscribe("s", subs[i], true); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := range counts {
-				counts[i].Store(0) // joining a live stream signals once
-			}
-			armed.Store(true)
-			s.fanCost = tt.lastCost
-			s.Write(pub, video(true, 10))
-			for i := range counts {
-				if got := counts[i].Load(); got != 1 {
-					t.Fatalf("subscriber %d signalled %d times, want 1 (before Write returned)", i, got)
-				}
-				if n := subs[i].Len(); n != 1 {
-					t.Fatalf("subscriber %d holds %d frames, want 1", i, n)
-				}
-			}
-			if tt.parts == 1 && len(lastSignalled) != 1 {
-				t.Fatal("the last subscriber was not signalled")
-			}
-		})
+// funcSink is a Sink of two functions, either of which may be nil.
+type funcSink struct{ wake, lag func() }
+
+func (s funcSink) Wake() {
+	if s.wake != nil {
+		s.wake()
 	}
 }
 
-// recordingBatch is a Batch that counts what was gathered into it.
-type recordingBatch struct {
-	mu       sync.Mutex
-	notified int // notify calls before Flush
-	flushed  int // Flush calls
-	late     int // notify calls after Flush
-}
-
-func (b *recordingBatch) Flush() {
-	b.mu.Lock()
-	b.flushed++
-	b.mu.Unlock()
-}
-
-// TestBatchPerShare: each goroutine signalling a share of a fan-out takes
-// a batch of its own from Config.Batch, hands it to every notify of its
-// share and flushes it once after the last, before Write returns; without
-// a batch to take, notify gets nil. Outside a fan-out (joining a live
-// stream) notify gets nil too.
-func TestBatchPerShare(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		parallel int
-		subs     int
-		batches  bool
-		shares   int
-	}{
-		{"one share", 1, 40, true, 1},
-		{"two shares", 2, 2 * minParallelShare, true, 2},
-		{"no batch to take", 2, 2 * minParallelShare, false, 0},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var taken []*recordingBatch
-			cfg := Config{Parallel: tt.parallel, Batch: func() Batch {
-				if !tt.batches {
-					return nil
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				b := &recordingBatch{}
-				taken = append(taken, b)
-				return b
-			}}
-			reg := NewRegistry(cfg)
-			pub := &testPublisher{}
-			s, err := reg.Publish("s", pub)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Unpublish(pub)
-			s.Write(pub, video(true, 10))
-			got := make([]Batch, tt.subs)
-			var live atomic.Bool
-			for i := range got {
-				sub := NewSubscriber(SubscriberConfig{}, func(b Batch) {
-					if !live.Load() {
-						if b != nil {
-							t.Error("joining a live stream signalled with a batch")
-						}
-						return
-					}
-					got[i] = b
-					if rb, ok := b.(*recordingBatch); ok {
-						rb.mu.Lock()
-						if rb.flushed > 0 {
-							rb.late++
-						}
-						rb.notified++
-						rb.mu.Unlock()
-					}
-				}, nil)
-				if _, err := reg.Subscribe("s", sub, true); err != nil {
-					t.Fatal(err)
-				}
-			}
-			mu.Lock()
-			taken = nil // joining took none; count the frame's
-			mu.Unlock()
-			live.Store(true)
-			s.Write(pub, video(false, 10))
-			mu.Lock()
-			defer mu.Unlock()
-			if len(taken) != tt.shares {
-				t.Fatalf("%d batches taken, want %d", len(taken), tt.shares)
-			}
-			total := 0
-			for i, b := range taken {
-				if b.flushed != 1 || b.late != 0 {
-					t.Errorf("batch %d flushed %d times, %d notifies after the flush", i, b.flushed, b.late)
-				}
-				total += b.notified
-			}
-			if tt.batches && total != tt.subs {
-				t.Errorf("%d notifies with a batch, want %d", total, tt.subs)
-			}
-			for i, b := range got {
-				if (b == nil) == tt.batches {
-					t.Fatalf("subscriber %d got batch %v", i, b)
-				}
-				if share := tt.subs / max(tt.shares, 1); tt.batches && i%share != 0 && b != got[i-1] {
-					t.Fatalf("subscribers %d and %d of one share got different batches", i-1, i)
-				}
-			}
-		})
+func (s funcSink) Lagging() {
+	if s.lag != nil {
+		s.lag()
 	}
+}
+
+// chanSink wakes by signalling ch without blocking.
+func chanSink(ch chan struct{}) Sink { return &ChanSink{C: ch} }
+
+// countingFanout is a Fanout that records its use.
+type countingFanout struct {
+	woken  atomic.Int32
+	closed atomic.Bool
+}
+
+func (f *countingFanout) Wake(sinks []Sink) {
+	f.woken.Add(int32(len(sinks)))
+	for _, s := range sinks {
+		s.Wake()
+	}
+}
+func (f *countingFanout) FramesPerWrite() int { return 3 }
+func (f *countingFanout) Close()              { f.closed.Store(true) }
+
+// TestFanoutPerStream: a published stream's frames are woken through a
+// Fanout of its own from Config.Fanout, made at the first frame and
+// closed when the publisher leaves; a joiner is woken directly; stream
+// info reports the Fanout's frames per write while published.
+func TestFanoutPerStream(t *testing.T) {
+	var made []*countingFanout
+	reg := NewRegistry(Config{Fanout: func() Fanout {
+		f := &countingFanout{}
+		made = append(made, f)
+		return f
+	}})
+	pub := &testPublisher{}
+	s, err := reg.Publish("s", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wakes atomic.Int32
+	for range 3 {
+		if _, err := reg.Subscribe("s", NewSubscriber(SubscriberConfig{}, funcSink{wake: func() { wakes.Add(1) }}), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(made) != 0 {
+		t.Fatalf("%d fan-outs made before the first frame", len(made))
+	}
+	s.Write(pub, video(true, 10))
+	s.Write(pub, video(false, 10))
+	// Each joiner was woken once directly, then twice through the fan-out.
+	if len(made) != 1 || made[0].woken.Load() != 6 || wakes.Load() != 9 {
+		t.Fatalf("fan-outs %d, woken through it %d, wakes %d; want 1, 6, 9", len(made), made[0].woken.Load(), wakes.Load())
+	}
+	if k := s.Info().FramesPerWrite; k != 3 {
+		t.Fatalf("frames per write %d, want the fan-out's 3", k)
+	}
+	s.Unpublish(pub)
+	if !made[0].closed.Load() {
+		t.Fatal("the fan-out outlived its publisher")
+	}
+	if k := s.Info().FramesPerWrite; k != 1 {
+		t.Fatalf("frames per write %d unpublished, want 1", k)
+	}
+	pub2 := &testPublisher{}
+	if _, err := reg.Publish("s", pub2); err != nil {
+		t.Fatal(err)
+	}
+	s.Write(pub2, video(true, 10))
+	if len(made) != 2 {
+		t.Fatalf("a new publisher got %d fan-outs in all, want a second", len(made))
+	}
+	s.Unpublish(pub2)
 }

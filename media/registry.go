@@ -3,7 +3,6 @@ package media
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -38,36 +37,17 @@ type Config struct {
 	// the registry; 0 means no bound.
 	MaxStreams int
 	// AudioBatch is how long audio may wait in subscriber queues to go out
-	// with the next video frame of the same stream, so that a player's
-	// connection writes audio and video in one system call instead of
+	// with the next video frame of the same stream, so that a sink takes
+	// audio and video in one wake (for a player: one write) instead of
 	// one each (a 30 fps stream with AAC audio makes 73 messages a
 	// second, 43 of them a few hundred bytes of audio). Video is never
 	// held, and neither is audio of a stream without video. 0 wakes
-	// subscribers for every frame.
+	// sinks for every frame.
 	AudioBatch time.Duration
-	// MergeWrites, when positive, lets a player's frames wait up to this
-	// long to go out several per write (SRS's merged writes), in staggered
-	// groups of players (merge.go). A player's system calls, which are
-	// most of a loopback fan-out's cost, drop to one per MergeWrites; its
-	// latency grows by as much. 0 (the default) leaves it to MergeAbove.
-	MergeWrites time.Duration
-	// MergeAbove is the share of the frame interval (0.7 = 70 %) that
-	// writing every player every frame may take on one core — the share of
-	// a core the stream's fan-out may use; past it, frames are merged for
-	// as many frames as bring it back to the share, waiting at most
-	// 100 ms. 0 never merges for load.
-	MergeAbove float64
-	// Parallel is how many goroutines may signal one frame's subscribers
-	// at once (0: GOMAXPROCS, 1: the publisher's goroutine alone). A
-	// signal writes to the subscriber's socket there and then, so without
-	// it the last of N players waits for the N-1 writes before its own.
-	// A fan-out that would keep all of them busy past parallelBudget runs
-	// on one.
-	Parallel int
-	// Batch, when set, gives each goroutine signalling a share of a
-	// fan-out a Batch for its subscribers' notify functions (nil when it
-	// has none to give).
-	Batch func() Batch
+	// Fanout makes the Fanout that wakes a stream's sinks, one per stream
+	// when it is first published; nil wakes each sink in turn on the
+	// publisher's goroutine.
+	Fanout func() Fanout
 }
 
 // Events receives stream lifecycle notifications for monitoring. Its
@@ -92,9 +72,6 @@ func NewRegistry(cfg Config) *Registry {
 	}
 	if cfg.PublisherTimeout <= 0 {
 		cfg.PublisherTimeout = 10 * time.Second
-	}
-	if cfg.Parallel <= 0 {
-		cfg.Parallel = runtime.GOMAXPROCS(0)
 	}
 	return &Registry{cfg: cfg, streams: make(map[string]*Stream)}
 }
@@ -155,7 +132,7 @@ func (r *Registry) Subscribe(name string, sub *Subscriber, mustExist bool) (*Str
 	s, replayed, err := r.subscribe(name, sub, mustExist)
 	if replayed {
 		// Outside the locks: the consumer may start writing at once.
-		sub.notify(nil)
+		sub.sink.Wake()
 	}
 	return s, err
 }

@@ -24,31 +24,22 @@ type Stream struct {
 	name string
 	reg  *Registry
 
-	// fanMu serialises Write, which signals subscribers after releasing
-	// mu using the scratch slice ready.
+	// fanMu serialises Write, which wakes sinks after releasing mu using
+	// the scratch slice ready, and guards the fields up to mu.
 	fanMu sync.Mutex
-	ready []*Subscriber
+	ready []Sink
 	// heldSince is when the frames waiting unsignalled (audio for the next
 	// video frame, or frames with more behind them, WriteMore) started to
 	// wait, zero when none wait; heldTimer lets them go if no frame comes
-	// within holdLimit. fanMu guards both.
+	// within holdLimit.
 	heldSince time.Time
 	heldTimer *time.Timer
 	// heldAV is set while a held frame is not plain audio: the next Write
 	// then signals whatever it brings.
 	heldAV bool
-	// helpers take shares of a frame's subscribers to signal beside the
-	// writer's goroutine (signalReady), each reporting on helped when its
-	// share is done. They start when first needed and stop when the
-	// publisher leaves (stopHelpers). fanMu guards both.
-	helpers []chan []*Subscriber
-	helped  chan struct{}
-	// fanCost is how long the last fan-out would have taken on one
-	// goroutine (its time times the goroutines it used), which decides
-	// whether the next one may take every core (parallelBudget).
-	fanCost time.Duration
-	// merge decides how many frames go to a player per write (merge.go).
-	merge merger
+	// fan wakes the sinks (Config.Fanout); made when first needed, closed
+	// when the publisher leaves.
+	fan Fanout
 
 	mu         sync.Mutex
 	pub        Publisher
@@ -60,15 +51,14 @@ type Stream struct {
 	gopValid   bool // gop starts at a keyframe and is complete since then
 	hasVideo   bool
 	subs       []*Subscriber // a slice: Write walks it for every frame
-	phases     uint32        // numbers subscribers as they join, for merged writes
 	videoCodec string
 	audioCodec string
 	stats      streamStats
 
 	bytesIn  atomic.Uint64
 	framesIn atomic.Uint64
-	// framesPerWrite mirrors the merge factor in force for monitoring
-	// (0 or 1: every frame written at once).
+	// framesPerWrite mirrors the fan-out's FramesPerWrite for monitoring
+	// (0 while unpublished).
 	framesPerWrite atomic.Int32
 }
 
@@ -79,8 +69,8 @@ func (s *Stream) Name() string { return s.name }
 // updates the late-joiner caches. Frames from anyone but the current
 // publisher are ignored (an evicted publisher may still be draining).
 //
-// Subscribers are signalled after the stream lock is released, because a
-// signal may write to the subscriber's socket there and then. Audio of a
+// Sinks are woken after the stream lock is released, because a wake may
+// write to a player's socket there and then. Audio of a
 // stream with video is not signalled at once (Config.AudioBatch): it goes
 // out with the next video frame.
 func (s *Stream) Write(p Publisher, f *Frame) { s.write(p, f, false) }
@@ -114,50 +104,30 @@ func (s *Stream) write(p Publisher, f *Frame, more bool) {
 	} else {
 		signal = s.signalNow(f, now)
 	}
-	k, turn := uint32(1), uint32(0)
-	if signal && !f.SeqHeader && !f.Metadata {
-		k, turn = s.merge.next(&s.reg.cfg, len(s.subs), now)
-		s.framesPerWrite.Store(int32(k))
-	}
 	for _, sub := range s.subs {
 		sub.push(f, s.hasVideo, now)
-		if signal && (k == 1 || sub.phase%k == turn) {
-			s.ready = append(s.ready, sub)
+		if signal {
+			s.ready = append(s.ready, sub.sink)
 		}
 	}
-	if k > 1 {
-		// The other phases wait for their turn; if no frame comes, the
-		// timer lets them go.
-		s.armHold(now)
-	}
 	s.mu.Unlock()
-	s.signalReady()
+	s.wakeReady()
 }
 
-// holdLimit is how long frames wait unsignalled when no frame follows: the
-// configured wait, and at least two frame intervals, so that merged
-// writes' later phases wait for their turn rather than the timer.
+// holdLimit is how long frames wait unsignalled when no frame follows.
 func (s *Stream) holdLimit() time.Duration {
-	d := s.reg.cfg.MergeWrites
-	if d <= 0 {
-		d = s.reg.cfg.AudioBatch
+	if d := s.reg.cfg.AudioBatch; d > 0 {
+		return d
 	}
-	if d <= 0 {
-		d = 50 * time.Millisecond
-	}
-	return max(d, 2*s.merge.gap)
+	return 50 * time.Millisecond
 }
 
 // hold notes that frames wait unsignalled from now, unless some already
 // do, and arms the timer that lets them go if nothing follows.
 func (s *Stream) hold(now time.Time) {
-	if s.heldSince.IsZero() {
-		s.armHold(now)
+	if !s.heldSince.IsZero() {
+		return
 	}
-}
-
-// armHold (re)starts the wait of held frames at now.
-func (s *Stream) armHold(now time.Time) {
 	s.heldSince = now
 	if s.heldTimer == nil {
 		s.heldTimer = time.AfterFunc(s.holdLimit(), s.releaseHeld)
@@ -200,93 +170,39 @@ func (s *Stream) releaseHeld() {
 	s.heldSince, s.heldAV = time.Time{}, false
 	s.mu.Lock()
 	for _, sub := range s.subs {
-		s.ready = append(s.ready, sub)
+		s.ready = append(s.ready, sub.sink)
 	}
 	s.mu.Unlock()
-	s.signalReady()
+	s.wakeReady()
 }
 
-// signalReady signals the subscribers in ready. A frame with many
-// subscribers is signalled by up to Config.Parallel goroutines at once —
-// the caller's and helpers of the stream's — each taking an equal share
-// of the list, and signalReady returns when all are done: signalling
-// writes to the subscribers' sockets, so splitting the list divides the
-// wait of the subscribers at its end by the number of cores. The caller
+// wakeReady hands the sinks in ready to the stream's Fanout. The caller
 // holds fanMu.
-func (s *Stream) signalReady() {
-	ready := s.ready
-	parts := min(s.reg.cfg.Parallel, len(ready)/minParallelShare)
-	if parts > 1 && s.fanCost/time.Duration(parts) > parallelBudget {
-		parts = 1
+func (s *Stream) wakeReady() {
+	if len(s.ready) == 0 {
+		return
 	}
-	start := time.Now()
-	if parts > 1 {
-		share := (len(ready) + parts - 1) / parts
-		s.startHelpers(parts - 1)
-		n := 0
-		for lo := share; lo < len(ready); lo += share {
-			s.helpers[n] <- ready[lo:min(lo+share, len(ready))]
-			n++
+	if s.fan == nil {
+		s.fan = serialFanout{}
+		if s.reg.cfg.Fanout != nil {
+			s.fan = s.reg.cfg.Fanout()
 		}
-		s.reg.signalAll(ready[:share])
-		for range n {
-			<-s.helped
-		}
-	} else {
-		parts = 1
-		s.reg.signalAll(ready)
 	}
-	if len(ready) > 0 {
-		s.fanCost = time.Since(start) * time.Duration(parts)
-		s.merge.measured(s.fanCost, len(ready))
-	}
-	clear(ready)
-	s.ready = ready[:0]
+	s.fan.Wake(s.ready)
+	s.framesPerWrite.Store(int32(s.fan.FramesPerWrite()))
+	clear(s.ready)
+	s.ready = s.ready[:0]
 }
 
-// parallelBudget is the longest a fan-out may keep every core busy. The
-// runtime polls the network when a core has nothing to do (or every 10 ms
-// at worst), so a fan-out on all cores holds up every other connection's
-// input, a joining player's handshake and commands among it. A fan-out
-// that would last longer on all cores — thousands of players, a server at
-// its limit — leaves the other cores to the rest and runs on the
-// writer's goroutine alone; the shorter ones gain the parallel speed-up.
-const parallelBudget = 5 * time.Millisecond
-
-// startHelpers makes sure n helpers run. The caller holds fanMu.
-func (s *Stream) startHelpers(n int) {
-	if s.helped == nil {
-		s.helped = make(chan struct{}, s.reg.cfg.Parallel)
-	}
-	for len(s.helpers) < n {
-		work := make(chan []*Subscriber)
-		s.helpers = append(s.helpers, work)
-		go help(work, s.helped, s.reg)
-	}
-}
-
-// help signals each share it is given until work is closed.
-func help(work <-chan []*Subscriber, helped chan<- struct{}, reg *Registry) {
-	for part := range work {
-		reg.signalAll(part)
-		helped <- struct{}{}
-	}
-}
-
-// stopHelpers ends the helpers; a later publisher starts new ones.
-func (s *Stream) stopHelpers() {
+// closeFanout ends the stream's Fanout; a later publisher gets a new one.
+func (s *Stream) closeFanout() {
 	s.fanMu.Lock()
 	defer s.fanMu.Unlock()
-	for _, work := range s.helpers {
-		close(work)
+	if s.fan != nil {
+		s.fan.Close()
+		s.fan = nil
 	}
-	s.helpers = nil
 }
-
-// minParallelShare is the fewest subscribers worth a helper: a signal
-// costs a system call (tens of microseconds with the kernel's loopback
-// delivery), waking a helper a few.
-const minParallelShare = 32
 
 // cache keeps what a late joiner needs: metadata, sequence headers and the
 // frames since the last keyframe.
@@ -383,9 +299,9 @@ func (s *Stream) Publisher() Publisher {
 // next publisher's frames if one comes.
 func (s *Stream) Unpublish(p Publisher) {
 	if s.unpublish(p) {
-		// Outside the registry's lock: a signal in progress holds fanMu
+		// Outside the registry's lock: a wake in progress holds fanMu
 		// and may end a player, which takes the registry's lock.
-		s.stopHelpers()
+		s.closeFanout()
 	}
 }
 
@@ -434,8 +350,6 @@ func (s *Stream) Unsubscribe(sub *Subscriber) {
 // caller holds mu.
 func (s *Stream) addSub(sub *Subscriber) {
 	sub.index = len(s.subs)
-	sub.phase = s.phases
-	s.phases++
 	s.subs = append(s.subs, sub)
 }
 
@@ -467,8 +381,8 @@ type StreamInfo struct {
 	SubscribersByProtocol map[string]int
 	// Stats measures what the current publisher sends; zero when unpublished.
 	Stats StreamStats
-	// FramesPerWrite is how many frames a player gets per write: 1, or the
-	// merge factor while writes are merged (Config.MergeAbove).
+	// FramesPerWrite is how many frames a sink gets per wake: 1, or more
+	// while the stream's Fanout holds wakes back (merged writes).
 	FramesPerWrite int
 }
 

@@ -31,7 +31,7 @@ type SubscriberConfig struct {
 	// MaxFrames bounds the number of queued entries (rounded up to a power of two).
 	MaxFrames int
 	// MaxLag is how long a subscriber may keep dropping before it is
-	// disconnected through OnOverflow.
+	// told to go (Sink.Lagging).
 	MaxLag time.Duration
 	// Label names the subscriber's transport ("rtmp", "rtmfp") for
 	// monitoring: StreamInfo counts subscribers by it.
@@ -60,14 +60,9 @@ func (c SubscriberConfig) withDefaults() SubscriberConfig {
 // the player's connection pops; neither blocks the other.
 type Subscriber struct {
 	cfg SubscriberConfig
-	// notify tells the consumer there is something to pop. It must not
-	// block and must not call back into the stream (it may write to the
-	// consumer's socket, but only without waiting). In a fan-out it gets
-	// the signalling goroutine's Batch, else nil.
-	notify func(Batch)
-	// onOverflow is called once, from the publisher's goroutine, when the
-	// subscriber has been dropping for longer than MaxLag. It must not block.
-	onOverflow func()
+	// sink is woken when there is something to pop and told when the
+	// subscriber has been dropping for longer than MaxLag.
+	sink Sink
 
 	mu            sync.Mutex
 	ring          []Entry
@@ -81,27 +76,12 @@ type Subscriber struct {
 	// index is the subscriber's place in its stream's list, guarded by
 	// the stream's lock.
 	index int
-	// phase places the subscriber in one of its stream's groups for
-	// merged writes (merge.go), guarded by the stream's lock.
-	phase uint32
 }
 
-// NewSubscriber makes a subscriber that calls notify when it has something
-// to pop. onOverflow may be nil.
-func NewSubscriber(cfg SubscriberConfig, notify func(Batch), onOverflow func()) *Subscriber {
+// NewSubscriber makes a subscriber that feeds sink.
+func NewSubscriber(cfg SubscriberConfig, sink Sink) *Subscriber {
 	cfg = cfg.withDefaults()
-	return &Subscriber{cfg: cfg, notify: notify, onOverflow: onOverflow, index: -1, ring: make([]Entry, min(initialRing, cfg.MaxFrames))}
-}
-
-// ChanNotify returns a notify function for NewSubscriber that signals ch
-// without blocking, for a consumer that waits on a channel.
-func ChanNotify(ch chan<- struct{}) func(Batch) {
-	return func(Batch) {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	return &Subscriber{cfg: cfg, sink: sink, index: -1, ring: make([]Entry, min(initialRing, cfg.MaxFrames))}
 }
 
 // initialRing is a new subscriber's queue capacity: a player that keeps
@@ -222,7 +202,7 @@ func (s *Subscriber) pushEvent(ev Event) {
 		s.needKey = true
 	}
 	s.mu.Unlock()
-	s.notify(nil)
+	s.sink.Wake()
 }
 
 // discardLocked drops the oldest entry of a full queue.
@@ -265,8 +245,8 @@ func (s *Subscriber) push(f *Frame, hasVideo bool, now time.Time) {
 		s.overflowed = true
 	}
 	s.mu.Unlock()
-	if overflow && s.onOverflow != nil {
-		s.onOverflow()
+	if overflow {
+		s.sink.Lagging()
 	}
 }
 

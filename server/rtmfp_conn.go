@@ -12,7 +12,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
@@ -43,7 +42,7 @@ type rtmfpFlowKey struct {
 // rtmfpConn is the RTMFP transport of one client session: its goroutine
 // (run) feeds the messages of the client's flows to the NetConnection core
 // (which serialises its input itself), and a sender role drains the core's
-// outbox onto the session's flows (kick).
+// outbox onto the session's flows (Wake).
 type rtmfpConn struct {
 	id   string
 	s    *rtmfp.Session
@@ -65,7 +64,7 @@ type rtmfpConn struct {
 	closeOnce sync.Once
 	closed    atomic.Bool
 
-	// sender is the role of writing to the flows (kick); its holder owns
+	// sender is the role of writing to the flows (Wake); its holder owns
 	// the state below.
 	sender senderRole
 	// The sender's state. carry holds what the fast path left for the
@@ -361,16 +360,16 @@ func (c *rtmfpConn) syncStream(stream uint32) error {
 	return nil
 }
 
-// kick is the outbox's notify function. As on RTMP, the caller that finds
+// Wake implements netconn.Waker. As on RTMP, the caller that finds
 // no one sending becomes the sender: live audio and video for flows already
 // open go onto them there and then (a flow write never waits: a full flow
 // drops the frame), and this goroutine builds and sends the packets too
 // (Session.Flush), so a player that keeps up costs no goroutine wake-up of
 // its own. Anything that
 // may wait (commands, sequence headers, opening a stream's flows, the
-// close) is handed, with what follows it, to a sender goroutine. A
-// fan-out's batch is not used: the session batches its own packets.
-func (c *rtmfpConn) kick(media.Batch) {
+// close) is handed, with what follows it, to a sender goroutine. The
+// session batches its own packets.
+func (c *rtmfpConn) Wake() {
 	if c.closed.Load() {
 		return
 	}

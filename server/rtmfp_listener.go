@@ -79,7 +79,7 @@ func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 	c := &rtmfpConn{id: id, s: sess, cfg: s.config().RTMFP, log: log, ctx: ctx, cancel: cancel, closeWG: &s.sessions,
 		flows: make(map[rtmfpFlowKey]*rtmfp.SendFlow), synced: make(map[uint32]bool), waitKey: make(map[uint32]bool)}
 	c.core = netconn.NewConn(id, c, s.apps, s.core.Load(), log)
-	c.core.Outbox().SetNotify(c.kick)
+	c.core.Outbox().SetWaker(c)
 	c.p2p = newRTMFPPeer(s.rv, s.groups)
 	s.serveConn(c, release, func(done func()) {
 		defer done()

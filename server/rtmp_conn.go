@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/amf"
-	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/internal/egress"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 	"github.com/nimbus-media/nimbus/server/netconn"
@@ -39,7 +39,7 @@ var errIdle = errors.New("rtmp: idle timeout")
 // decodes chunks into messages for the NetConnection core (which a quiet
 // connection gives up while it waits for input, see poller), and a sender
 // role that drains the core's outbox into the chunk writer from whichever
-// goroutine queued something (kick).
+// goroutine queued something (Wake).
 type rtmpConn struct {
 	id    string
 	nc    net.Conn
@@ -58,11 +58,9 @@ type rtmpConn struct {
 	bytesOut  atomic.Uint64
 	closeOnce sync.Once
 	closed    atomic.Bool // set by Close; cheaper than ctx.Err on the send path
-	// lent is sockLent while a send batch holds the socket's descriptor
-	// for a write, with closeWanted added when Close came meanwhile: the
-	// batch then closes the socket once done with it, so that the number
-	// cannot be reused for another connection's socket in between.
-	lent       atomic.Int32
+	// fd closes the socket, or leaves that to the send batch writing to
+	// it (egress.SharedFD); it stays the TCP socket's after encrypt.
+	fd         *egress.SharedFD
 	peerWindow uint32       // reader goroutine only
 	lastAck    uint64       // reader goroutine only
 	reader     *rtmp.Reader // reader goroutine only
@@ -74,20 +72,15 @@ type rtmpConn struct {
 	// like the fields below, which a parked connection keeps for the
 	// goroutine that resumes it.
 	readDeadline time.Time
-	poller       *poller // nil: the reader never parks
-	pollToken    uint64  // the connection's key in the poller, never reused
-	pollAdded    bool    // the socket is in the poller's epoll set
-	// parkArming and parkWanted are guarded by the poller's lock: park
-	// is registering the socket, and a wake-up came meanwhile.
-	parkArming, parkWanted bool
-	awaitFn                func(fd uintptr) bool // c.await, made once
-	awaitCalls             int
+	poll         *egress.PollHandle    // nil: the reader never parks
+	awaitFn      func(fd uintptr) bool // c.await, made once
+	awaitCalls   int
 
-	// sender is the role of writing to the socket (kick); its holder owns
+	// sender is the role of writing to the socket (Wake); its holder owns
 	// the state below.
 	sender        senderRole
 	w             *rtmp.Writer
-	sock          *rtmpSocket
+	sock          *egress.Socket
 	writeDeadline time.Time
 	flushedOut    uint64 // bytes already added to bytesOut
 }
@@ -97,7 +90,8 @@ type rtmpConn struct {
 func newRTMPConn(id string, nc net.Conn, proto string, cfg RTMPConfig, log *zap.Logger, refused func(string)) *rtmpConn {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: cfg, log: log, ctx: ctx, cancel: cancel, refused: refused,
-		sock: newRTMPSocket(nc)}
+		sock: egress.NewSocket(nc)}
+	c.fd = c.sock.FD()
 	c.w = rtmp.NewWriter(c.sock)
 	return c
 }
@@ -124,16 +118,25 @@ func (c *rtmpConn) Close(cause error) {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.cancel(cause)
-		if !c.lent.CompareAndSwap(sockLent, sockLent|closeWanted) {
-			_ = c.nc.Close()
-		}
-		if c.poller != nil {
-			c.poller.wake(c) // a parked reader ends the connection
+		_ = c.fd.Close()
+		if c.poll != nil {
+			c.poll.Wake() // a parked reader ends the connection
 		}
 	})
 }
 
-var _ netconn.Transport = (*rtmpConn)(nil)
+var (
+	_ netconn.Transport = (*rtmpConn)(nil)
+	_ egress.Parker     = (*rtmpConn)(nil)
+	_ egress.Sender     = (*rtmpConn)(nil)
+)
+
+// Resume implements egress.Parker: a reader goroutine takes the parked
+// read loop up again.
+func (c *rtmpConn) Resume() { go c.serve() }
+
+// Closed implements egress.Parker.
+func (c *rtmpConn) Closed() bool { return c.closed.Load() }
 
 // Context implements netconn.Transport: cancelled by Close.
 func (c *rtmpConn) Context() context.Context { return c.ctx }
@@ -253,7 +256,7 @@ func (c *rtmpConn) handshake() error {
 // reader and writer. The socket it writes through is then not direct, which
 // keeps the connection off every path that hands the kernel bytes it did not
 // encipher: send batches and non-blocking writes from the publisher's
-// goroutine (kick), and the poller's parking (parks). The pre-chunked frames
+// goroutine (Wake), and the poller's parking (parks). The pre-chunked frames
 // shared by players (writeOne) still serve it: the cipher reads them and
 // writes its own copy. Its sends go through a goroutine as
 // RTMPS ones do. Nothing else uses the socket or the writer before the
@@ -262,7 +265,7 @@ func (c *rtmpConn) handshake() error {
 func (c *rtmpConn) encrypt(ciphers *rtmp.Ciphers) {
 	c.proto += "e" // rtmpe, AMS's name (and rtmpte for a tunnelled rtmpt)
 	c.log = c.log.With(zap.String("encryption", "rtmpe"))
-	c.sock = newRTMPSocket(rtmp.NewRTMPEConn(c.nc, ciphers))
+	c.sock = egress.NewSocket(rtmp.NewRTMPEConn(c.nc, ciphers))
 	c.w = rtmp.NewWriter(c.sock)
 }
 
@@ -282,13 +285,13 @@ func (r countingReader) Read(p []byte) (int, error) {
 // InputPending implements netconn.Transport: the reader holds more
 // bytes, or the socket has some queued (reader goroutine only).
 func (c *rtmpConn) InputPending() bool {
-	return c.reader.Buffered() > 0 || c.sock.queuedInput() > 0
+	return c.reader.Buffered() > 0 || c.sock.QueuedInput() > 0
 }
 
 // parks reports whether the reader may give up its goroutine while the
 // client is quiet: the poller watches the socket itself and inputWithin
 // reads it directly, which only a direct socket allows.
-func (c *rtmpConn) parks() bool { return c.poller != nil && c.sock.direct() }
+func (c *rtmpConn) parks() bool { return c.poll != nil && c.sock.Direct() }
 
 // errParked ends a read loop whose connection parked (poller).
 var errParked = errors.New("rtmp: parked")
@@ -310,7 +313,7 @@ func (c *rtmpConn) inputWithin(d time.Duration) bool {
 		return true // let the read report it
 	}
 	c.awaitCalls = 0
-	err := c.sock.rc.Read(c.awaitFn)
+	err := c.sock.RawConn().Read(c.awaitFn)
 	return !errors.Is(err, os.ErrDeadlineExceeded)
 }
 
@@ -322,7 +325,7 @@ func (c *rtmpConn) await(fd uintptr) bool {
 	if c.awaitCalls > 1 {
 		return true
 	}
-	return socketInq(fd) > 0
+	return egress.InputQueued(fd) > 0
 }
 
 // readLoop reads and handles messages until the connection fails or
@@ -340,7 +343,7 @@ func (c *rtmpConn) readLoop() error {
 	for first := true; ; first = false {
 		if !first && c.parks() && r.Buffered() == 0 && !c.core.Publishing() && !c.inputWithin(parkDelay) {
 			r.Release()
-			if c.poller.park(c) {
+			if c.poll.Park() {
 				return errParked
 			}
 			if c.Silence() >= idle {
@@ -416,29 +419,32 @@ func csidFor(m *protocol.Message) uint32 {
 	return csidCommand
 }
 
-// kick is the outbox's notify function: something is queued. The caller
-// that finds no one sending becomes the sender and writes there and then,
+// Wake implements netconn.Waker: something is queued. The caller that
+// finds no one sending becomes the sender and writes there and then,
 // without waiting for the socket: for a player that keeps up, the
 // publisher's goroutine writes each frame to every player's socket itself,
-// with no goroutine per player to wake. In a fan-out with a send batch
-// (b), the write is prepared here and made with the rest of the share's
-// (deferSend). Whatever the socket does not take at once goes to a
-// goroutine started for the purpose (sender.goSend), which
-// waits for room under the write deadline and keeps sending until the
-// outbox is empty; the subscriber queues meanwhile hold, and past their
-// bound drop, the player's media. Over TLS every send is handed off.
-func (c *rtmpConn) kick(b media.Batch) {
+// with no goroutine per player to wake. Whatever the socket does not take
+// at once goes to a goroutine started for the purpose (sender.goSend),
+// which waits for room under the write deadline and keeps sending until
+// the outbox is empty; the subscriber queues meanwhile hold, and past
+// their bound drop, the player's media. Over TLS every send is handed off.
+func (c *rtmpConn) Wake() { c.wakeInto(nil) }
+
+// wakeInto is Wake in a fan-out share with a send batch (shareRTMP): the
+// write is prepared here and made with the rest of the share's
+// (deferSend).
+func (c *rtmpConn) wakeInto(b *egress.SendBatch) {
 	if c.closed.Load() {
 		return // closed: the reader goroutine is releasing the streams
 	}
 	if !c.sender.acquire() {
 		return
 	}
-	if !c.sock.direct() {
+	if !c.sock.Direct() {
 		c.sender.goSend(func() { c.send(true) })
 		return
 	}
-	if sb, ok := b.(*sendBatch); ok && c.deferSend(sb) {
+	if b != nil && c.deferSend(b) {
 		return
 	}
 	c.send(false)
@@ -473,13 +479,13 @@ func (c *rtmpConn) drained(err error) bool {
 // together with the other players' and then calls sent. It reports false,
 // having done nothing, when the socket needs a drain of its own: in
 // blocking mode, or with bytes left over from an earlier write.
-func (c *rtmpConn) deferSend(sb *sendBatch) bool {
-	if c.sock.blocking || len(c.sock.pending) > 0 {
+func (c *rtmpConn) deferSend(sb *egress.SendBatch) bool {
+	if c.sock.Blocking() || c.sock.Pending() > 0 {
 		return false
 	}
 	err := c.fill(false)
-	if err == nil && len(c.sock.pending) == 0 {
-		sb.add(c)
+	if err == nil && c.sock.Pending() == 0 {
+		sb.Add(c, c.fd)
 		return true
 	}
 	// The writer flushed a large backlog itself and the socket left some
@@ -499,50 +505,30 @@ func (c *rtmpConn) finishSend(err error) {
 	}
 }
 
-// sent finishes a write that a batch made of the segments the chunk
-// writer handed out (Writer.Pending): written bytes went, and the socket
-// keeps the rest for later; err failed the write.
-func (c *rtmpConn) sent(segs net.Buffers, written int, err error) {
+// Pending implements egress.Sender: the chunk writer's segments.
+func (c *rtmpConn) Pending(dst net.Buffers) net.Buffers { return c.w.Pending(dst) }
+
+// Sent implements egress.Sender: the batch made a write of the segments
+// the chunk writer handed out; written bytes went, and the socket keeps
+// the rest for later; err failed the write.
+func (c *rtmpConn) Sent(segs net.Buffers, written int, err error) {
 	if err == nil {
-		c.sock.keep(segs, int64(written))
+		c.sock.Keep(segs, int64(written))
 	}
 	c.w.Sent()
 	c.finishSend(err)
 }
 
-// sendNow writes the segments the chunk writer handed out itself, for a
-// batch that could not.
-func (c *rtmpConn) sendNow(segs net.Buffers) {
+// SendNow implements egress.Sender: the connection writes the segments
+// the chunk writer handed out itself, for a batch that could not.
+func (c *rtmpConn) SendNow(segs net.Buffers) {
 	_, err := c.sock.WriteBuffers(&segs)
 	c.w.Sent()
 	c.finishSend(err)
 }
 
-// Values of rtmpConn.lent.
-const (
-	sockLent    = 1
-	closeWanted = 2
-)
-
-// lend keeps the socket open for a batch's write until unlend; false when
-// the connection has closed.
-func (c *rtmpConn) lend() bool {
-	c.lent.Store(sockLent)
-	if !c.closed.Load() {
-		return true
-	}
-	c.unlend() // closes the socket if Close saw it lent and left that to us
-	return false
-}
-
-// unlend ends a batch's hold on the socket, closing it if Close came
-// meanwhile.
-func (c *rtmpConn) unlend() {
-	if !c.lent.CompareAndSwap(sockLent, 0) {
-		c.lent.Store(0)
-		_ = c.nc.Close()
-	}
-}
+// LocalAddr implements egress.Sender.
+func (c *rtmpConn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // errSocketFull stops a non-blocking drain: the rest waits for room.
 var errSocketFull = errors.New("rtmp: socket full")
@@ -564,8 +550,8 @@ func (c *rtmpConn) fill(blocking bool) error {
 	if c.closed.Load() {
 		return context.Cause(c.ctx)
 	}
-	if c.sock.blocking != blocking {
-		c.sock.blocking = blocking
+	if c.sock.Blocking() != blocking {
+		c.sock.SetBlocking(blocking)
 		if !blocking {
 			// A write deadline, even a past one, must not fail the
 			// non-blocking writes; they never wait.
@@ -586,12 +572,12 @@ func (c *rtmpConn) fill(blocking bool) error {
 			}
 		}
 	}
-	if done, err := c.sock.flushPending(); err != nil || !done {
+	if done, err := c.sock.FlushPending(); err != nil || !done {
 		return cmp.Or(err, errSocketFull)
 	}
 	out := c.core.Outbox()
 	var scratch [8]netconn.Outgoing
-	for len(c.sock.pending) == 0 {
+	for c.sock.Pending() == 0 {
 		// Once the socket leaves something over, stop taking frames off
 		// the subscriber queues: there they are bounded and dropped to a
 		// keyframe if it comes to that.
@@ -603,7 +589,7 @@ func (c *rtmpConn) fill(blocking bool) error {
 		}
 		clear(batch)
 		if len(batch) < len(scratch) {
-			// The outbox was empty: what is queued from now on kicks
+			// The outbox was empty: what is queued from now on wakes
 			// the sender, and send goes round again (sender.release).
 			break
 		}
@@ -620,7 +606,7 @@ func (c *rtmpConn) flushed(err error) error {
 	if err != nil {
 		return err
 	}
-	if len(c.sock.pending) > 0 {
+	if c.sock.Pending() > 0 {
 		return errSocketFull
 	}
 	return c.core.Outbox().Closing()
@@ -667,7 +653,7 @@ func (c *rtmpConn) ping() {
 	}
 	silence, idle := c.Silence(), c.cfg.IdleTimeout.Duration
 	if c.parks() && silence >= idle {
-		c.poller.wake(c)
+		c.poll.Wake()
 	}
 	if silence >= c.cfg.PingInterval.Duration {
 		ts := uint32(time.Now().UnixMilli())

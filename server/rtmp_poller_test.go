@@ -17,7 +17,7 @@ import (
 // a parked connection that closes is released.
 func TestQuietReadersPark(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.RTMP.Poller = true })
-	parked := func(n int) func() bool { return func() bool { return ts.poller.len() == n } }
+	parked := func(n int) func() bool { return func() bool { return ts.poller.Len() == n } }
 
 	player, pid := startPlaying(t, ts, "quiet", rtmp.ClientConfig{})
 	testtools.WaitFor(t, 5*time.Second, "the player's reader to park", parked(1))
@@ -30,7 +30,7 @@ func TestQuietReadersPark(t *testing.T) {
 
 	publishTen(t, ts, player, pid)
 	// The publisher sent plenty and still reads on its own goroutine.
-	if n := ts.poller.len(); n != 1 {
+	if n := ts.poller.Len(); n != 1 {
 		t.Fatalf("%d readers parked with a publisher and a player, want 1 (the player's)", n)
 	}
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/internal/egress"
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
@@ -325,8 +326,8 @@ func BenchmarkRTMPEPlayerWrite(b *testing.B) {
 	frame := protocol.Message{Type: protocol.TypeVideo, StreamID: 1, Payload: make([]byte, 8<<10)}
 	b.Run("rtmp", func(b *testing.B) {
 		nc, wait := testtools.TCPSink(b, io.Discard)
-		s := newRTMPSocket(nc)
-		s.blocking = !s.direct()
+		s := egress.NewSocket(nc)
+		s.SetBlocking(!s.Direct())
 		w := rtmp.NewWriter(s)
 		w.SetChunkSize(4096)
 		chunks := rtmp.ChunkVector(csidVideo, frame, 4096)
@@ -339,7 +340,13 @@ func BenchmarkRTMPEPlayerWrite(b *testing.B) {
 			if err := w.Flush(); err != nil {
 				b.Fatal(err)
 			}
-			flushBlocking(b, s)
+			if s.Pending() > 0 {
+				s.SetBlocking(true)
+				if _, err := s.FlushPending(); err != nil {
+					b.Fatal(err)
+				}
+				s.SetBlocking(false)
+			}
 		}
 		b.StopTimer()
 		wait()
@@ -348,7 +355,7 @@ func BenchmarkRTMPEPlayerWrite(b *testing.B) {
 		nc, wait := testtools.TCPSink(b, io.Discard)
 		read, _ := rc4.NewCipher([]byte("benchmark key 01"))
 		write, _ := rc4.NewCipher([]byte("benchmark key 02"))
-		s := newRTMPSocket(rtmp.NewRTMPEConn(nc, &rtmp.Ciphers{Read: read, Write: write}))
+		s := egress.NewSocket(rtmp.NewRTMPEConn(nc, &rtmp.Ciphers{Read: read, Write: write}))
 		w := rtmp.NewWriter(s)
 		w.SetChunkSize(4096)
 		b.SetBytes(int64(len(frame.Payload)))

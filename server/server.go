@@ -22,6 +22,7 @@ import (
 	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/apps/auth"
 	"github.com/nimbus-media/nimbus/apps/script"
+	"github.com/nimbus-media/nimbus/internal/egress"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/p2p"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
@@ -85,7 +86,7 @@ type Server struct {
 	nextID  atomic.Uint64
 	// batches gathers the fan-outs' RTMP writes into io_uring batches;
 	// nil with media.io_uring off.
-	batches *batchPool
+	batches *egress.BatchPool
 	web     *web.Server // nil when http.listen is empty
 	webErr  error
 
@@ -96,7 +97,7 @@ type Server struct {
 
 	// poller holds the readers of quiet RTMP connections; nil where
 	// epoll is missing (each connection then keeps a reader goroutine).
-	poller *poller
+	poller *egress.Poller
 
 	mu    sync.Mutex
 	conns map[closer]struct{}
@@ -200,10 +201,8 @@ func New(cfg Config, log *zap.Logger) *Server {
 			events = s.web
 		}
 	}
-	var batch func() media.Batch
 	if cfg.Media.IOURing {
-		s.batches = newBatchPool(log.Named("rtmp"), 8*runtime.GOMAXPROCS(0))
-		batch = s.batches.get
+		s.batches = egress.NewBatchPool(log.Named("rtmp"), 8*runtime.GOMAXPROCS(0))
 	}
 	s.apps = apps.NewRegistry(apps.Config{
 		Apps: names, Events: events, Media: media.Config{
@@ -213,9 +212,11 @@ func New(cfg Config, log *zap.Logger) *Server {
 			AlwaysTakeover:   cfg.Media.AlwaysTakeover,
 			MaxStreams:       cfg.Limits.StreamsPerInstance,
 			AudioBatch:       cfg.Media.AudioBatch.Duration,
-			MergeWrites:      cfg.Media.MergeWrites.Duration,
-			MergeAbove:       cfg.Media.MergeAbove,
-			Batch:            batch,
+			Fanout: egress.NewFanout(egress.Config{
+				MergeWrites: cfg.Media.MergeWrites.Duration,
+				MergeAbove:  cfg.Media.MergeAbove,
+				Share:       s.shareRTMP,
+			}),
 		},
 		Dir:                 cfg.AppsDir,
 		IdleTimeout:         cfg.AppIdleTimeout.Duration,
@@ -358,7 +359,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	if !s.config().RTMP.Poller {
 		s.log.Info("idle RTMP readers will not park (rtmp.poller off)")
-	} else if p, err := newPoller(); err != nil {
+	} else if p, err := egress.NewPoller(); err != nil {
 		s.log.Warn("idle RTMP readers will not park", zap.Error(err))
 	} else {
 		s.poller = p
@@ -422,7 +423,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	if s.poller != nil {
-		if perr := s.poller.stop(); perr != nil {
+		if perr := s.poller.Stop(); perr != nil {
 			s.log.Warn("stopping the poller", zap.Error(perr))
 		}
 	}
@@ -430,7 +431,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stopApps()
 	<-appsDone
 	if s.batches != nil {
-		s.batches.close() // no fan-out runs any more
+		s.batches.Close() // no fan-out runs any more
 	}
 	stopWeb()
 	if werr := <-webDone; werr != nil && err == nil {
@@ -474,13 +475,12 @@ func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
 	id := strconv.FormatUint(n, 10)
 	log := s.log.WithLazy(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
 	c := newRTMPConn(id, nc, proto, s.config().RTMP, log, s.admit.count)
-	c.pollToken = n
-	if s.poller != nil && c.sock.direct() {
-		c.poller = s.poller
+	if s.poller != nil {
+		c.poll = s.poller.Handle(c, c.sock.RawConn())
 		c.awaitFn = c.await
 	}
 	c.core = netconn.NewConn(id, c, s.apps, s.core.Load(), log)
-	c.core.Outbox().SetNotify(c.kick)
+	c.core.Outbox().SetWaker(c)
 	s.serveConn(c, release, c.run)
 }
 

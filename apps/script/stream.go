@@ -56,7 +56,7 @@ func (s *stream) play(call goja.FunctionCall) goja.Value {
 	}
 	source := arg.String()
 	reg := s.h.inst.Streams()
-	r := &relay{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), log: s.h.log}
+	r := &relay{stop: make(chan struct{}), done: make(chan struct{}), log: s.h.log}
 	r.last.Store(time.Now().UnixNano())
 	out, err := reg.Publish(s.name, r)
 	if err != nil {
@@ -64,7 +64,8 @@ func (s *stream) play(call goja.FunctionCall) goja.Value {
 		return s.h.vm.ToValue(false)
 	}
 	r.out = out
-	r.sub = media.NewSubscriber(s.h.cfg.Subscriber, media.ChanNotify(r.wake), func() { r.Evict(media.ErrNotFound) })
+	r.sink = media.NewChanSink(func() { r.Evict(media.ErrNotFound) })
+	r.sub = media.NewSubscriber(s.h.cfg.Subscriber, r.sink)
 	if _, err := reg.Subscribe(source, r.sub, false); err != nil {
 		out.Unpublish(r)
 		s.h.log.Info("Stream.play: cannot subscribe", zap.String("source", source), zap.Error(err))
@@ -105,7 +106,7 @@ func (s *stream) send(call goja.FunctionCall) goja.Value {
 type relay struct {
 	out  *media.Stream
 	sub  *media.Subscriber
-	wake chan struct{}
+	sink *media.ChanSink
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -136,7 +137,7 @@ func (r *relay) run() {
 		select {
 		case <-r.stop:
 			return
-		case <-r.wake:
+		case <-r.sink.C:
 		}
 		for {
 			e, ok := r.sub.Pop()

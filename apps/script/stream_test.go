@@ -33,8 +33,8 @@ func TestStreamPlayRepublishes(t *testing.T) {
 	if ok, err := e.call(c, "relay", true); ok != true || err != nil {
 		t.Fatalf("play: %v %v", ok, err)
 	}
-	wake := make(chan struct{}, 1)
-	sub := media.NewSubscriber(media.SubscriberConfig{}, media.ChanNotify(wake), nil)
+	sink := media.NewChanSink(nil)
+	sub := media.NewSubscriber(media.SubscriberConfig{}, sink)
 	if _, err := reg.Subscribe("out", sub, true); err != nil {
 		t.Fatalf("out is not published: %v", err)
 	}
@@ -46,7 +46,7 @@ func TestStreamPlayRepublishes(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for len(got) < 2 && time.Now().Before(deadline) {
 		select {
-		case <-wake:
+		case <-sink.C:
 		case <-time.After(10 * time.Millisecond):
 		}
 		for {

@@ -9,8 +9,11 @@
 // input comes: calls are ordered, not always on one goroutine), and
 // drains Conn.Outbox — commands and status messages first, then media
 // popped from the connection's subscriber queues — from whichever
-// goroutine the outbox's notify function made its sender: for a player
+// goroutine its Waker (Outbox.SetWaker) made its sender: for a player
 // that keeps up, the publisher's own goroutine, writing without waiting.
+// Each play is the media.Sink of its subscriber queue, and wakes the
+// transport's Waker; SinkWaker lets a fan-out find the transport behind
+// a sink to gather its writes.
 // The core never blocks on the network, so a slow client costs only its
 // own queues.
 package netconn

@@ -30,11 +30,11 @@ type Outgoing struct {
 // Outbox is a connection's outbound side: a bounded FIFO of commands and
 // control messages, plus the connection's playing streams. The reader
 // goroutine and publishers' goroutines fill it and call the transport's
-// notify function; the transport drains it with NextBatch or Next, from
-// whichever goroutine holds its sender role.
+// Waker; the transport drains it with NextBatch or Next, from whichever
+// goroutine holds its sender role.
 type Outbox struct {
 	maxBytes int
-	notify   func(media.Batch)
+	waker    Waker
 
 	mu      sync.Mutex
 	ctrl    []protocol.Message
@@ -50,20 +50,32 @@ func NewOutbox(maxBytes int) *Outbox {
 	return &Outbox{maxBytes: maxBytes}
 }
 
-// SetNotify makes fn what is called whenever there is something to send.
-// fn may write to the socket there and then (from a publisher's goroutine
-// too), or gather the write into the fan-out's batch when it gets one
-// (media.Batch), but must not block or take locks of the stream or the
-// outbox. Call it before the connection is served; until then nothing is
-// told.
-func (o *Outbox) SetNotify(fn func(media.Batch)) { o.notify = fn }
+// Waker is the transport as the outbox sees it: told whenever there is
+// something to send. Wake may write to the socket there and then (from a
+// publisher's goroutine too) but must not block or take locks of a
+// stream or of the outbox.
+type Waker interface{ Wake() }
 
-// signal tells the transport there is something to send; b is the
-// fan-out's batch when a stream signals, else nil.
-func (o *Outbox) signal(b media.Batch) {
-	if o.notify != nil {
-		o.notify(b)
+// SetWaker makes w what is told whenever there is something to send.
+// Call it before the connection is served; until then nothing is told.
+func (o *Outbox) SetWaker(w Waker) { o.waker = w }
+
+// signal tells the transport there is something to send.
+func (o *Outbox) signal() {
+	if o.waker != nil {
+		o.waker.Wake()
 	}
+}
+
+// SinkWaker returns the transport behind s when s is the media.Sink of a
+// connection's play, so that a fan-out can gather the transport's writes
+// (egress.Config.Share); false for any other sink.
+func SinkWaker(s media.Sink) (Waker, bool) {
+	p, ok := s.(*play)
+	if !ok || p.out.waker == nil {
+		return nil, false
+	}
+	return p.out.waker, true
 }
 
 // Push queues a message; the outbox owns m.Payload from now on.
@@ -76,7 +88,7 @@ func (o *Outbox) Push(m protocol.Message) error {
 	o.ctrl = append(o.ctrl, m)
 	o.bytes += len(m.Payload)
 	o.mu.Unlock()
-	o.signal(nil)
+	o.signal()
 	return nil
 }
 
@@ -88,7 +100,7 @@ func (o *Outbox) CloseAfterFlush(cause error) {
 		o.closing = cause
 	}
 	o.mu.Unlock()
-	o.signal(nil)
+	o.signal()
 }
 
 // Closing returns the close cause once the command queue is empty after
@@ -154,7 +166,7 @@ func (o *Outbox) addPlay(p *play) {
 	o.mu.Lock()
 	o.plays = append(o.plays, p)
 	o.mu.Unlock()
-	o.signal(nil)
+	o.signal()
 }
 
 func (o *Outbox) removePlay(p *play) {
@@ -173,20 +185,31 @@ func (o *Outbox) withPlay(fn func()) {
 	o.mu.Lock()
 	fn()
 	o.mu.Unlock()
-	o.signal(nil)
+	o.signal()
 }
 
 // play is one NetStream playing a live stream. Its flags are guarded by the
 // outbox lock.
 type play struct {
-	streamID     uint32
-	name         string
-	sub          *media.Subscriber
+	streamID uint32
+	name     string
+	sub      *media.Subscriber
+	// out is the outbox the play's frames go through, lagging what
+	// ends the connection when the play cannot keep up (media.Sink).
+	out          *Outbox
+	lagging      func()
 	paused       bool
 	noAudio      bool
 	noVideo      bool
 	waitKeyframe bool // after receiveVideo(true): resume video at a keyframe
 }
+
+// Wake implements media.Sink: the transport drains the play's queue
+// with the rest of the outbox.
+func (p *play) Wake() { p.out.signal() }
+
+// Lagging implements media.Sink.
+func (p *play) Lagging() { p.lagging() }
 
 // appendNext pops the subscriber queue and appends what is to be sent,
 // up to max messages.

@@ -248,14 +248,14 @@ func (ns *netStream) sendPlayStart(name string, reset bool) error {
 // Play.Start and the replies precede the first frame.
 func (ns *netStream) subscribe(name string, mustExist bool, started func() error) error {
 	c := ns.c
-	p := &play{streamID: ns.id, name: name}
-	subCfg := c.cfg.Subscriber
-	subCfg.Label = c.tr.Protocol()
-	p.sub = media.NewSubscriber(subCfg, c.out.signal, func() {
+	p := &play{streamID: ns.id, name: name, out: c.out, lagging: func() {
 		c.log.Warn("slow subscriber dropped", zap.String("stream", name))
 		c.refused("subscriber_queue")
 		c.tr.Close(ErrSlowSubscriber)
-	})
+	}}
+	subCfg := c.cfg.Subscriber
+	subCfg.Label = c.tr.Protocol()
+	p.sub = media.NewSubscriber(subCfg, p)
 	if _, err := c.inst.Streams().Subscribe(name, p.sub, mustExist); err != nil {
 		switch {
 		case errors.Is(err, media.ErrNotFound):

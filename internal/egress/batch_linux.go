@@ -1,4 +1,4 @@
-package server
+package egress
 
 import (
 	"net"
@@ -11,8 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"go.uber.org/zap"
-
-	"github.com/nimbus-media/nimbus/media"
 )
 
 const (
@@ -28,74 +26,91 @@ const (
 	batchMaxSegments = 256
 )
 
-// sendBatch gathers the RTMP writes of one goroutine's share of a fan-out
-// (it is that share's media.Batch): each player's connection fills its
-// chunk writer when notified and hands the write over (rtmpConn.kick),
-// and the writes go to the kernel batchEntries at a time, in one
-// io_uring_enter, when the batch fills or the share is done (Flush).
-// The arrays live in the batch, on the heap, because the kernel reads the
-// message headers and vectors through plain addresses; the vectors'
-// pointers keep the bytes they point to alive until the writes are made.
-type sendBatch struct {
-	pool *batchPool
+// Sender is a connection whose writes a SendBatch makes.
+type Sender interface {
+	// Pending appends the write's segments to dst: what the connection's
+	// writer holds for the socket.
+	Pending(dst net.Buffers) net.Buffers
+	// Sent finishes a write the batch made: written bytes of segs went
+	// (the rest is the connection's to keep for later), or err failed it.
+	Sent(segs net.Buffers, written int, err error)
+	// SendNow writes segs itself, for a write the batch could not make.
+	SendNow(segs net.Buffers)
+	// Addrs are the socket's addresses, for errors.
+	LocalAddr() net.Addr
+	RemoteAddr() net.Addr
+}
+
+// SendBatch gathers the writes of one goroutine's share of a fan-out:
+// each player's connection fills its chunk writer when woken and hands
+// the write over (Add), and the writes go to the kernel batchEntries at a
+// time, in one io_uring_enter, when the batch fills or the share is done
+// (Flush). The arrays live in the batch, on the heap, because the kernel
+// reads the message headers and vectors through plain addresses; the
+// vectors' pointers keep the bytes they point to alive until the writes
+// are made.
+type SendBatch struct {
+	pool *BatchPool
 	ring *uring
 	n    int // writes gathered
 	niov int // iovecs used
 
-	conns   [batchEntries]*rtmpConn
+	senders [batchEntries]Sender
+	loans   [batchEntries]Loan
 	first   [batchEntries]int32 // each write's first iovec
 	fds     [batchEntries]int32
 	msgs    [batchEntries]unix.Msghdr
 	res     [batchEntries]int32
 	iovs    [batchIovecs]unix.Iovec
-	segs    net.Buffers // a chunk writer's segments, while add looks at them
+	segs    net.Buffers // a sender's segments, while Add looks at them
 	segsOut net.Buffers // a gathered write's segments, while submit finishes it
 }
 
-// add takes c's write: what c's chunk writer holds goes out with the
-// batch, or at once when the batch cannot take it.
-func (b *sendBatch) add(c *rtmpConn) {
+// Add takes s's write (Sender.Pending) to the socket behind fd: it goes
+// out with the batch (Sent reports it), or at once through SendNow when
+// the batch cannot take it. A write with nothing in it is finished at
+// once.
+func (b *SendBatch) Add(s Sender, fd *SharedFD) {
 	if b.n == batchEntries {
 		b.submit()
 	}
-	b.segs = c.w.Pending(b.segs[:0])
+	b.segs = s.Pending(b.segs[:0])
+	defer clear(b.segs)
+	segs := b.segs
 	count := 0
-	for _, s := range b.segs {
-		if len(s) > 0 {
+	for _, seg := range segs {
+		if len(seg) > 0 {
 			count++
 		}
 	}
 	switch {
 	case count == 0:
-		c.w.Sent()
-		c.finishSend(nil)
+		s.Sent(nil, 0, nil)
 		return
 	case count > batchMaxSegments:
-		c.sendNow(b.segs)
-		clear(b.segs)
+		s.SendNow(segs)
 		return
 	}
 	if b.niov+count > batchIovecs {
 		b.submit()
 	}
-	if !c.lend() {
-		c.sendNow(b.segs) // closed meanwhile: fails and ends the send
-		clear(b.segs)
+	loan, ok := fd.Lend()
+	if !ok {
+		s.SendNow(segs) // closed meanwhile: fails and ends the send
 		return
 	}
 	first := b.niov
-	for _, s := range b.segs {
-		if len(s) > 0 {
+	for _, seg := range segs {
+		if len(seg) > 0 {
 			iov := &b.iovs[b.niov]
-			iov.Base = &s[0]
-			iov.SetLen(len(s))
+			iov.Base = &seg[0]
+			iov.SetLen(len(seg))
 			b.niov++
 		}
 	}
-	clear(b.segs)
 	b.msgs[b.n] = unix.Msghdr{Iov: &b.iovs[first]}
 	setLen(&b.msgs[b.n].Iovlen, count)
-	b.conns[b.n], b.first[b.n], b.fds[b.n] = c, int32(first), c.sock.fd
+	b.senders[b.n], b.loans[b.n], b.first[b.n], b.fds[b.n] = s, loan, int32(first), loan.FD()
 	b.n++
 }
 
@@ -104,8 +119,8 @@ func (b *sendBatch) add(c *rtmpConn) {
 func setLen[T uint32 | uint64](field *T, n int) { *field = T(n) }
 
 // submit makes the gathered writes and lets each connection finish its
-// own (rtmpConn.sent).
-func (b *sendBatch) submit() {
+// own (Sender.Sent).
+func (b *SendBatch) submit() {
 	if b.n == 0 {
 		return
 	}
@@ -117,7 +132,7 @@ func (b *sendBatch) submit() {
 		b.pool.writes.Add(uint64(n))
 	}
 	for i := range n {
-		c := b.conns[i]
+		s := b.senders[i]
 		b.segsOut = b.segsOut[:0]
 		end := b.niov
 		if i+1 < n {
@@ -126,22 +141,23 @@ func (b *sendBatch) submit() {
 		for _, iov := range b.iovs[b.first[i]:end] {
 			b.segsOut = append(b.segsOut, unsafe.Slice(iov.Base, iov.Len))
 		}
-		b.conns[i], b.msgs[i] = nil, unix.Msghdr{}
-		c.unlend()
+		b.senders[i], b.msgs[i] = nil, unix.Msghdr{}
+		b.loans[i].Return()
+		b.loans[i] = Loan{}
 		switch {
 		case err == nil:
 			written, werr := 0, error(nil)
 			if r := b.res[i]; r >= 0 {
 				written = int(r)
 			} else if errno := syscall.Errno(-r); errno != syscall.EAGAIN {
-				werr = &net.OpError{Op: "write", Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(),
+				werr = &net.OpError{Op: "write", Net: "tcp", Source: s.LocalAddr(), Addr: s.RemoteAddr(),
 					Err: os.NewSyscallError("sendmsg", errno)}
 			}
-			c.sent(b.segsOut, written, werr)
+			s.Sent(b.segsOut, written, werr)
 		case !submitted:
-			c.sendNow(b.segsOut) // the kernel took nothing: write as without a batch
+			s.SendNow(b.segsOut) // the kernel took nothing: write as without a batch
 		default:
-			c.sent(b.segsOut, 0, err) // what went is unknown: the connection cannot go on
+			s.Sent(b.segsOut, 0, err) // what went is unknown: the connection cannot go on
 		}
 	}
 	clear(b.segsOut)
@@ -149,35 +165,54 @@ func (b *sendBatch) submit() {
 	b.n, b.niov = 0, 0
 }
 
-// Flush implements media.Batch.
-func (b *sendBatch) Flush() {
+// Flush makes the gathered writes and gives the batch back to its pool;
+// the caller does not use it afterwards.
+func (b *SendBatch) Flush() {
 	b.submit()
 	b.pool.put(b)
 }
 
-// batchPool hands out send batches to fan-out goroutines, each with a ring
+// URingAvailable reports why send batches cannot be had here, nil when
+// they can.
+func URingAvailable() error {
+	r, err := newURing(8)
+	if err != nil {
+		return err
+	}
+	r.close()
+	return nil
+}
+
+// BatchPool hands out send batches to fan-out goroutines, each with a ring
 // of its own, making them as needed up to max. When a ring cannot be made
 // or fails, the pool stops handing out batches and writes go the way they
 // go without (writev per player).
-type batchPool struct {
+type BatchPool struct {
 	log *zap.Logger
 	max int
 	// writes counts the writes made through batches.
 	writes atomic.Uint64
 
 	mu     sync.Mutex
-	free   []*sendBatch
+	free   []*SendBatch
 	made   int
 	broken bool
 	closed bool
 }
 
-func newBatchPool(log *zap.Logger, max int) *batchPool {
-	return &batchPool{log: log, max: max}
+// NewBatchPool makes a pool of at most max batches (and rings).
+func NewBatchPool(log *zap.Logger, max int) *BatchPool {
+	return &BatchPool{log: log, max: max}
 }
 
-// get returns a batch, or nil when none is to be had.
-func (p *batchPool) get() media.Batch {
+// Writes is how many writes batches have made.
+func (p *BatchPool) Writes() uint64 { return p.writes.Load() }
+
+// Get returns a batch, or nil when none is to be had (or p is nil).
+func (p *BatchPool) Get() *SendBatch {
+	if p == nil {
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.broken || p.closed {
@@ -198,10 +233,10 @@ func (p *batchPool) get() media.Batch {
 		return nil
 	}
 	p.made++
-	return &sendBatch{pool: p, ring: ring}
+	return &SendBatch{pool: p, ring: ring}
 }
 
-func (p *batchPool) put(b *sendBatch) {
+func (p *BatchPool) put(b *SendBatch) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.broken || p.closed {
@@ -213,7 +248,7 @@ func (p *batchPool) put(b *sendBatch) {
 }
 
 // broke stops the pool after a ring failed.
-func (p *batchPool) broke(err error) {
+func (p *BatchPool) broke(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.broken {
@@ -227,9 +262,9 @@ func (p *batchPool) broke(err error) {
 	p.free = nil
 }
 
-// close releases the rings; batches still out are released when given
+// Close releases the rings; batches still out are released when given
 // back.
-func (p *batchPool) close() {
+func (p *BatchPool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true

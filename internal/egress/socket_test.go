@@ -1,4 +1,4 @@
-package server
+package egress
 
 import (
 	"bytes"
@@ -18,11 +18,11 @@ import (
 // player).
 func BenchmarkSocketWriterDirect(b *testing.B) {
 	nc, wait := testtools.TCPSink(b, io.Discard)
-	s := newRTMPSocket(nc)
-	if !s.direct() {
+	s := NewSocket(nc)
+	if !s.Direct() {
 		b.Skip("no direct writes on this platform")
 	}
-	s.blocking = false
+	s.SetBlocking(false)
 	hdr, frame := make([]byte, 12), make([]byte, 8<<10)
 	base := make(net.Buffers, 0, 2)
 	var vec net.Buffers // WriteBuffers consumes it; refilled from base
@@ -41,15 +41,15 @@ func BenchmarkSocketWriterDirect(b *testing.B) {
 
 // flushBlocking writes out, blocking, what a non-blocking write left
 // pending, as the connection's sender goroutine would.
-func flushBlocking(b *testing.B, s *rtmpSocket) {
-	if len(s.pending) == 0 {
+func flushBlocking(b *testing.B, s *Socket) {
+	if s.Pending() == 0 {
 		return
 	}
-	s.blocking = true
-	if _, err := s.flushPending(); err != nil {
+	s.SetBlocking(true)
+	if _, err := s.FlushPending(); err != nil {
 		b.Fatal(err)
 	}
-	s.blocking = false
+	s.SetBlocking(false)
 }
 
 // TestSocketWriterManyBuffers: a vector longer than one writev takes (a
@@ -58,11 +58,11 @@ func flushBlocking(b *testing.B, s *rtmpSocket) {
 func TestSocketWriterManyBuffers(t *testing.T) {
 	var got bytes.Buffer
 	nc, wait := testtools.TCPSink(t, &got)
-	s := newRTMPSocket(nc)
-	if !s.direct() {
+	s := NewSocket(nc)
+	if !s.Direct() {
 		t.Skip("no direct writes on this platform")
 	}
-	s.blocking = false
+	s.SetBlocking(false)
 	var want []byte
 	var vec net.Buffers
 	for i := range 3*iovBatch + 5 {
@@ -79,8 +79,8 @@ func TestSocketWriterManyBuffers(t *testing.T) {
 	if n, err := s.WriteBuffers(&vec); err != nil || n != int64(len(want)) {
 		t.Fatalf("WriteBuffers: %d, %v; want %d", n, err, len(want))
 	}
-	s.blocking = true
-	if _, err := s.flushPending(); err != nil {
+	s.SetBlocking(true)
+	if _, err := s.FlushPending(); err != nil {
 		t.Fatal(err)
 	}
 	if wait(); !bytes.Equal(got.Bytes(), want) {
@@ -114,7 +114,7 @@ func tcpPair(t *testing.T) (server, client *net.TCPConn) {
 // io.EOF and a local close as net.ErrClosed, as net.Conn.Read does.
 func TestSocketRead(t *testing.T) {
 	nc, peer := tcpPair(t)
-	s := newRTMPSocket(nc)
+	s := NewSocket(nc)
 
 	// Bytes written before and while the reader waits.
 	want := bytes.Repeat([]byte("nimbus"), 2000)

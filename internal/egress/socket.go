@@ -1,32 +1,32 @@
-package server
+package egress
 
 import (
 	"net"
 	"syscall"
 )
 
-// rtmpSocket is an RTMP connection's socket as its chunk reader and writer
-// use it. Writes: in blocking mode they go through the connection itself
+// Socket is a stream connection's socket as a chunk reader and writer use
+// it. Writes: in blocking mode they go through the connection itself
 // (writev through the net package, waiting for room under the write
 // deadline); in non-blocking mode they take what the socket takes at once,
-// never park the calling goroutine, and keep a copy of the rest in
-// pending; the connection then hands the rest to a goroutine of its own
-// (rtmpConn.kick). Only the connection's current sender writes. Reads go
-// through read(2) directly where the platform allows (read); only the
-// connection's reader goroutine reads.
-type rtmpSocket struct {
+// never park the calling goroutine, and keep a copy of the rest (Pending);
+// the connection then hands the rest to a goroutine of its own. Only the
+// connection's current sender writes. Reads go through read(2) directly
+// where the platform allows (read); only the connection's reader
+// goroutine reads.
+type Socket struct {
 	nc net.Conn
 	// rc reads and writes without the net package's poll bookkeeping;
 	// nil when the connection cannot (TLS, or a platform without direct
 	// calls here).
 	rc syscall.RawConn
 	// fd is the socket's descriptor, for writes that a batch makes
-	// (sendBatch) while the connection keeps the socket open for it
-	// (rtmpConn.lend); -1 without rc.
-	fd       int32
+	// (SendBatch); it also closes the socket (Close). Without rc it only
+	// closes.
+	fd       *SharedFD
 	blocking bool
 	pending  []byte
-	one      [1][]byte // a one-buffer vector, so that Write and flushPending do not allocate
+	one      [1][]byte // a one-buffer vector, so that Write and FlushPending do not allocate
 	// inq is the result of queuedInputFn, a method value made once so
 	// that asking costs no allocation.
 	inq           int
@@ -44,22 +44,46 @@ type rtmpSocket struct {
 	rerrno syscall.Errno
 }
 
-func newRTMPSocket(nc net.Conn) *rtmpSocket {
-	s := &rtmpSocket{nc: nc, blocking: true, fd: -1}
+// NewSocket wraps nc, in blocking mode. A TCP connection on a platform
+// with direct system calls is written and read without the net package.
+func NewSocket(nc net.Conn) *Socket {
+	s := &Socket{nc: nc, blocking: true}
+	fd := int32(-1)
 	if tc, ok := nc.(*net.TCPConn); ok && directWrites {
-		if rc, err := tc.SyscallConn(); err == nil && rc.Control(func(fd uintptr) { s.fd = int32(fd) }) == nil {
+		if rc, err := tc.SyscallConn(); err == nil && rc.Control(func(f uintptr) { fd = int32(f) }) == nil {
 			s.rc = rc
 			s.queuedInputFn = s.queuedInputControl
 			s.writevFn = s.writevControl
 			s.readFn = s.readControl
 		}
 	}
+	s.fd = NewSharedFD(fd, nc.Close)
 	return s
 }
 
-// queuedInput returns how many received bytes wait in the socket (0 when
+// Close closes the socket, or leaves it to the batch writing to it
+// (SharedFD).
+func (s *Socket) Close() error { return s.fd.Close() }
+
+// FD is the socket's descriptor for a batch's writes.
+func (s *Socket) FD() *SharedFD { return s.fd }
+
+// RawConn is the socket's raw connection, nil unless Direct.
+func (s *Socket) RawConn() syscall.RawConn { return s.rc }
+
+// Blocking reports the write mode.
+func (s *Socket) Blocking() bool { return s.blocking }
+
+// SetBlocking sets the write mode; the caller sets or clears the write
+// deadline to match.
+func (s *Socket) SetBlocking(b bool) { s.blocking = b }
+
+// Pending is how many bytes of earlier non-blocking writes wait for room.
+func (s *Socket) Pending() int { return len(s.pending) }
+
+// QueuedInput returns how many received bytes wait in the socket (0 when
 // the platform cannot tell). Only the reader goroutine calls it.
-func (s *rtmpSocket) queuedInput() int {
+func (s *Socket) QueuedInput() int {
 	if s.rc == nil {
 		return 0
 	}
@@ -69,19 +93,19 @@ func (s *rtmpSocket) queuedInput() int {
 }
 
 // Read implements io.Reader, with read(2) called directly on platforms
-// that write directly (rtmpSocket.read), through the connection elsewhere.
-func (s *rtmpSocket) Read(p []byte) (int, error) {
+// that write directly (Socket.read), through the connection elsewhere.
+func (s *Socket) Read(p []byte) (int, error) {
 	if s.rc == nil {
 		return s.nc.Read(p)
 	}
 	return s.read(p)
 }
 
-// direct reports whether the socket can be written without blocking.
-func (s *rtmpSocket) direct() bool { return s.rc != nil }
+// Direct reports whether the socket can be written without blocking.
+func (s *Socket) Direct() bool { return s.rc != nil }
 
 // Write implements io.Writer.
-func (s *rtmpSocket) Write(p []byte) (int, error) {
+func (s *Socket) Write(p []byte) (int, error) {
 	s.one[0] = p
 	v := net.Buffers(s.one[:])
 	n, err := s.WriteBuffers(&v)
@@ -91,8 +115,8 @@ func (s *rtmpSocket) Write(p []byte) (int, error) {
 
 // WriteBuffers implements rtmp.BuffersWriter. In non-blocking mode it
 // accepts everything (or fails): what the socket did not take is copied to
-// pending, and the caller stops producing until flushPending empties it.
-func (s *rtmpSocket) WriteBuffers(v *net.Buffers) (int64, error) {
+// Pending, and the caller stops producing until FlushPending empties it.
+func (s *Socket) WriteBuffers(v *net.Buffers) (int64, error) {
 	if s.blocking {
 		return v.WriteTo(s.nc)
 	}
@@ -107,14 +131,14 @@ func (s *rtmpSocket) WriteBuffers(v *net.Buffers) (int64, error) {
 		}
 		skip = int64(n)
 	}
-	s.keep(*v, skip)
+	s.Keep(*v, skip)
 	*v = (*v)[len(*v):]
 	return total, nil
 }
 
-// keep copies what is left of v after its first skip bytes to pending,
+// Keep copies what is left of v after its first skip bytes to pending,
 // for a write that the socket took only that much of.
-func (s *rtmpSocket) keep(v net.Buffers, skip int64) {
+func (s *Socket) Keep(v net.Buffers, skip int64) {
 	for _, b := range v {
 		if skip >= int64(len(b)) {
 			skip -= int64(len(b))
@@ -125,9 +149,9 @@ func (s *rtmpSocket) keep(v net.Buffers, skip int64) {
 	}
 }
 
-// flushPending writes what an earlier non-blocking write left over; in
+// FlushPending writes what an earlier non-blocking write left over; in
 // non-blocking mode it reports whether all of it went.
-func (s *rtmpSocket) flushPending() (done bool, err error) {
+func (s *Socket) FlushPending() (done bool, err error) {
 	if len(s.pending) == 0 {
 		return true, nil
 	}

@@ -1,4 +1,4 @@
-package server
+package egress
 
 import (
 	"io"
@@ -21,7 +21,7 @@ const iovBatch = 64
 
 // writev writes bufs with writev(2) without waiting for room and returns
 // how many bytes the socket took; a full socket is not an error.
-func (s *rtmpSocket) writev(bufs [][]byte) (int, error) {
+func (s *Socket) writev(bufs [][]byte) (int, error) {
 	// Control rather than Write: Write would take the descriptor's write
 	// lock and reset its poll state for a wait that never comes (the
 	// call returns at once either way); the sender role already makes
@@ -44,7 +44,7 @@ func (s *rtmpSocket) writev(bufs [][]byte) (int, error) {
 // writevControl writes s.bufs to fd, iovBatch buffers per call, setting
 // s.written and s.errno; it is made a method value once (writevFn) so
 // that a write allocates nothing.
-func (s *rtmpSocket) writevControl(fd uintptr) {
+func (s *Socket) writevControl(fd uintptr) {
 	var iov [iovBatch]unix.Iovec
 	bufs := s.bufs
 	for len(bufs) > 0 {
@@ -66,7 +66,7 @@ func (s *rtmpSocket) writevControl(fd uintptr) {
 			// and the runtime's syscall bookkeeping (handing the P
 			// off when a call runs long) costs more than the write
 			// on a loopback fan-out of thousands.
-			w, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
+			w, _, e := syscall.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
 			if e == syscall.EINTR {
 				continue
 			}
@@ -91,7 +91,7 @@ func (s *rtmpSocket) writevControl(fd uintptr) {
 // that 30 times a second, just before each fan-out, and the monitor's
 // polling during the fan-out cost more than the fan-out's own
 // bookkeeping. The socket is non-blocking, so the call is short.
-func (s *rtmpSocket) read(p []byte) (int, error) {
+func (s *Socket) read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -112,9 +112,9 @@ func (s *rtmpSocket) read(p []byte) (int, error) {
 
 // readControl is read's RawConn.Read function, made a method value once
 // (readFn): false asks the runtime to wait until the socket is readable.
-func (s *rtmpSocket) readControl(fd uintptr) bool {
+func (s *Socket) readControl(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&s.rbuf[0])), uintptr(len(s.rbuf)))
+		n, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&s.rbuf[0])), uintptr(len(s.rbuf)))
 		switch e {
 		case syscall.EINTR:
 			continue
@@ -129,13 +129,13 @@ func (s *rtmpSocket) readControl(fd uintptr) bool {
 	}
 }
 
-func (s *rtmpSocket) queuedInputControl(fd uintptr) { s.inq = socketInq(fd) }
+func (s *Socket) queuedInputControl(fd uintptr) { s.inq = InputQueued(fd) }
 
-// socketInq returns how many received bytes wait in socket fd (TIOCINQ),
-// 0 when it cannot tell.
-func socketInq(fd uintptr) int {
+// InputQueued returns how many received bytes wait in socket fd
+// (TIOCINQ), 0 when it cannot tell.
+func InputQueued(fd uintptr) int {
 	var n int32
-	if _, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); e != 0 {
+	if _, _, e := syscall.RawSyscall(unix.SYS_IOCTL, fd, unix.TIOCINQ, uintptr(unsafe.Pointer(&n))); e != 0 {
 		return 0
 	}
 	return int(n)

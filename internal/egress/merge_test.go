@@ -1,4 +1,4 @@
-package media
+package egress
 
 import (
 	"sync"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
@@ -112,19 +113,14 @@ func TestMergerFactor(t *testing.T) {
 	})
 }
 
-// TestMergedWrites runs a stream whose fan-out is slow (each signal takes
-// a millisecond) past a low MergeAbove: frames then signal staggered
+// TestMergedWrites runs a stream whose fan-out is slow (each wake takes
+// a millisecond) past a low MergeAbove: frames then wake staggered
 // groups of subscribers, no subscriber goes more than the cap without a
-// signal, every subscriber still gets every frame in order, and when the
-// publisher stops the timer signals everyone.
+// wake, every subscriber still gets every frame in order, and when the
+// publisher stops the timer wakes everyone.
 func TestMergedWrites(t *testing.T) {
 	const nsubs = 2 * minCostSample
-	reg := NewRegistry(Config{MergeAbove: 0.1, Parallel: 1})
-	pub := &testPublisher{}
-	s, err := reg.Publish("s", pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, s, pub := publish(t, Config{MergeAbove: 0.1, Parallel: 1})
 	var (
 		mu       sync.Mutex
 		signals  [nsubs]int
@@ -132,9 +128,9 @@ func TestMergedWrites(t *testing.T) {
 		maxQuiet int        // most frames a subscriber went without a signal
 		written  atomic.Int32
 	)
-	subs := make([]*Subscriber, nsubs)
+	subs := make([]*media.Subscriber, nsubs)
 	for i := range subs {
-		subs[i] = NewSubscriber(SubscriberConfig{}, func(Batch) {
+		subs[i] = media.NewSubscriber(media.SubscriberConfig{}, funcSink(func() {
 			time.Sleep(time.Millisecond)
 			mu.Lock()
 			defer mu.Unlock()
@@ -142,7 +138,7 @@ func TestMergedWrites(t *testing.T) {
 			n := int(written.Load())
 			maxQuiet = max(maxQuiet, n-lastSeen[i])
 			lastSeen[i] = n
-		}, nil)
+		}))
 		if _, err := reg.Subscribe("s", subs[i], true); err != nil {
 			t.Fatal(err)
 		}

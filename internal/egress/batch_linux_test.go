@@ -1,4 +1,4 @@
-package server
+package egress
 
 import (
 	"bytes"
@@ -13,9 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nimbus-media/nimbus/internal/testtools"
-	"github.com/nimbus-media/nimbus/media"
-	"github.com/nimbus-media/nimbus/protocol"
-	"github.com/nimbus-media/nimbus/protocol/rtmp"
 )
 
 func socketFD(t testing.TB, c *net.TCPConn) int32 {
@@ -150,110 +147,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// TestCloseWhileLent: a connection closed while a batch holds its socket
-// keeps the socket open until the batch is done with it, so that the
-// descriptor cannot be reused meanwhile; then the socket closes. A
-// connection already closed is not lent.
-func TestCloseWhileLent(t *testing.T) {
-	s, peer := tcpPair(t)
-	c := newRTMPConn("1", s, "rtmp", Defaults().RTMP, nil, nil)
-	if !c.lend() {
-		t.Fatal("an open connection was not lent")
-	}
-	c.Close(errors.New("closed by the test"))
-	if n, err := syscall.Write(int(c.sock.fd), []byte("still open")); err != nil || n != 10 {
-		t.Fatalf("write to the lent socket after Close: %d, %v", n, err)
-	}
-	c.unlend()
-	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
-	got, err := io.ReadAll(peer)
-	if err != nil || string(got) != "still open" {
-		t.Fatalf("peer read %q, %v; want the write, then EOF", got, err)
-	}
-	if c.lend() {
-		t.Error("a closed connection was lent")
-	}
-	if c.lent.Load() != 0 {
-		t.Errorf("lent = %d after a refused lend", c.lent.Load())
-	}
-}
-
-// TestBatchedFanout: players of one stream get every frame intact and in
-// order, with the fan-out's writes gathered into io_uring batches and
-// with them written one by one (media.io_uring off).
-func TestBatchedFanout(t *testing.T) {
-	for _, on := range []bool{true, false} {
-		name := map[bool]string{true: "io_uring", false: "writev"}[on]
-		t.Run(name, func(t *testing.T) {
-			ts := startServer(t, func(c *Config) { c.Media.IOURing = on })
-			pub, pid := startPublishing(t, ts, "b", rtmp.ClientConfig{})
-			const players, frames = 40, 60
-			type player struct {
-				c  *rtmp.Client
-				id uint32
-			}
-			ps := make([]player, players)
-			for i := range ps {
-				ps[i].c, ps[i].id = startPlaying(t, ts, "b", rtmp.ClientConfig{})
-			}
-			testtools.WaitFor(t, 5*time.Second, "the players to subscribe", func() bool {
-				return ts.stream(t, "b").Info().Subscribers == players
-			})
-			errs := make(chan error, players)
-			for _, p := range ps {
-				go func() { errs <- readFrames(p.c, p.id, frames) }()
-			}
-			send(t, pub, pid, protocol.TypeVideo, 0, avcSeqHeader())
-			for i := range frames {
-				send(t, pub, pid, protocol.TypeVideo, uint32(i*33), avcFrame(i%20 == 0, i, 3000+i*97))
-				time.Sleep(2 * time.Millisecond) // a live pace, which the players keep up with
-			}
-			for range ps {
-				if err := <-errs; err != nil {
-					t.Fatal(err)
-				}
-			}
-			if !on {
-				if ts.batches != nil {
-					t.Error("a batch pool with io_uring off")
-				}
-				return
-			}
-			if _, err := newURing(8); err != nil {
-				t.Logf("io_uring unavailable here (%v): the writes went one by one", err)
-				return
-			}
-			if n := ts.batches.writes.Load(); n < players*frames/2 {
-				t.Errorf("%d writes through batches, want most of the %d", n, players*frames)
-			}
-		})
-	}
-}
-
-// readFrames reads until the video frames 0..frames-1 came, checking
-// each against what the publisher sent.
-func readFrames(c *rtmp.Client, id uint32, frames int) error {
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	next := 0
-	for next < frames {
-		m, err := c.ReadMessage()
-		if err != nil {
-			return err
-		}
-		if m.StreamID != id || m.Type != protocol.TypeVideo || media.ParseVideo(m.Payload).SeqHeader {
-			continue
-		}
-		if want := avcFrame(next%20 == 0, next, 3000+next*97); !bytes.Equal(m.Payload, want) || m.Timestamp != uint32(next*33) {
-			return errors.New("a frame came damaged or out of order")
-		}
-		next++
-	}
-	return nil
-}
-
 // BenchmarkFanoutWrites is a live frame (a chunk header and 8 KiB of
 // payload) written to each of 64 loopback players: with a writev each, and
-// with one io_uring_enter for all (sendBatch). ns/write is per player; on
+// with one io_uring_enter for all (SendBatch). ns/write is per player; on
 // a kernel that switches page tables at every system call the batch saves
 // most of the entry and exit. Neither allocates.
 func BenchmarkFanoutWrites(b *testing.B) {

@@ -1,4 +1,4 @@
-package server
+package egress
 
 import (
 	"errors"
@@ -12,13 +12,13 @@ import (
 )
 
 // uring is an io_uring instance put to one use: sending on many sockets
-// with one system call (sendBatch). A loopback fan-out's cost is mostly
+// with one system call (SendBatch). A loopback fan-out's cost is mostly
 // the kernel's, and a good part of that is entering and leaving it once
 // per player: this machine's kernel switches page tables on every system
 // call, and the first user-space code after each call misses the TLB.
 // One io_uring_enter for dozens of sendmsg requests pays that once.
 //
-// Only the goroutine holding the ring uses it (batchPool hands it out).
+// Only the goroutine holding the ring uses it (BatchPool hands it out).
 // Requests carry MSG_DONTWAIT, so the kernel makes each send at once when
 // it is submitted and completes it with what the socket took (-EAGAIN when
 // nothing): io_uring_enter returns with every completion posted.
@@ -106,7 +106,7 @@ type uringProbe struct {
 	}
 }
 
-// errURingUnsupported: the kernel has io_uring but not what sendBatch needs.
+// errURingUnsupported: the kernel has io_uring but not what SendBatch needs.
 var errURingUnsupported = errors.New("io_uring: no single-mapping rings or no sendmsg")
 
 // newURing sets up a ring of entries submission slots (a power of two).

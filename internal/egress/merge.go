@@ -1,4 +1,4 @@
-package media
+package egress
 
 import (
 	"math"
@@ -11,28 +11,28 @@ import (
 // that writes it a frame, and the kernel's delivery behind it: tens of
 // microseconds, whatever the frame's size. A player written every k-th
 // frame, with the frames since its last write in one call, costs about a
-// k-th. The stream does that in staggered groups: each subscriber has a
-// phase, and a frame signals only the subscribers whose phase is due, so
+// k-th. The fan-out does that in staggered groups: each sink has a
+// phase (its place in the list), and a frame wakes only the sinks whose phase is due, so
 // each frame's fan-out covers a k-th of the players and the load stays
 // spread over the frame interval instead of coming in bursts. A player's
 // frames wait at most k-1 frame intervals.
 //
 // The factor k comes from Config.MergeWrites (a fixed wait) and from
-// Config.MergeAbove (load): the stream measures what signalling one
-// subscriber costs and how often frames are signalled, and when the
+// Config.MergeAbove (load): the fan-out measures what waking one sink
+// costs and how often frames are signalled, and when the
 // fan-out with every player written every frame would keep more than
 // MergeAbove of a core busy, it merges just enough frames to come back to
 // that share, waiting at most maxAdaptiveHold. A small audience never
 // waits; a large one on a busy server gets fewer, larger writes instead of
 // falling behind.
 
-// merger keeps the stream's merge state; the stream's fanMu guards it.
+// merger keeps a stream's merge state; its Fanout's lock guards it.
 type merger struct {
-	// last is when subscribers were last signalled for a frame, gap the
+	// last is when sinks were last woken for a frame, gap the
 	// smoothed time between such signals (the frame interval).
 	last time.Time
 	gap  time.Duration
-	// subCost is the smoothed cost of signalling one subscriber.
+	// subCost is the smoothed cost of waking one sink.
 	subCost time.Duration
 	// k is the factor in force, turn the phase due last. k changes only
 	// when a cycle through the phases ends, so that no phase misses its
@@ -46,7 +46,7 @@ type merger struct {
 // spends the CPU.
 const maxAdaptiveHold = 100 * time.Millisecond
 
-// minCostSample is the fewest subscribers a fan-out needs to be timed:
+// minCostSample is the fewest sinks a fan-out needs to be timed:
 // a smaller one measures the clock more than the writes.
 const minCostSample = 16
 
@@ -59,15 +59,15 @@ func smooth(avg, sample time.Duration) time.Duration {
 	return avg + (sample-avg)/16
 }
 
-// measured records that a fan-out to n subscribers cost cost.
+// measured records that a fan-out to n sinks cost cost.
 func (m *merger) measured(cost time.Duration, n int) {
 	if n >= minCostSample {
 		m.subCost = smooth(m.subCost, cost/time.Duration(n))
 	}
 }
 
-// next is called when subscribers are signalled for a frame at now; it
-// returns the merge factor and the phase due (subscribers whose phase
+// next is called when sinks are woken for a frame at now; it
+// returns the merge factor and the phase due (sinks whose phase
 // modulo k equals it are signalled).
 func (m *merger) next(cfg *Config, subs int, now time.Time) (k, turn uint32) {
 	if !m.last.IsZero() {
