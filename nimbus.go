@@ -6,7 +6,7 @@ import _ "embed"
 
 // DefaultConfig is config.toml as shipped: the configuration used when no
 // -config file is given, and the defaults of every key a file leaves out
-// (server.Defaults decodes it). This package imports nothing of the
+// (server/config.Defaults decodes it). This package imports nothing of the
 // server's, so that the server can read it.
 //
 //go:embed config.toml

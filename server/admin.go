@@ -7,8 +7,6 @@ import (
 	"net"
 	"strings"
 
-	"github.com/nimbus-media/nimbus"
-
 	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
@@ -227,14 +225,6 @@ func notFound(err error) error {
 		return fmt.Errorf("%w: %w", web.ErrNotFound, err)
 	}
 	return err
-}
-
-// webConfig maps the [http] section onto the admin server's configuration.
-func webConfig(c HTTPConfig) web.Config {
-	return web.Config{
-		Listen: c.Listen, User: c.User, PasswordHash: c.PasswordHash, TokenSHA256: c.TokenSHA256,
-		SessionTTL: c.SessionTTL.Duration, Version: nimbus.Version, CertFile: c.CertFile, KeyFile: c.KeyFile,
-	}
 }
 
 // listenHTTP opens the admin listener when one is configured.

@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // sampleApps copies the named sample applications (../applications) into
@@ -50,9 +51,9 @@ func writeApp(t *testing.T, dir, app, src string, version int) {
 	}
 }
 
-func startApps(t *testing.T, dir string, change func(*Config)) *testServer {
+func startApps(t *testing.T, dir string, change func(*config.Config)) *testServer {
 	t.Helper()
-	return startServer(t, func(c *Config) {
+	return startServer(t, func(c *config.Config) {
 		c.AppsDir = dir
 		if change != nil {
 			change(c)
@@ -305,7 +306,7 @@ func TestRunawayScript(t *testing.T) {
 			if (n == 1) { while (true) {} }
 			return true;
 		};`, 0)
-	ts := startApps(t, dir, func(c *Config) { c.Script.Timeout = Duration{300 * time.Millisecond} })
+	ts := startApps(t, dir, func(c *config.Config) { c.Script.Timeout = config.Duration{Duration: 300 * time.Millisecond} })
 	start := time.Now()
 	_, err := dialApp(t, ts, "spin", rtmp.ClientConfig{})
 	var se *protocol.StatusError
@@ -420,7 +421,7 @@ func TestSampleLive(t *testing.T) {
 func TestReloadRestartsScriptsInPlace(t *testing.T) {
 	dir := t.TempDir()
 	writeApp(t, dir, "app", versionScript(1), 1)
-	ts := startApps(t, dir, func(c *Config) { c.AppReloadKeepsClients = true })
+	ts := startApps(t, dir, func(c *config.Config) { c.AppReloadKeepsClients = true })
 	c := mustDialApp(t, ts, "app", rtmp.ClientConfig{})
 	pub := mustDialApp(t, ts, "app", rtmp.ClientConfig{})
 	pid, _ := pub.CreateStream()

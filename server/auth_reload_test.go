@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-media/nimbus/apps/auth"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // TestAdobeChallengeSurvivesReload: a client that got its authmod=adobe
@@ -19,8 +20,8 @@ import (
 // the key that signs challenges and salts is the server's, not the
 // configuration's.
 func TestAdobeChallengeSurvivesReload(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
-		c.Apps = append(c.Apps, AppConfig{Name: "enc", Users: []UserConfig{{Name: "obs", Password: "hunter2"}}})
+	ts := startServer(t, func(c *config.Config) {
+		c.Apps = append(c.Apps, config.AppConfig{Name: "enc", Users: []config.UserConfig{{Name: "obs", Password: "hunter2"}}})
 	})
 	connect := func(query string) error {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)

@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-media/nimbus/apps/auth"
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // ffmpegPublishes runs ffmpeg publishing the test file to url for up to
@@ -43,11 +44,11 @@ func TestPublishAuthentication(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer callback.Close()
-	ts := startServer(t, func(c *Config) {
+	ts := startServer(t, func(c *config.Config) {
 		c.Apps = append(c.Apps,
-			AppConfig{Name: "tok", TokenSecret: "s3cret", TokenPublish: true},
-			AppConfig{Name: "enc", Users: []UserConfig{{Name: "obs", Password: "hunter2"}}},
-			AppConfig{Name: "hook", OnPublish: callback.URL, OnDone: callback.URL},
+			config.AppConfig{Name: "tok", TokenSecret: "s3cret", TokenPublish: true},
+			config.AppConfig{Name: "enc", Users: []config.UserConfig{{Name: "obs", Password: "hunter2"}}},
+			config.AppConfig{Name: "hook", OnPublish: callback.URL, OnDone: callback.URL},
 		)
 	})
 	base := "rtmp://" + ts.RTMPAddr().String()
@@ -115,10 +116,10 @@ func TestCallbackEndsWithConnection(t *testing.T) {
 		}
 	}))
 	defer hook.Close()
-	cfg := Defaults()
+	cfg := config.Defaults()
 	cfg.RTMP.Listen, cfg.RTMFP.Listen, cfg.HTTP.Listen, cfg.RTMPT.Listen = "127.0.0.1:0", "", "", ""
-	cfg.Apps = []AppConfig{{Name: "slow", OnConnect: hook.URL}}
-	cfg.Auth.CallbackTimeout = Duration{30 * time.Second}
+	cfg.Apps = []config.AppConfig{{Name: "slow", OnConnect: hook.URL}}
+	cfg.Auth.CallbackTimeout = config.Duration{Duration: 30 * time.Second}
 	srv := New(cfg, zap.NewNop())
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // rawConnected returns a TCP connection that has completed the handshake,
@@ -76,8 +77,8 @@ func expectClosed(t *testing.T, nc net.Conn) {
 // connection, with a log line, while a live stream keeps flowing to a
 // normal player and the server does not panic.
 func TestHostileInput(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
-		c.RTMP.HandshakeTimeout = Duration{500 * time.Millisecond}
+	ts := startServer(t, func(c *config.Config) {
+		c.RTMP.HandshakeTimeout = config.Duration{Duration: 500 * time.Millisecond}
 		c.RTMP.MaxMessageSize = 1 << 20
 	})
 	pub, pid := startPublishing(t, ts, "steady", rtmp.ClientConfig{})

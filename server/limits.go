@@ -6,30 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// LimitsConfig bounds what clients may take from the server.
-type LimitsConfig struct {
-	// MaxConnections bounds connections over all listeners.
-	MaxConnections int `toml:"max_connections"`
-	// MaxConnectionsPerIP bounds connections from one address.
-	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
-	// HandshakesPerIPPerSecond bounds how fast one address may start
-	// connections (a token bucket with a burst of the same size).
-	HandshakesPerIPPerSecond int `toml:"handshakes_per_ip_per_second"`
-	// StreamsPerInstance bounds the streams of one application instance.
-	StreamsPerInstance int `toml:"streams_per_instance"`
-	// PublishersPerConnection bounds the streams one client publishes.
-	PublishersPerConnection int `toml:"publishers_per_connection"`
-	// AMFDepth and AMFElements bound each command a client sends: nesting
-	// depth, and values in all.
-	AMFDepth    int `toml:"amf_depth"`
-	AMFElements int `toml:"amf_elements"`
-	// SharedObjectSlots and SharedObjectBytes bound each remote
-	// SharedObject: slots, and the encoded size of what clients wrote.
-	SharedObjectSlots int `toml:"shared_object_slots"`
-	SharedObjectBytes int `toml:"shared_object_bytes"`
-}
+	"github.com/nimbus-media/nimbus/server/config"
+)
 
 // Refusal reasons, also the label of the refusal counters.
 const (
@@ -42,7 +21,7 @@ const (
 // admission decides whether a new connection may start. It is shared by
 // every listener so that limits hold across protocols.
 type admission struct {
-	cfg LimitsConfig
+	cfg config.LimitsConfig
 
 	mu      sync.Mutex
 	total   int
@@ -57,7 +36,7 @@ type bucket struct {
 	last   time.Time
 }
 
-func newAdmission(cfg LimitsConfig) *admission {
+func newAdmission(cfg config.LimitsConfig) *admission {
 	a := &admission{cfg: cfg, perIP: make(map[netip.Addr]int), buckets: make(map[netip.Addr]*bucket),
 		refused: make(map[string]*atomic.Uint64)}
 	for _, r := range refusalNames {
@@ -82,7 +61,7 @@ func (a *admission) count(limit string) {
 }
 
 // setConfig changes the limits for connections admitted from now on.
-func (a *admission) setConfig(cfg LimitsConfig) {
+func (a *admission) setConfig(cfg config.LimitsConfig) {
 	a.mu.Lock()
 	a.cfg = cfg
 	a.mu.Unlock()

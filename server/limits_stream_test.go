@@ -10,6 +10,7 @@ import (
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // TestStreamAndPublisherLimits: past streams_per_instance a new stream is
@@ -17,7 +18,7 @@ import (
 // client's next publish is refused; a command past amf_elements closes
 // only that connection. Streams under the limits keep flowing.
 func TestStreamAndPublisherLimits(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
+	ts := startServer(t, func(c *config.Config) {
 		c.Limits.StreamsPerInstance = 3
 		c.Limits.PublishersPerConnection = 2
 		c.Limits.AMFElements = 1000

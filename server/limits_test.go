@@ -13,12 +13,13 @@ import (
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 func TestAdmissionLimits(t *testing.T) {
 	ip1, ip2 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	now := time.Unix(1000, 0)
-	a := newAdmission(LimitsConfig{MaxConnections: 3, MaxConnectionsPerIP: 2, HandshakesPerIPPerSecond: 100})
+	a := newAdmission(config.LimitsConfig{MaxConnections: 3, MaxConnectionsPerIP: 2, HandshakesPerIPPerSecond: 100})
 	r1, why := a.admit(ip1, now)
 	r2, _ := a.admit(ip1, now)
 	if why != "" || r2 == nil {
@@ -39,7 +40,7 @@ func TestAdmissionLimits(t *testing.T) {
 	r2()
 	r3()
 
-	rate := newAdmission(LimitsConfig{HandshakesPerIPPerSecond: 2})
+	rate := newAdmission(config.LimitsConfig{HandshakesPerIPPerSecond: 2})
 	for i := range 2 {
 		rel, why := rate.admit(ip1, now)
 		if why != "" {
@@ -64,7 +65,7 @@ func TestAdmissionLimits(t *testing.T) {
 // connection is closed at once with a log line, while the clients under the
 // limit keep streaming.
 func TestConnectionLimitRefusesExcess(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.Limits.MaxConnectionsPerIP = 2 })
+	ts := startServer(t, func(c *config.Config) { c.Limits.MaxConnectionsPerIP = 2 })
 	pub, pid := startPublishing(t, ts, "lim", rtmp.ClientConfig{})
 	player, id := startPlaying(t, ts, "lim", rtmp.ClientConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -87,8 +88,8 @@ func TestConnectionLimitRefusesExcess(t *testing.T) {
 func TestRTMPSPublish(t *testing.T) {
 	src := testFLV(t)
 	certFile, keyFile := testtools.SelfSigned(t, t.TempDir())
-	ts := startServer(t, func(c *Config) {
-		c.RTMPS = RTMPSConfig{Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile}
+	ts := startServer(t, func(c *config.Config) {
+		c.RTMPS = config.RTMPSConfig{Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -132,7 +133,7 @@ func TestListenFailureClosesListeners(t *testing.T) {
 		defer ln.Close()
 		return ln.Addr().String()
 	}
-	cfg := Defaults()
+	cfg := config.Defaults()
 	cfg.RTMP.Listen, cfg.RTMPT.Listen, cfg.HTTP.Listen = free(), free(), ""
 	cfg.RTMFP.Listen = taken.LocalAddr().String()
 	if err := New(cfg, zap.NewNop()).Listen(); err == nil {

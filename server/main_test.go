@@ -17,6 +17,7 @@ import (
 	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 func TestMain(m *testing.M) {
@@ -45,7 +46,7 @@ type testServer struct {
 // startServer starts a server; change adjusts the default configuration.
 // The server is stopped, and every connection closed, when the test ends.
 // Its log lines are kept for assertions (ts.logs).
-func startServer(t *testing.T, change func(*Config)) *testServer {
+func startServer(t *testing.T, change func(*config.Config)) *testServer {
 	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
@@ -59,19 +60,19 @@ func startServer(t *testing.T, change func(*Config)) *testServer {
 
 // startServerLog is startServer with a logger of the caller's: long runs
 // must not keep every line in memory.
-func startServerLog(t *testing.T, change func(*Config), log *zap.Logger) *testServer {
+func startServerLog(t *testing.T, change func(*config.Config), log *zap.Logger) *testServer {
 	t.Helper()
-	cfg := Defaults()
+	cfg := config.Defaults()
 	cfg.RTMP.Listen = "127.0.0.1:0"
 	cfg.RTMFP.Listen = "127.0.0.1:0"
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.RTMPT.Listen = "" // the RTMPT tests turn it on
-	cfg.Apps = []AppConfig{{Name: "live"}}
+	cfg.Apps = []config.AppConfig{{Name: "live"}}
 	// The I/O engine's switches may come from the environment, so that
 	// make test runs the RTMP suite again with the poller and io_uring
 	// off; a test's own change still wins.
 	var env []string
-	for _, k := range []string{EnvName("rtmp.poller"), EnvName("media.io_uring")} {
+	for _, k := range []string{config.EnvName("rtmp.poller"), config.EnvName("media.io_uring")} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

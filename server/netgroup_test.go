@@ -10,6 +10,7 @@ import (
 	"github.com/nimbus-media/nimbus/p2p"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // joinGroup sends a join message on a new GC flow.
@@ -67,7 +68,7 @@ func peerOf(c *tc.Client) [32]byte { return c.Session().Endpoint().PeerID() }
 // members carry on; leaving by flow close or by session end removes the
 // member, and the server lists the group with its member count.
 func TestNetGroupBootstrap(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
+	ts := startServer(t, func(c *config.Config) {
 		c.RTMFP.MaxGroupMembers = 3
 		c.RTMFP.MaxGroupsPerClient = 2
 	})

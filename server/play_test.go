@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // TestLateJoinerStartsOnKeyframe: ffmpeg publishes in real time with a
@@ -68,10 +69,10 @@ func TestLateJoinerStartsOnKeyframe(t *testing.T) {
 // player still receives every frame, and the stalled one is disconnected
 // once it has been behind longer than its bound.
 func TestStalledSubscriberDoesNotHurtOthers(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
+	ts := startServer(t, func(c *config.Config) {
 		c.Media.SubscriberQueueBytes = 256 << 10
-		c.Media.SubscriberMaxLag = Duration{500 * time.Millisecond}
-		c.RTMP.WriteTimeout = Duration{2 * time.Second}
+		c.Media.SubscriberMaxLag = config.Duration{Duration: 500 * time.Millisecond}
+		c.RTMP.WriteTimeout = config.Duration{Duration: 2 * time.Second}
 	})
 	pub, pid := startPublishing(t, ts, "fan", rtmp.ClientConfig{})
 
@@ -141,7 +142,7 @@ func TestStalledSubscriberDoesNotHurtOthers(t *testing.T) {
 // the first has been silent past the timeout, or its connection has died,
 // the second takes over.
 func TestPublisherTakeover(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.Media.PublisherTimeout = Duration{time.Second} })
+	ts := startServer(t, func(c *config.Config) { c.Media.PublisherTimeout = config.Duration{Duration: time.Second} })
 	first, fid := startPublishing(t, ts, "take", rtmp.ClientConfig{})
 	send(t, first, fid, protocol.TypeVideo, 0, avcSeqHeader())
 

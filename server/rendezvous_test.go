@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // p2pClientConfig retransmits handshakes quickly: NAT traversal loses the
@@ -243,7 +244,7 @@ func addrPort(t *testing.T, a net.Addr) netip.AddrPort {
 // redirector sends the client to a second instance, where it connects.
 func TestRTMFPRedirector(t *testing.T) {
 	target := startServer(t, nil)
-	redirector := startServer(t, func(c *Config) { c.RTMFP.RedirectTo = []string{target.RTMFPAddr().String()} })
+	redirector := startServer(t, func(c *config.Config) { c.RTMFP.RedirectTo = []string{target.RTMFPAddr().String()} })
 	c := dialRTMFP(t, redirector.mfp, tc.ClientConfig{Endpoint: rtmfp.Config{HandshakeRetransmit: 150 * time.Millisecond}})
 	if code := c.Info().String("code"); code != protocol.ConnectSuccess {
 		t.Fatalf("connect: %q", code)
@@ -261,12 +262,12 @@ func TestRTMFPRedirector(t *testing.T) {
 }
 
 func TestRTMFPRedirectConfig(t *testing.T) {
-	cfg := Defaults()
+	cfg := config.Defaults()
 	cfg.RTMFP.RedirectTo = []string{"no port"}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "redirect_to") {
 		t.Fatalf("bad redirect_to accepted: %v", err)
 	}
-	cfg = Defaults()
+	cfg = config.Defaults()
 	cfg.RTMFP.MaxGroupMembers = 0
 	if err := cfg.Validate(); err == nil {
 		t.Fatal("max_group_members 0 accepted")
@@ -277,9 +278,9 @@ func TestRTMFPRedirectConfig(t *testing.T) {
 // server's whole answer to an IHello naming a connected peer (lookup,
 // Redirect to the initiator, Forwarded IHello to the target).
 func BenchmarkIntroductions(b *testing.B) {
-	cfg := Defaults()
+	cfg := config.Defaults()
 	cfg.RTMP.Listen, cfg.RTMFP.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0", ""
-	cfg.Apps = []AppConfig{{Name: "live"}}
+	cfg.Apps = []config.AppConfig{{Name: "live"}}
 	srv := New(cfg, zap.NewNop())
 	if err := srv.Listen(); err != nil {
 		b.Fatal(err)

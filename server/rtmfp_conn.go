@@ -15,6 +15,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
+	"github.com/nimbus-media/nimbus/server/config"
 	"github.com/nimbus-media/nimbus/server/netconn"
 )
 
@@ -46,7 +47,7 @@ type rtmfpFlowKey struct {
 type rtmfpConn struct {
 	id   string
 	s    *rtmfp.Session
-	cfg  RTMFPConfig
+	cfg  config.RTMFPConfig
 	log  *zap.Logger
 	core *netconn.Conn
 	p2p  *rtmfpPeer // rendezvous and NetGroup state (netgroup.go)
@@ -66,7 +67,7 @@ type rtmfpConn struct {
 
 	// sender is the role of writing to the flows (Wake); its holder owns
 	// the state below.
-	sender senderRole
+	sender netconn.SenderRole
 	// The sender's state. carry holds what the fast path left for the
 	// sender goroutine, in order.
 	carry   []netconn.Outgoing
@@ -116,7 +117,7 @@ func (c *rtmfpConn) ConnectResultSent(out *netconn.Outbox) error {
 }
 
 // Shutdown tells a connected client the server is going away.
-func (c *rtmfpConn) Shutdown() { shutdownCore(c.core, c.Close) }
+func (c *rtmfpConn) Shutdown() { c.core.Shutdown(c.Close) }
 
 // Close implements netconn.Transport. The orderly session close waits for
 // the peer's acknowledgement, so it runs in the background.
@@ -139,7 +140,7 @@ func (c *rtmfpConn) run() {
 	c.lastRead.Store(start.UnixNano())
 	c.serveFlows()
 	c.wg.Wait()
-	c.sender.stop()
+	c.sender.Stop()
 	// The client's streams go as soon as its session does, not after the
 	// session's close handshake or linger.
 	c.core.Close()
@@ -373,7 +374,7 @@ func (c *rtmfpConn) Wake() {
 	if c.closed.Load() {
 		return
 	}
-	if !c.sender.acquire() {
+	if !c.sender.Acquire() {
 		return
 	}
 	out := c.core.Outbox()
@@ -384,7 +385,7 @@ func (c *rtmfpConn) Wake() {
 			if !c.sendsAtOnce(&batch[i]) {
 				c.s.Flush()
 				c.carry = append(c.carry, batch[i:]...)
-				c.sender.goSend(c.sendWaiting)
+				c.sender.GoSend(c.sendWaiting)
 				return
 			}
 			if err := c.send(&batch[i], true); err != nil {
@@ -402,10 +403,10 @@ func (c *rtmfpConn) Wake() {
 			// meanwhile makes release report it.
 		}
 		if out.Closing() != nil {
-			c.sender.goSend(c.sendWaiting) // the close waits for acknowledgements
+			c.sender.GoSend(c.sendWaiting) // the close waits for acknowledgements
 			return
 		}
-		if !c.sender.release() {
+		if !c.sender.Release() {
 			return
 		}
 	}
@@ -437,7 +438,7 @@ func mediaFlowKey(m *protocol.Message) (rtmfpFlowKey, bool) {
 func (c *rtmfpConn) sendWaiting() {
 	if err := c.sendCarried(); err != nil {
 		c.Close(err)
-		c.sender.drop()
+		c.sender.Drop()
 	}
 }
 
@@ -466,7 +467,7 @@ func (c *rtmfpConn) sendCarried() error {
 			c.drain()
 			return cause
 		}
-		if !c.sender.release() {
+		if !c.sender.Release() {
 			return nil
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // player is what the load test needs of either client.
@@ -39,8 +40,8 @@ func TestMixedAudience(t *testing.T) {
 	const seconds = 10
 	// Keeping up is about throughput here, not about how late a frame may
 	// be under a loaded test machine: give RTMFP media a generous deadline.
-	ts := startServer(t, func(c *Config) {
-		c.RTMFP.MediaDeadline = Duration{5 * time.Second}
+	ts := startServer(t, func(c *config.Config) {
+		c.RTMFP.MediaDeadline = config.Duration{Duration: 5 * time.Second}
 		c.Media.MergeAbove = 0.001
 	})
 	pub, pid := startPublishing(t, ts, "crowd", rtmp.ClientConfig{})
@@ -237,7 +238,7 @@ func (b *blackhole) WriteTo(p []byte, addr net.Addr) (int, error) {
 // without closing is dropped after the idle timeout and its stream is
 // unpublished (its player is told).
 func TestRTMFPVanishedPublisherCleanedUp(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.RTMFP.IdleTimeout = Duration{2 * time.Second} })
+	ts := startServer(t, func(c *config.Config) { c.RTMFP.IdleTimeout = config.Duration{Duration: 2 * time.Second} })
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // TestRTMFPPlayerOnLossyPath: through 5% loss and 50 ms of delay an RTMFP
@@ -18,7 +19,7 @@ import (
 // within the media deadline are abandoned, not queued behind.
 func TestRTMFPPlayerOnLossyPath(t *testing.T) {
 	const deadline = 500 * time.Millisecond
-	ts := startServer(t, func(c *Config) { c.RTMFP.MediaDeadline = Duration{deadline} })
+	ts := startServer(t, func(c *config.Config) { c.RTMFP.MediaDeadline = config.Duration{Duration: deadline} })
 	relay, err := testnet.New(netip.MustParseAddrPort(ts.RTMFPAddr().String()),
 		testnet.Impairments{Loss: 0.05, Delay: 50 * time.Millisecond}, 7)
 	if err != nil {

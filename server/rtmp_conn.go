@@ -18,6 +18,7 @@ import (
 	"github.com/nimbus-media/nimbus/internal/egress"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 	"github.com/nimbus-media/nimbus/server/netconn"
 )
 
@@ -46,7 +47,7 @@ type rtmpConn struct {
 	proto string // "rtmp", "rtmps" or "rtmpt"; after an RTMPE handshake "rtmpe" or "rtmpte"
 	// refused counts a refusal by a limit, for metrics.
 	refused func(limit string)
-	cfg     RTMPConfig
+	cfg     config.RTMPConfig
 	log     *zap.Logger
 	core    *netconn.Conn
 
@@ -78,7 +79,7 @@ type rtmpConn struct {
 
 	// sender is the role of writing to the socket (Wake); its holder owns
 	// the state below.
-	sender        senderRole
+	sender        netconn.SenderRole
 	w             *rtmp.Writer
 	sock          *egress.Socket
 	writeDeadline time.Time
@@ -87,7 +88,7 @@ type rtmpConn struct {
 
 // newRTMPConn makes the transport of one accepted connection; core is set
 // by the caller before run.
-func newRTMPConn(id string, nc net.Conn, proto string, cfg RTMPConfig, log *zap.Logger, refused func(string)) *rtmpConn {
+func newRTMPConn(id string, nc net.Conn, proto string, cfg config.RTMPConfig, log *zap.Logger, refused func(string)) *rtmpConn {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &rtmpConn{id: id, nc: nc, proto: proto, cfg: cfg, log: log, ctx: ctx, cancel: cancel, refused: refused,
 		sock: egress.NewSocket(nc)}
@@ -111,7 +112,7 @@ func (c *rtmpConn) Stats() netconn.TransportStats {
 
 // Shutdown tells a connected client the server is going away; one still
 // handshaking is simply closed.
-func (c *rtmpConn) Shutdown() { shutdownCore(c.core, c.Close) }
+func (c *rtmpConn) Shutdown() { c.core.Shutdown(c.Close) }
 
 // Close implements netconn.Transport.
 func (c *rtmpConn) Close(cause error) {
@@ -215,7 +216,7 @@ func (c *rtmpConn) serve() {
 	}
 	c.Close(err)
 	c.pingTimer.Stop()
-	c.sender.stop()
+	c.sender.Stop()
 	c.finish()
 }
 
@@ -424,7 +425,7 @@ func csidFor(m *protocol.Message) uint32 {
 // without waiting for the socket: for a player that keeps up, the
 // publisher's goroutine writes each frame to every player's socket itself,
 // with no goroutine per player to wake. Whatever the socket does not take
-// at once goes to a goroutine started for the purpose (sender.goSend),
+// at once goes to a goroutine started for the purpose (sender.GoSend),
 // which waits for room under the write deadline and keeps sending until
 // the outbox is empty; the subscriber queues meanwhile hold, and past
 // their bound drop, the player's media. Over TLS every send is handed off.
@@ -437,11 +438,11 @@ func (c *rtmpConn) wakeInto(b *egress.SendBatch) {
 	if c.closed.Load() {
 		return // closed: the reader goroutine is releasing the streams
 	}
-	if !c.sender.acquire() {
+	if !c.sender.Acquire() {
 		return
 	}
 	if !c.sock.Direct() {
-		c.sender.goSend(func() { c.send(true) })
+		c.sender.GoSend(func() { c.send(true) })
 		return
 	}
 	if b != nil && c.deferSend(b) {
@@ -461,17 +462,17 @@ func (c *rtmpConn) send(blocking bool) {
 // reports whether the caller is to drain again (more was queued meanwhile).
 func (c *rtmpConn) drained(err error) bool {
 	if errors.Is(err, errSocketFull) {
-		c.sender.goSend(func() { c.send(true) })
+		c.sender.GoSend(func() { c.send(true) })
 		return false
 	}
 	if err != nil {
 		// Close does not wait for locks: this may run in a
 		// publisher's goroutine, inside the stream's fan-out.
 		c.Close(err)
-		c.sender.drop()
+		c.sender.Drop()
 		return false
 	}
-	return c.sender.release()
+	return c.sender.Release()
 }
 
 // deferSend drains the outbox into the chunk writer like a non-blocking
@@ -590,7 +591,7 @@ func (c *rtmpConn) fill(blocking bool) error {
 		clear(batch)
 		if len(batch) < len(scratch) {
 			// The outbox was empty: what is queued from now on wakes
-			// the sender, and send goes round again (sender.release).
+			// the sender, and send goes round again (sender.Release).
 			break
 		}
 	}

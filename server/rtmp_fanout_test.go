@@ -11,6 +11,7 @@ import (
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // TestBatchedFanout: players of one stream get every frame intact and in
@@ -20,7 +21,7 @@ func TestBatchedFanout(t *testing.T) {
 	for _, on := range []bool{true, false} {
 		name := map[bool]string{true: "io_uring", false: "writev"}[on]
 		t.Run(name, func(t *testing.T) {
-			ts := startServer(t, func(c *Config) { c.Media.IOURing = on })
+			ts := startServer(t, func(c *config.Config) { c.Media.IOURing = on })
 			pub, pid := startPublishing(t, ts, "b", rtmp.ClientConfig{})
 			const players, frames = 40, 60
 			type player struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // TestQuietReadersPark: a player's reader parks once the player has
@@ -16,7 +17,7 @@ import (
 // a publisher's reader never parks; media reaches the parked player, and
 // a parked connection that closes is released.
 func TestQuietReadersPark(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.RTMP.Poller = true })
+	ts := startServer(t, func(c *config.Config) { c.RTMP.Poller = true })
 	parked := func(n int) func() bool { return func() bool { return ts.poller.Len() == n } }
 
 	player, pid := startPlaying(t, ts, "quiet", rtmp.ClientConfig{})
@@ -47,7 +48,7 @@ func TestQuietReadersPark(t *testing.T) {
 // player keeps its reader goroutine: it still answers commands and gets
 // media.
 func TestPollerOff(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.RTMP.Poller = false })
+	ts := startServer(t, func(c *config.Config) { c.RTMP.Poller = false })
 	if ts.poller != nil {
 		t.Fatal("a poller runs with rtmp.poller off")
 	}

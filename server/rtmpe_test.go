@@ -24,6 +24,7 @@ import (
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // rtmpeURL is ts's application URL with the rtmpe scheme.
@@ -79,7 +80,7 @@ func TestRTMPEOurClient(t *testing.T) {
 // TestRTMPEOff: with rtmp.rtmpe off an RTMPE client is refused at C0, with
 // the reason logged, and plain RTMP still works.
 func TestRTMPEOff(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.RTMP.RTMPE = false })
+	ts := startServer(t, func(c *config.Config) { c.RTMP.RTMPE = false })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if c, err := rtmp.Dial(ctx, rtmpeURL(ts), rtmp.ClientConfig{}); err == nil {
@@ -253,7 +254,7 @@ func c0Rewriter(t *testing.T, target string, c0 byte) string {
 func TestRTMPERtmpdump(t *testing.T) {
 	rtmpdump := testtools.Require(t, "rtmpdump")
 	src := testFLV(t)
-	ts := startServer(t, func(c *Config) { c.RTMPT.Listen = "127.0.0.1:0" })
+	ts := startServer(t, func(c *config.Config) { c.RTMPT.Listen = "127.0.0.1:0" })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	// Publish in a loop so the stream outlives the players.

@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/protocol/rtmpt"
+	"github.com/nimbus-media/nimbus/server/config"
+	"github.com/nimbus-media/nimbus/server/netconn"
 )
 
 // rtmptServer is the RTMPT listener: an HTTP server whose sessions
@@ -34,7 +36,7 @@ type rtmptServer struct {
 // `nimbus serve` with the built-in configuration starts anywhere. An
 // address the operator chose fails as any listener does.
 func rtmptOptional(addr string, err error) bool {
-	return addr == Defaults().RTMPT.Listen && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EADDRINUSE))
+	return addr == config.Defaults().RTMPT.Listen && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EADDRINUSE))
 }
 
 func (s *Server) listenRTMPT() (*rtmptServer, error) {
@@ -116,7 +118,7 @@ func (t *rtmptServer) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	t.handler.Flush(ctx)
-	t.handler.Close(errShutdown)
+	t.handler.Close(netconn.ErrShutdown)
 	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := t.http.Shutdown(ctx); err != nil {

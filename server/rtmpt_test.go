@@ -22,13 +22,14 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 	"github.com/nimbus-media/nimbus/protocol/rtmpt"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // startRTMPTServer is startServer with the RTMPT listener on an ephemeral
 // loopback port; it returns the server and its rtmpt:// base URL.
-func startRTMPTServer(t *testing.T, change func(*Config)) (*testServer, string) {
+func startRTMPTServer(t *testing.T, change func(*config.Config)) (*testServer, string) {
 	t.Helper()
-	ts := startServer(t, func(c *Config) {
+	ts := startServer(t, func(c *config.Config) {
 		c.RTMPT.Listen = "127.0.0.1:0"
 		if change != nil {
 			change(c)
@@ -156,8 +157,8 @@ func rtmptPost(t *testing.T, hc *http.Client, ts *testServer, path string, body 
 // logged close, while a plain RTMP player and an RTMPT player of a live
 // stream keep receiving it.
 func TestRTMPTHostile(t *testing.T) {
-	ts, _ := startRTMPTServer(t, func(c *Config) {
-		c.RTMPT.IdleTimeout = Duration{time.Second}
+	ts, _ := startRTMPTServer(t, func(c *config.Config) {
+		c.RTMPT.IdleTimeout = config.Duration{Duration: time.Second}
 		c.RTMPT.MaxSessions = 40
 		c.Limits.HandshakesPerIPPerSecond = 30
 	})
@@ -315,7 +316,7 @@ func TestRTMPTShutdown(t *testing.T) {
 // or a web server holding it, leaves the server running without RTMPT; an
 // address the operator chose, or another error, stops it.
 func TestRTMPTOptional(t *testing.T) {
-	def := Defaults().RTMPT.Listen
+	def := config.Defaults().RTMPT.Listen
 	eacces := &net.OpError{Op: "listen", Err: os.NewSyscallError("bind", syscall.EACCES)}
 	inuse := &net.OpError{Op: "listen", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
 	other := &net.OpError{Op: "listen", Err: os.NewSyscallError("bind", syscall.EADDRNOTAVAIL)}

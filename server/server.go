@@ -26,6 +26,7 @@ import (
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/p2p"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
+	"github.com/nimbus-media/nimbus/server/config"
 	"github.com/nimbus-media/nimbus/server/netconn"
 	"github.com/nimbus-media/nimbus/web"
 )
@@ -37,9 +38,6 @@ type closer interface {
 	Shutdown()
 	Close(cause error)
 }
-
-// errShutdown is the close reason of connections the server shuts down.
-var errShutdown = errors.New("server shutting down")
 
 // drain tells every client the server is going away and waits, up to the
 // shutdown timeout, for their connections to finish.
@@ -68,7 +66,7 @@ func (s *Server) drain() {
 
 // Server is one running Nimbus.
 type Server struct {
-	cfg  Config
+	cfg  config.Config
 	log  *zap.Logger
 	apps *apps.Registry
 
@@ -105,14 +103,14 @@ type Server struct {
 }
 
 // config returns the current configuration.
-func (s *Server) config() Config {
+func (s *Server) config() config.Config {
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
 	return s.cfg
 }
 
 // coreConfig derives the NetConnection layer's settings.
-func (s *Server) coreConfig(cfg Config) *netconn.Config {
+func (s *Server) coreConfig(cfg config.Config) *netconn.Config {
 	c := netconn.Config{
 		FMSVer:        cfg.NetConn.FMSVersion,
 		MaxStreams:    cfg.NetConn.MaxStreams,
@@ -137,7 +135,7 @@ func (s *Server) coreConfig(cfg Config) *netconn.Config {
 // up keep the settings they started with. Listener addresses, the
 // application list and stream-routing settings need a restart, and a
 // change to them is logged.
-func (s *Server) Reload(cfg Config) error {
+func (s *Server) Reload(cfg config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -165,7 +163,7 @@ func (s *Server) Reload(cfg Config) error {
 	return nil
 }
 
-func sameApps(a, b []AppConfig) bool {
+func sameApps(a, b []config.AppConfig) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -178,7 +176,7 @@ func sameApps(a, b []AppConfig) bool {
 }
 
 // New builds a server from a validated configuration.
-func New(cfg Config, log *zap.Logger) *Server {
+func New(cfg config.Config, log *zap.Logger) *Server {
 	names := make([]string, 0, len(cfg.Apps))
 	for _, a := range cfg.Apps {
 		names = append(names, a.Name)
@@ -197,7 +195,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 	if cfg.HTTP.Listen != "" {
 		// The admin server hears about connections and publications from
 		// the registry; an error here surfaces from Listen.
-		if s.web, s.webErr = web.New(webConfig(cfg.HTTP), adminBackend{s}, log.Named("web")); s.webErr == nil {
+		if s.web, s.webErr = web.New(cfg.HTTP.Web(), adminBackend{s}, log.Named("web")); s.webErr == nil {
 			events = s.web
 		}
 	}
@@ -236,7 +234,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 
 // newAuth builds the per-application authorization policies; key signs
 // authmod=adobe challenges.
-func newAuth(cfg Config, key []byte) *auth.Manager {
+func newAuth(cfg config.Config, key []byte) *auth.Manager {
 	policies := make(map[string]auth.Policy)
 	for _, a := range cfg.Apps {
 		p := auth.Policy{
@@ -404,7 +402,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.drain()
 	s.mu.Lock()
 	for c := range s.conns {
-		c.Close(errShutdown)
+		c.Close(netconn.ErrShutdown)
 	}
 	s.mu.Unlock()
 	if s.rtmfpEP != nil {

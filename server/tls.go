@@ -4,12 +4,14 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // listenTLS opens the RTMPS listener: plain RTMP inside TLS, served by the
 // same connection handler. The TLS handshake runs on the connection's first
 // read, under the RTMP handshake deadline.
-func listenTLS(cfg RTMPSConfig) (net.Listener, error) {
+func listenTLS(cfg config.RTMPSConfig) (net.Listener, error) {
 	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("rtmps: load certificate: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // TestConnectReplyOnTheWire checks the messages AMS sends in reply to
@@ -121,9 +122,9 @@ func TestAggregateMessagesAreSplit(t *testing.T) {
 // TestIdleClientTimedOut: a client that sends nothing, not even ping
 // replies, is told NetConnection.Connect.IdleTimeOut and closed.
 func TestIdleClientTimedOut(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
-		c.RTMP.IdleTimeout = Duration{1500 * time.Millisecond}
-		c.RTMP.PingInterval = Duration{500 * time.Millisecond}
+	ts := startServer(t, func(c *config.Config) {
+		c.RTMP.IdleTimeout = config.Duration{Duration: 1500 * time.Millisecond}
+		c.RTMP.PingInterval = config.Duration{Duration: 500 * time.Millisecond}
 	})
 	nc, w := rawHandshaken(t, ts)
 	writeMsg(t, w, 3, connectCommand(t, ts))

@@ -22,6 +22,7 @@ import (
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/server"
+	"github.com/nimbus-media/nimbus/server/config"
 	"github.com/nimbus-media/nimbus/web"
 )
 
@@ -42,7 +43,7 @@ func startNimbus(t *testing.T) *nimbus { return startNimbusAuth(t, true) }
 // creds and is open (loopback only, no credentials) without.
 func startNimbusAuth(t *testing.T, creds bool) *nimbus {
 	t.Helper()
-	cfg := server.Defaults()
+	cfg := config.Defaults()
 	cfg.RTMP.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RTMPT.Listen = ""
 	if creds {
@@ -52,7 +53,7 @@ func startNimbusAuth(t *testing.T, creds bool) *nimbus {
 		}
 		cfg.HTTP.User, cfg.HTTP.PasswordHash = adminUser, hash
 	}
-	cfg.Apps = []server.AppConfig{{Name: "live"}}
+	cfg.Apps = []config.AppConfig{{Name: "live"}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

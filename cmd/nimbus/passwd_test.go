@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nimbus-media/nimbus/server"
+	"github.com/nimbus-media/nimbus/server/config"
 	"github.com/nimbus-media/nimbus/web"
 )
 
@@ -22,7 +22,7 @@ func TestPasswd(t *testing.T) {
 	tokenLine, hashLine, _ := strings.Cut(tokenOut.String(), "\n")
 	token := strings.TrimPrefix(tokenLine, "token = ")
 	conf := "[http]\nlisten = \":8080\"\nuser = \"admin\"\n" + hashOut.String() + hashLine
-	cfg, err := server.ParseConfig([]byte(conf))
+	cfg, err := config.ParseConfig([]byte(conf))
 	if err != nil {
 		t.Fatalf("config with the printed values: %v\n%s", err, conf)
 	}
@@ -38,7 +38,7 @@ func TestPasswd(t *testing.T) {
 }
 
 func TestServeRefusesOpenPublicListener(t *testing.T) {
-	_, err := server.ParseConfig([]byte("[http]\nlisten = \"0.0.0.0:8080\"\n"))
+	_, err := config.ParseConfig([]byte("[http]\nlisten = \"0.0.0.0:8080\"\n"))
 	if err == nil || !strings.Contains(err.Error(), "non-loopback") {
 		t.Fatalf("ParseConfig = %v, want the non-loopback refusal", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nimbus-media/nimbus"
 	"github.com/nimbus-media/nimbus/server"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // parseServeFlags parses serve's flags: the configuration file and the
@@ -48,15 +49,15 @@ func serve(ctx context.Context, args []string) error {
 	// environment, then the flags, validating only the result. It
 	// returns the NIMBUS_ variables that name no key, to be warned about
 	// once there is a logger.
-	load := func() (server.Config, []string, error) {
+	load := func() (config.Config, []string, error) {
 		data := nimbus.DefaultConfig
 		if configFile != "" {
 			var err error
 			if data, err = os.ReadFile(configFile); err != nil {
-				return server.Config{}, nil, err
+				return config.Config{}, nil, err
 			}
 		}
-		cfg, err := server.DecodeConfig(data)
+		cfg, err := config.DecodeConfig(data)
 		if err != nil {
 			return cfg, nil, err
 		}
@@ -132,7 +133,7 @@ func warnUnknownEnv(log *zap.Logger, unknown []string) {
 // overrideListens applies the listener flags given (by flag name) to cfg.
 // An empty -rtmp is left to Validate, which refuses an empty rtmp.listen
 // from any source.
-func overrideListens(cfg *server.Config, listens map[string]string) {
+func overrideListens(cfg *config.Config, listens map[string]string) {
 	for name, addr := range listens {
 		switch name {
 		case "rtmp":
@@ -147,7 +148,7 @@ func overrideListens(cfg *server.Config, listens map[string]string) {
 	}
 }
 
-func newLogger(cfg server.LogConfig) (*zap.Logger, error) {
+func newLogger(cfg config.LogConfig) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(cfg.Level)
 	if err != nil {
 		return nil, fmt.Errorf("config: log.level: %w", err)

@@ -4,13 +4,13 @@ import (
 	"testing"
 
 	"github.com/nimbus-media/nimbus"
-	"github.com/nimbus-media/nimbus/server"
+	"github.com/nimbus-media/nimbus/server/config"
 )
 
 // TestListenFlags: a listener flag given overrides the configuration,
 // given empty it turns the listener off, and absent it changes nothing.
 func TestListenFlags(t *testing.T) {
-	base, err := server.ParseConfig(nimbus.DefaultConfig)
+	base, err := config.ParseConfig(nimbus.DefaultConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package server
+// Package config is the server's configuration: the sections of
+// config.toml, their defaults (the shipped file, nimbus.DefaultConfig),
+// validation and the NIMBUS_ environment overrides.
+package config
 
 import (
 	"bytes"
@@ -14,6 +17,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/nimbus-media/nimbus"
+	"github.com/nimbus-media/nimbus/web"
 )
 
 // Config is the whole server configuration (config.toml).
@@ -143,6 +147,14 @@ type HTTPConfig struct {
 	// CertFile and KeyFile (PEM) serve the admin listener over HTTPS.
 	CertFile string `toml:"cert_file"`
 	KeyFile  string `toml:"key_file"`
+}
+
+// Web maps the [http] section onto the admin server's configuration.
+func (c HTTPConfig) Web() web.Config {
+	return web.Config{
+		Listen: c.Listen, User: c.User, PasswordHash: c.PasswordHash, TokenSHA256: c.TokenSHA256,
+		SessionTTL: c.SessionTTL.Duration, Version: nimbus.Version, CertFile: c.CertFile, KeyFile: c.KeyFile,
+	}
 }
 
 // MediaConfig tunes stream routing.
@@ -323,7 +335,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.HTTP.Listen != "" {
-		if err := webConfig(c.HTTP).Validate(); err != nil {
+		if err := c.HTTP.Web().Validate(); err != nil {
 			return fmt.Errorf("config: http: %w", err)
 		}
 	}
