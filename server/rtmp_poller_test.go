@@ -10,6 +10,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 	"github.com/nimbus-media/nimbus/server/config"
+	"github.com/nimbus-media/nimbus/server/rtmpconn"
 )
 
 // TestQuietReadersPark: a player's reader parks once the player has
@@ -53,7 +54,7 @@ func TestPollerOff(t *testing.T) {
 		t.Fatal("a poller runs with rtmp.poller off")
 	}
 	player, pid := startPlaying(t, ts, "quiet", rtmp.ClientConfig{})
-	time.Sleep(2 * parkDelay) // long enough to park, were there a poller
+	time.Sleep(2 * rtmpconn.ParkDelay) // long enough to park, were there a poller
 	if _, err := player.CreateStream(); err != nil {
 		t.Fatalf("createStream after a quiet spell: %v", err)
 	}

@@ -5,16 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -239,7 +236,7 @@ func TestRTMPTHostile(t *testing.T) {
 		// The flood's sessions never speak: the handshake timeout or
 		// the idle timeout ends them all.
 		testtools.WaitFor(t, 15*time.Second, "the flood's sessions to go", func() bool {
-			return ts.rtmpt.handler.Sessions() <= 1 // the RTMPT player's
+			return ts.rtmpt.Sessions() <= 1 // the RTMPT player's
 		})
 	})
 	t.Run("stops polling", func(t *testing.T) {
@@ -310,29 +307,4 @@ func TestRTMPTShutdown(t *testing.T) {
 		_, err := c.WaitStatus(0, protocol.ConnectAppShutdown)
 		told <- err
 	}()
-}
-
-// The built-in RTMPT address (port 80) is optional: no privilege for it,
-// or a web server holding it, leaves the server running without RTMPT; an
-// address the operator chose, or another error, stops it.
-func TestRTMPTOptional(t *testing.T) {
-	def := config.Defaults().RTMPT.Listen
-	eacces := &net.OpError{Op: "listen", Err: os.NewSyscallError("bind", syscall.EACCES)}
-	inuse := &net.OpError{Op: "listen", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
-	other := &net.OpError{Op: "listen", Err: os.NewSyscallError("bind", syscall.EADDRNOTAVAIL)}
-	for _, tt := range []struct {
-		addr string
-		err  error
-		want bool
-	}{
-		{def, eacces, true},
-		{def, inuse, true},
-		{def, other, false},
-		{"127.0.0.1:8081", eacces, false},
-		{"127.0.0.1:8081", inuse, false},
-	} {
-		if got := rtmptOptional(tt.addr, tt.err); got != tt.want {
-			t.Errorf("rtmptOptional(%q, %v) = %v, want %v", tt.addr, tt.err, got, tt.want)
-		}
-	}
 }

@@ -7,11 +7,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +26,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/server/config"
 	"github.com/nimbus-media/nimbus/server/netconn"
+	"github.com/nimbus-media/nimbus/server/rtmpconn"
 	"github.com/nimbus-media/nimbus/web"
 )
 
@@ -78,7 +77,7 @@ type Server struct {
 	cfgMu   sync.Mutex // guards cfg against Reload
 	rtmpLn  net.Listener
 	rtmpsLn net.Listener    // nil when RTMPS is off
-	rtmpt   *rtmptServer    // nil when RTMPT is off
+	rtmpt   *rtmpconn.RTMPT // nil when RTMPT is off
 	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
 	admit   *admission
 	nextID  atomic.Uint64
@@ -213,7 +212,7 @@ func New(cfg config.Config, log *zap.Logger) *Server {
 			Fanout: egress.NewFanout(egress.Config{
 				MergeWrites: cfg.Media.MergeWrites.Duration,
 				MergeAbove:  cfg.Media.MergeAbove,
-				Share:       s.shareRTMP,
+				Share:       rtmpconn.Share(s.batches),
 			}),
 		},
 		Dir:                 cfg.AppsDir,
@@ -269,21 +268,21 @@ func (s *Server) Listen() (err error) {
 	}
 	s.log.Info("rtmp listening", zap.String("addr", s.rtmpLn.Addr().String()))
 	if s.cfg.RTMPS.Listen != "" {
-		if s.rtmpsLn, err = listenTLS(s.cfg.RTMPS); err != nil {
+		if s.rtmpsLn, err = rtmpconn.ListenRTMPS(s.cfg.RTMPS); err != nil {
 			return err
 		}
 		s.log.Info("rtmps listening", zap.String("addr", s.rtmpsLn.Addr().String()))
 	}
 	if s.cfg.RTMPT.Listen != "" {
-		s.rtmpt, err = s.listenRTMPT()
+		s.rtmpt, err = rtmpconn.ListenRTMPT(s.cfg.RTMPT, s.cfg.RTMP.HandshakeTimeout.Duration, s.openRTMPT, s.log)
 		switch {
-		case err != nil && rtmptOptional(s.cfg.RTMPT.Listen, err):
+		case err != nil && rtmpconn.RTMPTOptional(s.cfg.RTMPT.Listen, err):
 			s.log.Warn("rtmpt not served", zap.Error(err))
 			err = nil
 		case err != nil:
 			return err
 		default:
-			s.log.Info("rtmpt listening", zap.String("addr", s.rtmpt.ln.Addr().String()))
+			s.log.Info("rtmpt listening", zap.String("addr", s.rtmpt.Addr().String()))
 		}
 	}
 	if s.cfg.RTMFP.Listen != "" {
@@ -307,7 +306,7 @@ func (s *Server) closeListeners() {
 		s.rtmpsLn = nil
 	}
 	if s.rtmpt != nil {
-		_ = s.rtmpt.ln.Close()
+		_ = s.rtmpt.Close()
 		s.rtmpt = nil
 	}
 	if s.rtmfpEP != nil {
@@ -340,7 +339,7 @@ func (s *Server) RTMPTAddr() net.Addr {
 	if s.rtmpt == nil {
 		return nil
 	}
-	return s.rtmpt.ln.Addr()
+	return s.rtmpt.Addr()
 }
 
 // Serve accepts connections until ctx ends, then closes every connection
@@ -371,7 +370,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	var rtmptDone <-chan error // nil (never ready) with RTMPT off
 	if s.rtmpt != nil {
-		rtmptDone = s.rtmpt.serve()
+		rtmptDone = s.rtmpt.Serve()
 	}
 	webCtx, stopWeb := context.WithCancel(ctx)
 	webDone := s.serveHTTP(webCtx)
@@ -397,7 +396,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.rtmpt != nil {
 		// RTMPT clients keep polling through the drain: that is how
 		// they get their AppShutdown.
-		s.rtmpt.refuse()
+		s.rtmpt.Refuse()
 	}
 	s.drain()
 	s.mu.Lock()
@@ -413,7 +412,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	if s.rtmpt != nil {
-		s.rtmpt.stop()
+		s.rtmpt.Stop()
 		if !rtmptEnded {
 			if rerr := <-rtmptDone; rerr != nil && err == nil {
 				err = rerr
@@ -439,62 +438,4 @@ func (s *Server) Serve(ctx context.Context) error {
 		return nil
 	}
 	return err
-}
-
-// accept runs one TCP listener's accept loop until the listener closes.
-func (s *Server) accept(ln net.Listener, proto string) error {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("%s accept: %w", proto, err)
-		}
-		release, refusal := s.admit.admit(addrIP(nc.RemoteAddr()), time.Now())
-		if refusal != "" {
-			s.log.Warn("connection refused", zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()),
-				zap.String("limit", refusal))
-			_ = nc.Close()
-			continue
-		}
-		s.startRTMP(nc, proto, release)
-	}
-}
-
-// startRTMP serves an RTMP or RTMPS connection; release frees its
-// admission slot when it ends.
-func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
-	n := s.nextID.Add(1)
-	id := strconv.FormatUint(n, 10)
-	log := s.log.WithLazy(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
-	c := newRTMPConn(id, nc, proto, s.config().RTMP, log, s.admit.count)
-	if s.poller != nil {
-		c.poll = s.poller.Handle(c, c.sock.RawConn())
-		c.awaitFn = c.await
-	}
-	c.core = netconn.NewConn(id, c, s.apps, s.core.Load(), log)
-	c.core.Outbox().SetWaker(c)
-	s.serveConn(c, release, c.run)
-}
-
-// serveConn runs a connection, starting on a goroutine of its own, known
-// to shutdown while it lives; run calls done, from whichever goroutine
-// ends the connection, and release frees its admission slot then.
-func (s *Server) serveConn(c closer, release func(), run func(done func())) {
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go run(func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		release()
-		s.wg.Done()
-	})
 }

@@ -305,7 +305,7 @@ func TestSplitAppPath(t *testing.T) {
 
 // TestNextBatchShortMeansEmpty: a batch shorter than asked for has taken
 // everything every playing stream had queued, so that the transport can
-// stop looking until it is notified again (rtmpConn.drain relies on it).
+// stop looking until it is notified again (rtmpconn.Conn.drain relies on it).
 func TestNextBatchShortMeansEmpty(t *testing.T) {
 	h := newHarness(t)
 	player := h.connect("WIN 32,0,0,465")

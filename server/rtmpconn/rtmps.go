@@ -1,4 +1,4 @@
-package server
+package rtmpconn
 
 import (
 	"crypto/tls"
@@ -8,10 +8,10 @@ import (
 	"github.com/nimbus-media/nimbus/server/config"
 )
 
-// listenTLS opens the RTMPS listener: plain RTMP inside TLS, served by the
+// ListenRTMPS opens the RTMPS listener: plain RTMP inside TLS, served by the
 // same connection handler. The TLS handshake runs on the connection's first
 // read, under the RTMP handshake deadline.
-func listenTLS(cfg config.RTMPSConfig) (net.Listener, error) {
+func ListenRTMPS(cfg config.RTMPSConfig) (net.Listener, error) {
 	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("rtmps: load certificate: %w", err)

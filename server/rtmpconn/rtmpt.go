@@ -1,4 +1,4 @@
-package server
+package rtmpconn
 
 import (
 	"context"
@@ -16,31 +16,33 @@ import (
 	"github.com/nimbus-media/nimbus/server/netconn"
 )
 
-// rtmptServer is the RTMPT listener: an HTTP server whose sessions
+// RTMPT is the RTMPT listener: an HTTP server whose sessions
 // (protocol/rtmpt) are served as RTMP connections, like RTMPS ones off
 // the direct-socket path: their writes go to a sender goroutine and their
 // readers never park.
-type rtmptServer struct {
+type RTMPT struct {
 	ln      net.Listener
 	handler *rtmpt.Handler
 	http    *http.Server
 }
 
-// listenRTMPT opens the RTMPT listener. Binding fails on port 80 without
-// privileges, the default address: the error says what to do about it.
-// rtmptOptional reports whether failing to open the RTMPT listener may be
+// RTMPTOptional reports whether failing to open the RTMPT listener may be
 // logged rather than stop the server: only for the built-in address (port
 // 80, which a user without privileges, or a host with a web server, cannot
 // have) and only for those two causes. RTMPT is Flash's fallback; a
 // server that cannot offer it still serves RTMP and RTMFP, so that
 // `nimbus serve` with the built-in configuration starts anywhere. An
 // address the operator chose fails as any listener does.
-func rtmptOptional(addr string, err error) bool {
+func RTMPTOptional(addr string, err error) bool {
 	return addr == config.Defaults().RTMPT.Listen && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EADDRINUSE))
 }
 
-func (s *Server) listenRTMPT() (*rtmptServer, error) {
-	cfg := s.cfg.RTMPT
+// ListenRTMPT opens the RTMPT listener; open admits each new session and
+// serves it as an RTMP connection, and handshakeTimeout
+// (rtmp.handshake_timeout) bounds the reading of a request's header.
+// Binding fails on port 80 without privileges, the default address: the
+// error says what to do about it.
+func ListenRTMPT(cfg config.RTMPTConfig, handshakeTimeout time.Duration, open func(*rtmpt.Conn) error, log *zap.Logger) (*RTMPT, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	switch {
 	case errors.Is(err, syscall.EACCES):
@@ -52,20 +54,20 @@ func (s *Server) listenRTMPT() (*rtmptServer, error) {
 	case err != nil:
 		return nil, fmt.Errorf("rtmpt listen %s: %w", cfg.Listen, err)
 	}
-	log := s.log.Named("rtmpt")
+	log = log.Named("rtmpt")
 	h := rtmpt.NewHandler(rtmpt.Config{
 		MaxSessions: cfg.MaxSessions,
 		IdleTimeout: cfg.IdleTimeout.Duration,
 		BufferBytes: cfg.BufferBytes,
-		Open:        s.openRTMPT,
+		Open:        open,
 		Log:         log,
 	})
 	timeout := cfg.IdleTimeout.Duration
-	return &rtmptServer{ln: ln, handler: h, http: &http.Server{
+	return &RTMPT{ln: ln, handler: h, http: &http.Server{
 		Handler: h,
 		// Every read has a deadline: a slow or silent client loses its
 		// HTTP connection, and its session then times out.
-		ReadHeaderTimeout: s.cfg.RTMP.HandshakeTimeout.Duration,
+		ReadHeaderTimeout: handshakeTimeout,
 		ReadTimeout:       timeout,
 		WriteTimeout:      timeout,
 		IdleTimeout:       timeout,
@@ -74,26 +76,18 @@ func (s *Server) listenRTMPT() (*rtmptServer, error) {
 	}}, nil
 }
 
-// openRTMPT admits a new RTMPT session as the TCP listeners admit a
-// connection, and serves it with the RTMP connection handler.
-func (s *Server) openRTMPT(c *rtmpt.Conn) error {
-	release, refusal := s.admit.admit(addrIP(c.RemoteAddr()), time.Now())
-	if refusal != "" {
-		s.log.Warn("connection refused", zap.String("proto", "rtmpt"), zap.String("remote", c.RemoteAddr().String()),
-			zap.String("limit", refusal))
-		status := http.StatusServiceUnavailable
-		if refusal == refusedRate {
-			status = http.StatusTooManyRequests
-		}
-		return &rtmpt.Refusal{Status: status, Reason: refusal}
-	}
-	s.startRTMP(c, "rtmpt", release)
-	return nil
-}
+// Addr is the bound address.
+func (t *RTMPT) Addr() net.Addr { return t.ln.Addr() }
 
-// serve runs the HTTP server until stop; the returned channel reports
-// how Serve ended (nil once stopped).
-func (t *rtmptServer) serve() <-chan error {
+// Sessions is the number of open sessions, for monitoring.
+func (t *RTMPT) Sessions() int { return t.handler.Sessions() }
+
+// Close closes the listener of an RTMPT that never served.
+func (t *RTMPT) Close() error { return t.ln.Close() }
+
+// Serve runs the HTTP server until Stop; the returned channel reports
+// how it ended (nil once stopped).
+func (t *RTMPT) Serve() <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		err := t.http.Serve(t.ln)
@@ -108,13 +102,13 @@ func (t *rtmptServer) serve() <-chan error {
 	return done
 }
 
-// refuse stops new sessions; those open go on until their connections end.
-func (t *rtmptServer) refuse() { t.handler.Drain() }
+// Refuse stops new sessions; those open go on until their connections end.
+func (t *RTMPT) Refuse() { t.handler.Drain() }
 
-// stop closes the HTTP server once the RTMP connections are gone, and the
+// Stop closes the HTTP server once the RTMP connections are gone, and the
 // sessions with it, after giving the clients up to a second to collect
 // what their sessions still hold (their AppShutdown).
-func (t *rtmptServer) stop() {
+func (t *RTMPT) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	t.handler.Flush(ctx)

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/nimbus-media/nimbus/protocol/rtmpt"
+	"github.com/nimbus-media/nimbus/server/rtmpconn"
+)
+
+// accept runs one TCP listener's accept loop until the listener closes.
+func (s *Server) accept(ln net.Listener, proto string) error {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("%s accept: %w", proto, err)
+		}
+		release, refusal := s.admit.admit(addrIP(nc.RemoteAddr()), time.Now())
+		if refusal != "" {
+			s.log.Warn("connection refused", zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()),
+				zap.String("limit", refusal))
+			_ = nc.Close()
+			continue
+		}
+		s.startRTMP(nc, proto, release)
+	}
+}
+
+// startRTMP serves an RTMP or RTMPS connection; release frees its
+// admission slot when it ends.
+func (s *Server) startRTMP(nc net.Conn, proto string, release func()) {
+	n := s.nextID.Add(1)
+	id := strconv.FormatUint(n, 10)
+	log := s.log.WithLazy(zap.String("conn", id), zap.String("proto", proto), zap.String("remote", nc.RemoteAddr().String()))
+	c := rtmpconn.New(id, nc, proto, s.config().RTMP, log, rtmpconn.Deps{
+		Apps: s.apps, Core: s.core.Load(), Refused: s.admit.count, Poller: s.poller,
+	})
+	s.serveConn(c, release, c.Run)
+}
+
+// openRTMPT admits a new RTMPT session as the TCP listeners admit a
+// connection, and serves it with the RTMP connection handler.
+func (s *Server) openRTMPT(c *rtmpt.Conn) error {
+	release, refusal := s.admit.admit(addrIP(c.RemoteAddr()), time.Now())
+	if refusal != "" {
+		s.log.Warn("connection refused", zap.String("proto", "rtmpt"), zap.String("remote", c.RemoteAddr().String()),
+			zap.String("limit", refusal))
+		status := http.StatusServiceUnavailable
+		if refusal == refusedRate {
+			status = http.StatusTooManyRequests
+		}
+		return &rtmpt.Refusal{Status: status, Reason: refusal}
+	}
+	s.startRTMP(c, "rtmpt", release)
+	return nil
+}
+
+// serveConn runs a connection, starting on a goroutine of its own, known
+// to shutdown while it lives; run calls done, from whichever goroutine
+// ends the connection, and release frees its admission slot then.
+func (s *Server) serveConn(c closer, release func(), run func(done func())) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go run(func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		release()
+		s.wg.Done()
+	})
+}
