@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,7 +11,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmpt"
+	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 	"github.com/nimbus-media/nimbus/server/rtmpconn"
 )
 
@@ -66,6 +69,39 @@ func (s *Server) openRTMPT(c *rtmpt.Conn) error {
 	}
 	s.startRTMP(c, "rtmpt", release)
 	return nil
+}
+
+// acceptRTMFP takes sessions until the endpoint closes.
+func (s *Server) acceptRTMFP(ctx context.Context) error {
+	defer close(s.rtmfpDone)
+	for {
+		sess, err := s.rtmfpEP.Accept(ctx)
+		if err != nil {
+			if errors.Is(err, rtmfp.ErrClosed) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		release, refusal := s.admit.admit(rtmfpAddr(sess.RemoteAddr()), time.Now())
+		if refusal != "" {
+			s.log.Warn("connection refused", zap.String("proto", "rtmfp"), zap.String("remote", sess.RemoteAddr().String()),
+				zap.String("limit", refusal))
+			go sess.Close()
+			continue
+		}
+		s.startRTMFP(sess, release)
+	}
+}
+
+// startRTMFP serves an RTMFP session; release frees its admission slot
+// when it ends.
+func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
+	id := strconv.FormatUint(s.nextID.Add(1), 10)
+	log := s.log.WithLazy(zap.String("conn", id), zap.String("proto", "rtmfp"), zap.String("remote", sess.RemoteAddr().String()))
+	c := rtmfpconn.New(id, sess, s.config().RTMFP, log, rtmfpconn.Deps{
+		Apps: s.apps, Core: s.core.Load(), Rendezvous: s.rv, Groups: s.groups, Closes: &s.sessions,
+	})
+	s.serveConn(c, release, c.Run)
 }
 
 // serveConn runs a connection, starting on a goroutine of its own, known

@@ -75,6 +75,9 @@ func addrIP(addr net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
+// rtmfpAddr converts a session address for admission control.
+func rtmfpAddr(a netip.AddrPort) netip.Addr { return a.Addr().Unmap() }
+
 // admit reserves a connection slot for ip. It returns the reason when the
 // connection must be refused; otherwise release must be called when the
 // connection ends.

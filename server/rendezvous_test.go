@@ -20,6 +20,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/tc"
 	"github.com/nimbus-media/nimbus/server/config"
+	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 )
 
 // p2pClientConfig retransmits handshakes quickly: NAT traversal loses the
@@ -56,7 +57,7 @@ func peerInfoOf(ts *testServer, id [32]byte) string {
 	if !ok {
 		return ""
 	}
-	if a := c.core.PeerAddresses(); len(a) > 0 {
+	if a := c.ReportedAddrs(); len(a) > 0 {
 		return a[0]
 	}
 	return ""
@@ -69,7 +70,7 @@ func serverUserBytes(ts *testServer) uint64 {
 	defer ts.mu.Unlock()
 	var n uint64
 	for c := range ts.conns {
-		if rc, ok := c.(*rtmfpConn); ok {
+		if rc, ok := c.(*rtmfpconn.Conn); ok {
 			st := rc.Stats()
 			n += st.BytesIn + st.BytesOut
 		}

@@ -168,10 +168,10 @@ func TestMixedAudience(t *testing.T) {
 	joined.Wait()
 	// An RTMFP client session is served on one goroutine of the server's
 	// (besides the session's own), not one per flow.
-	if n := goroutinesIn("server.(*rtmfpConn).serveFlows"); n != perProtocol {
+	if n := goroutinesIn("rtmfpconn.(*Conn).serveFlows"); n != perProtocol {
 		t.Errorf("%d goroutines serve %d RTMFP players' sessions", n, perProtocol)
 	}
-	if n := goroutinesIn("server.(*rtmfpConn)", "RecvFlow).ReadMessage"); n != 0 {
+	if n := goroutinesIn("rtmfpconn.(*Conn)", "RecvFlow).ReadMessage"); n != 0 {
 		t.Errorf("%d server goroutines wait on a flow of their own", n)
 	}
 	winFrom.Store(sent.Load()*1000/fps + 1000/fps)

@@ -26,6 +26,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/server/config"
 	"github.com/nimbus-media/nimbus/server/netconn"
+	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 	"github.com/nimbus-media/nimbus/server/rtmpconn"
 	"github.com/nimbus-media/nimbus/web"
 )
@@ -87,10 +88,10 @@ type Server struct {
 	web     *web.Server // nil when http.listen is empty
 	webErr  error
 
-	sessions  sync.WaitGroup              // RTMFP session closes, which outlive their connections
-	rtmfpDone chan struct{}               // closed when the RTMFP accept loop has returned
-	rv        *p2p.Rendezvous[*rtmfpConn] // RTMFP peer table for P2P introductions
-	groups    *p2p.NetGroups              // NetGroup bootstrap membership
+	sessions  sync.WaitGroup                   // RTMFP session closes, which outlive their connections
+	rtmfpDone chan struct{}                    // closed when the RTMFP accept loop has returned
+	rv        *p2p.Rendezvous[*rtmfpconn.Conn] // RTMFP peer table for P2P introductions
+	groups    *p2p.NetGroups                   // NetGroup bootstrap membership
 
 	// poller holds the readers of quiet RTMP connections; nil where
 	// epoll is missing (each connection then keeps a reader goroutine).
@@ -188,7 +189,7 @@ func New(cfg config.Config, log *zap.Logger) *Server {
 		cfg: cfg, log: log, conns: make(map[closer]struct{}), admit: newAdmission(cfg.Limits), authKey: key,
 	}
 	s.core.Store(s.coreConfig(cfg))
-	s.rv = p2p.NewRendezvous[*rtmfpConn](log.Named("rendezvous"))
+	s.rv = p2p.NewRendezvous[*rtmfpconn.Conn](log.Named("rendezvous"))
 	s.groups = p2p.NewNetGroups(p2p.NetGroupsConfig{MaxMembers: cfg.RTMFP.MaxGroupMembers, MaxGroupsPerPeer: cfg.RTMFP.MaxGroupsPerClient})
 	var events apps.Events
 	if cfg.HTTP.Listen != "" {
@@ -254,6 +255,10 @@ func newAuth(cfg config.Config, key []byte) *auth.Manager {
 // Apps is the server's application registry.
 func (s *Server) Apps() *apps.Registry { return s.apps }
 
+// NetGroups is the server's NetGroup membership, for monitoring (group IDs
+// and member counts).
+func (s *Server) NetGroups() *p2p.NetGroups { return s.groups }
+
 // Listen opens the listeners. It is separate from Serve so that callers
 // (and tests using port 0) learn the bound addresses first. If one fails,
 // those already open are closed.
@@ -286,11 +291,13 @@ func (s *Server) Listen() (err error) {
 		}
 	}
 	if s.cfg.RTMFP.Listen != "" {
-		if s.rtmfpEP, err = s.listenRTMFP(); err != nil {
+		if s.rtmfpEP, err = rtmfpconn.Listen(s.cfg.RTMFP, s.cfg.Limits.HandshakesPerIPPerSecond, s.rv, s.log); err != nil {
 			return err
 		}
+		s.rtmfpDone = make(chan struct{})
+		id := s.rtmfpEP.PeerID()
 		s.log.Info("rtmfp listening", zap.String("addr", s.rtmfpEP.LocalAddr().String()),
-			zap.String("peer_id", hex.EncodeToString(peerID(s.rtmfpEP))))
+			zap.String("peer_id", hex.EncodeToString(id[:])))
 	}
 	return s.listenHTTP()
 }

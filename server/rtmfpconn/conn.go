@@ -1,10 +1,15 @@
-package server
+// Package rtmfpconn is the RTMFP transport's glue: it serves an RTMFP
+// session to the NetConnection layer (package netconn), one goroutine
+// reading the client's flows and sends onto per-stream flows from
+// whichever goroutine queued something, and the session's part in P2P:
+// the rendezvous peer table and NetGroup bootstrap (package p2p). It also
+// opens the RTMFP endpoint; admitting sessions is the server's.
+package rtmfpconn
 
 import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -40,11 +45,11 @@ type rtmfpFlowKey struct {
 	kind   rtmfpFlowKind
 }
 
-// rtmfpConn is the RTMFP transport of one client session: its goroutine
+// Conn is the RTMFP transport of one client session: its goroutine
 // (run) feeds the messages of the client's flows to the NetConnection core
 // (which serialises its input itself), and a sender role drains the core's
 // outbox onto the session's flows (Wake).
-type rtmfpConn struct {
+type Conn struct {
 	id   string
 	s    *rtmfp.Session
 	cfg  config.RTMFPConfig
@@ -78,37 +83,39 @@ type rtmfpConn struct {
 	scratch []byte
 }
 
-func (c *rtmfpConn) Protocol() string { return "rtmfp" }
+// Protocol implements netconn.Transport.
+func (c *Conn) Protocol() string { return "rtmfp" }
 
-func (c *rtmfpConn) RemoteAddr() net.Addr {
+// RemoteAddr implements netconn.Transport.
+func (c *Conn) RemoteAddr() net.Addr {
 	return net.UDPAddrFromAddrPort(c.s.RemoteAddr())
 }
 
 // Silence implements netconn.Transport.
-func (c *rtmfpConn) Silence() time.Duration { return time.Since(time.Unix(0, c.lastRead.Load())) }
+func (c *Conn) Silence() time.Duration { return time.Since(time.Unix(0, c.lastRead.Load())) }
 
 // Stats implements netconn.Transport.
-func (c *rtmfpConn) Stats() netconn.TransportStats {
+func (c *Conn) Stats() netconn.TransportStats {
 	return netconn.TransportStats{BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), RTT: c.s.RTT()}
 }
 
-var _ netconn.Transport = (*rtmfpConn)(nil)
+var _ netconn.Transport = (*Conn)(nil)
 
 // Context implements netconn.Transport: cancelled by Close.
-func (c *rtmfpConn) Context() context.Context { return c.ctx }
+func (c *Conn) Context() context.Context { return c.ctx }
 
 // ConnectAccepted implements netconn.Transport: RTMFP has no chunk or
 // window settings to send before the connect result.
-func (c *rtmfpConn) ConnectAccepted(*netconn.Outbox) error { return nil }
+func (c *Conn) ConnectAccepted(*netconn.Outbox) error { return nil }
 
 // InputPending implements netconn.Transport. It always reports false:
 // RTMFP flows are read a message at a time, with no byte stream to look
 // ahead in.
-func (c *rtmfpConn) InputPending() bool { return false }
+func (c *Conn) InputPending() bool { return false }
 
 // ConnectResultSent tells the client the keepalive periods we want, right
 // after the connect result, as AMS and MonaServer do (RFC 7425 §5.3.4).
-func (c *rtmfpConn) ConnectResultSent(out *netconn.Outbox) error {
+func (c *Conn) ConnectResultSent(out *netconn.Outbox) error {
 	return out.Push(protocol.Message{Type: protocol.TypeUserControl, Payload: protocol.AppendUserControl(nil, protocol.UserControl{
 		Event:           protocol.EventSetKeepalive,
 		ServerKeepalive: uint32(c.cfg.ServerKeepalive.Milliseconds()),
@@ -117,11 +124,11 @@ func (c *rtmfpConn) ConnectResultSent(out *netconn.Outbox) error {
 }
 
 // Shutdown tells a connected client the server is going away.
-func (c *rtmfpConn) Shutdown() { c.core.Shutdown(c.Close) }
+func (c *Conn) Shutdown() { c.core.Shutdown(c.Close) }
 
 // Close implements netconn.Transport. The orderly session close waits for
 // the peer's acknowledgement, so it runs in the background.
-func (c *rtmfpConn) Close(cause error) {
+func (c *Conn) Close(cause error) {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.cancel(cause)
@@ -135,7 +142,7 @@ func (c *rtmfpConn) Close(cause error) {
 
 // run serves the session until it ends; it returns after every goroutine
 // has stopped and the core has released the client's streams.
-func (c *rtmfpConn) run() {
+func (c *Conn) run() {
 	start := time.Now()
 	c.lastRead.Store(start.UnixNano())
 	c.serveFlows()
@@ -169,7 +176,7 @@ const maxMessagesPerFlow = 64
 // has a NetConnection flow and a flow per stream, and a goroutine per flow
 // would be three per session waiting for the odd command. It returns when
 // the session ends or the connection is closed.
-func (c *rtmfpConn) serveFlows() {
+func (c *Conn) serveFlows() {
 	var flows []tcFlow
 	for {
 		busy := false
@@ -220,7 +227,7 @@ func (c *rtmfpConn) serveFlows() {
 // acceptFlow decides on a flow the client opened: its NetConnection flow
 // and NetStream flows of streams it created are served (ok), NetGroup
 // control flows get a goroutine of their own, anything else is refused.
-func (c *rtmfpConn) acceptFlow(f *rtmfp.RecvFlow) (streamID uint32, ok bool) {
+func (c *Conn) acceptFlow(f *rtmfp.RecvFlow) (streamID uint32, ok bool) {
 	kind, md, err := tc.ParseMetadata(f.Metadata())
 	switch {
 	case err != nil:
@@ -257,7 +264,7 @@ const (
 )
 
 // readFlow hands the messages a flow has now to the core.
-func (c *rtmfpConn) readFlow(tf tcFlow) (flowState, error) {
+func (c *Conn) readFlow(tf tcFlow) (flowState, error) {
 	for range maxMessagesPerFlow {
 		m, ok, err := tf.f.TryReadMessage()
 		if err != nil {
@@ -290,7 +297,7 @@ func (c *rtmfpConn) readFlow(tf tcFlow) (flowState, error) {
 // on: the NetConnection return flow for stream 0, otherwise the stream's
 // flow for its kind. Stream user-control events (StreamBegin, EOF) travel
 // on the stream's command flow.
-func (c *rtmfpConn) flowFor(m *protocol.Message) (*rtmfp.SendFlow, error) {
+func (c *Conn) flowFor(m *protocol.Message) (*rtmfp.SendFlow, error) {
 	key, media := mediaFlowKey(m)
 	if !media {
 		key = rtmfpFlowKey{stream: m.StreamID}
@@ -322,7 +329,7 @@ func (c *rtmfpConn) flowFor(m *protocol.Message) (*rtmfp.SendFlow, error) {
 	return f, nil
 }
 
-func (c *rtmfpConn) openFlow(key rtmfpFlowKey) (*rtmfp.SendFlow, error) {
+func (c *Conn) openFlow(key rtmfpFlowKey) (*rtmfp.SendFlow, error) {
 	nc := c.ncRecv.Load()
 	if nc == nil {
 		return nil, errors.New("rtmfp: no NetConnection flow from the client")
@@ -337,7 +344,7 @@ func (c *rtmfpConn) openFlow(key rtmfpFlowKey) (*rtmfp.SendFlow, error) {
 
 // syncStream writes one Flow Synchronization event on each of stream's
 // three flows (opening the missing ones), once per stream.
-func (c *rtmfpConn) syncStream(stream uint32) error {
+func (c *Conn) syncStream(stream uint32) error {
 	if c.synced[stream] {
 		return nil
 	}
@@ -370,7 +377,7 @@ func (c *rtmfpConn) syncStream(stream uint32) error {
 // may wait (commands, sequence headers, opening a stream's flows, the
 // close) is handed, with what follows it, to a sender goroutine. The
 // session batches its own packets.
-func (c *rtmfpConn) Wake() {
+func (c *Conn) Wake() {
 	if c.closed.Load() {
 		return
 	}
@@ -414,7 +421,7 @@ func (c *rtmfpConn) Wake() {
 
 // sendsAtOnce reports whether o can be sent without waiting: live audio or
 // video for a flow already open.
-func (c *rtmfpConn) sendsAtOnce(o *netconn.Outgoing) bool {
+func (c *Conn) sendsAtOnce(o *netconn.Outgoing) bool {
 	if !o.Media || o.SeqHeader {
 		return false
 	}
@@ -435,14 +442,14 @@ func mediaFlowKey(m *protocol.Message) (rtmfpFlowKey, bool) {
 
 // sendWaiting drains the carried messages and the outbox, waiting for
 // room in the flows as needed, then gives the sender role up.
-func (c *rtmfpConn) sendWaiting() {
+func (c *Conn) sendWaiting() {
 	if err := c.sendCarried(); err != nil {
 		c.Close(err)
 		c.sender.Drop()
 	}
 }
 
-func (c *rtmfpConn) sendCarried() error {
+func (c *Conn) sendCarried() error {
 	out := c.core.Outbox()
 	for {
 		for len(c.carry) > 0 {
@@ -479,7 +486,7 @@ const drainTimeout = 3 * time.Second
 
 // drain closes the send flows and waits until the client has acknowledged
 // what they carry, so that the session close does not overtake them.
-func (c *rtmfpConn) drain() {
+func (c *Conn) drain() {
 	timeout := time.NewTimer(drainTimeout)
 	defer timeout.Stop()
 	for _, f := range c.flows {
@@ -504,7 +511,7 @@ func (c *rtmfpConn) drain() {
 //
 // With deferred, live media does not wake the session: the caller calls
 // Session.Flush after its writes.
-func (c *rtmfpConn) send(o *netconn.Outgoing, deferred bool) error {
+func (c *Conn) send(o *netconn.Outgoing, deferred bool) error {
 	switch o.Type {
 	case protocol.TypeSetChunkSize, protocol.TypeAbort, protocol.TypeAck, protocol.TypeWindowAckSize, protocol.TypeSetPeerBandwidth:
 		return nil // RTMP chunk-stream control has no meaning on RTMFP
@@ -543,6 +550,3 @@ func (c *rtmfpConn) send(o *netconn.Outgoing, deferred bool) error {
 	}
 	return err
 }
-
-// rtmfpAddr converts a session address for admission control.
-func rtmfpAddr(a netip.AddrPort) netip.Addr { return a.Addr().Unmap() }

@@ -1,4 +1,4 @@
-package server
+package rtmfpconn
 
 import (
 	"errors"
@@ -39,24 +39,20 @@ const rejectGroup = 0x01
 
 // rtmfpPeer is a client's share of the rendezvous and NetGroup state.
 type rtmfpPeer struct {
-	rv     *p2p.Rendezvous[*rtmfpConn]
+	rv     *p2p.Rendezvous[*Conn]
 	groups *p2p.NetGroups
 
 	mu    sync.Mutex
 	flows map[p2p.GroupID]*rtmfp.SendFlow // GC return flows by group
 }
 
-func newRTMFPPeer(rv *p2p.Rendezvous[*rtmfpConn], groups *p2p.NetGroups) *rtmfpPeer {
+func newRTMFPPeer(rv *p2p.Rendezvous[*Conn], groups *p2p.NetGroups) *rtmfpPeer {
 	return &rtmfpPeer{rv: rv, groups: groups, flows: make(map[p2p.GroupID]*rtmfp.SendFlow)}
 }
 
-// NetGroups is the server's NetGroup membership, for monitoring (group IDs
-// and member counts).
-func (s *Server) NetGroups() *p2p.NetGroups { return s.groups }
-
 // acceptGroupControl takes a GC flow from a connected client; flows from
 // clients that have not connected are refused.
-func (c *rtmfpConn) acceptGroupControl(f *rtmfp.RecvFlow) {
+func (c *Conn) acceptGroupControl(f *rtmfp.RecvFlow) {
 	if c.p2p == nil || c.ncRecv.Load() == nil || !c.registered() {
 		c.log.Info("group flow refused: not connected")
 		f.Reject(rejectGroup)
@@ -71,7 +67,7 @@ func (c *rtmfpConn) acceptGroupControl(f *rtmfp.RecvFlow) {
 
 // serveGroupControl runs one GC flow: the join, then membership until the
 // flow or the session ends.
-func (c *rtmfpConn) serveGroupControl(f *rtmfp.RecvFlow) {
+func (c *Conn) serveGroupControl(f *rtmfp.RecvFlow) {
 	m, err := f.ReadMessage(c.ctx)
 	if err != nil {
 		return
@@ -138,7 +134,7 @@ func (c *rtmfpConn) serveGroupControl(f *rtmfp.RecvFlow) {
 
 // registered reports whether the client is in the peer table under its
 // peer ID (its connect was accepted, and no later session took the ID).
-func (c *rtmfpConn) registered() bool {
+func (c *Conn) registered() bool {
 	cur, ok := c.p2p.rv.Lookup(c.s.PeerID())
 	return ok && cur == c
 }

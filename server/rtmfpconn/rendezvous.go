@@ -1,4 +1,4 @@
-package server
+package rtmfpconn
 
 import (
 	"encoding/hex"
@@ -11,19 +11,19 @@ import (
 // accepted, other peers can be introduced to it by its peer ID.
 
 // ObservedAddr implements p2p.Peer: the client's address as we see it.
-func (c *rtmfpConn) ObservedAddr() netip.AddrPort { return c.s.RemoteAddr() }
+func (c *Conn) ObservedAddr() netip.AddrPort { return c.s.RemoteAddr() }
 
 // ReportedAddrs implements p2p.Peer: the client's setPeerInfo addresses.
-func (c *rtmfpConn) ReportedAddrs() []string { return c.core.PeerAddresses() }
+func (c *Conn) ReportedAddrs() []string { return c.core.PeerAddresses() }
 
 // ForwardIHello implements p2p.Peer over the client's session.
-func (c *rtmfpConn) ForwardIHello(epd []byte, replyTo netip.AddrPort, tag []byte) error {
+func (c *Conn) ForwardIHello(epd []byte, replyTo netip.AddrPort, tag []byte) error {
 	return c.s.ForwardIHello(epd, replyTo, tag)
 }
 
 // FarID implements the monitoring hook netconn looks for: the client's
 // peer ID in hex (NetConnection.farID on the server side).
-func (c *rtmfpConn) FarID() string {
+func (c *Conn) FarID() string {
 	id := c.s.PeerID()
 	return hex.EncodeToString(id[:])
 }
@@ -33,7 +33,7 @@ func (c *rtmfpConn) FarID() string {
 // report them in the result (connectionID: the client's peer ID,
 // serverFingerprint: ours) for clients that cannot, and from here on the
 // client can be introduced to peers.
-func (c *rtmfpConn) ConnectInfo() []amf.Property {
+func (c *Conn) ConnectInfo() []amf.Property {
 	server := c.s.Endpoint().PeerID()
 	if c.p2p != nil {
 		c.p2p.rv.Add(c.s.PeerID(), c)
