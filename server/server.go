@@ -1,6 +1,8 @@
 // Package server runs Nimbus: it opens the listeners named in the
-// configuration, hands every connection to the shared NetConnection layer
-// (package netconn) and shuts everything down when its context ends.
+// configuration (package config), admits each connection and hands it to
+// its transport's glue (packages rtmpconn and rtmfpconn), which feeds the
+// shared NetConnection layer (package netconn), and it shuts everything
+// down when its context ends.
 package server
 
 import (
