@@ -33,6 +33,7 @@ func ffmpegPublishes(t *testing.T, url string) (bool, string) {
 // authmod=adobe credentials; an expired token, a wrong password and an
 // unknown user are refused; an HTTP callback allows and refuses.
 func TestPublishAuthentication(t *testing.T) {
+	testtools.Require(t, "ffmpeg") // the assertions after the subtests count what ffmpeg did
 	var calls atomic.Int32
 	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
