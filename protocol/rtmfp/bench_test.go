@@ -16,15 +16,21 @@ import (
 
 // loopSocket hands written datagrams straight to a peer session, so two
 // sessions can run their whole data path in one goroutine: build, seal,
-// open, process, acknowledge.
+// open, process, acknowledge. With one goroutine, the writing session's
+// lock is held during a write only if that goroutine holds it, which the
+// package's rule forbids: loopSocket panics then.
 type loopSocket struct {
-	peer *Session
-	from netip.AddrPort
+	self, peer *Session
+	from       netip.AddrPort
 }
 
 func (l *loopSocket) readBatch([]*packet) (int, error) { select {} }
 
 func (l *loopSocket) writeBatch(ds []datagram) error {
+	if !l.self.mu.TryLock() {
+		panic("rtmfp: socket written under the session's lock")
+	}
+	l.self.mu.Unlock()
 	for _, d := range ds {
 		if len(d.b) > MaxPacketSize {
 			panic(fmt.Sprintf("rtmfp: %d-byte datagram", len(d.b)))
@@ -49,8 +55,8 @@ func memPair(tb testing.TB, neg flashcrypto.Negotiated) (a, b *Session) {
 	eb := &Endpoint{cfg: cfg, log: cfg.Logger}
 	a, b = newSession(ea, true), newSession(eb, false)
 	aAddr, bAddr := netip.MustParseAddrPort("192.0.2.1:1000"), netip.MustParseAddrPort("192.0.2.2:1935")
-	ea.sock = &loopSocket{peer: b, from: aAddr}
-	eb.sock = &loopSocket{peer: a, from: bAddr}
+	ea.sock = &loopSocket{self: a, peer: b, from: aAddr}
+	eb.sock = &loopSocket{self: b, peer: a, from: bAddr}
 	ka := flashcrypto.DeriveKeys([]byte("secret"), []byte("skic"), []byte("skrc"))
 	kb := flashcrypto.DeriveKeys([]byte("secret"), []byte("skrc"), []byte("skic"))
 	rev := flashcrypto.Negotiated{SendHMAC: neg.RecvHMAC, RecvHMAC: neg.SendHMAC, SendHMACLen: neg.RecvHMACLen,
@@ -73,8 +79,7 @@ func step(s *Session) {
 	now := time.Now()
 	s.tick(now)
 	s.flush(now)
-	s.mu.Unlock()
-	s.writeOut()
+	s.unlockAndWrite()
 }
 
 var hmacSSEQ = flashcrypto.Negotiated{SendHMAC: true, RecvHMAC: true, SendHMACLen: 16, RecvHMACLen: 16, SendSSEQ: true, RecvSSEQ: true}
