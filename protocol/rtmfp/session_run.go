@@ -187,17 +187,20 @@ func (s *Session) beginClose(now time.Time) {
 // closeRetransmit is how often Close is repeated while waiting for its ack.
 const closeRetransmit = time.Second
 
-// tick runs every timer that is due.
+// tick runs every timer that is due. A deadline is due from its very
+// instant on (!now.Before), like the ones nextWake arms the timer for: a
+// timer firing exactly on time must find its deadline due, or the session
+// sleeps on to the next deadline, possibly a minute later.
 func (s *Session) tick(now time.Time) {
 	cfg := &s.e.cfg
 	switch s.state {
 	case stateIHello, stateIIKeying:
-		if now.After(s.hs.deadline) {
+		if !now.Before(s.hs.deadline) {
 			s.terminate(now, ErrHandshakeTimeout, false)
 		}
 		return
 	case stateNearClose:
-		if now.After(s.closeEnd) {
+		if !now.Before(s.closeEnd) {
 			s.state = stateClosed
 		} else if !now.Before(s.closeAt) {
 			s.sendClose = true
@@ -205,7 +208,7 @@ func (s *Session) tick(now time.Time) {
 		}
 		return
 	case stateFarClose:
-		if now.After(s.closeEnd) {
+		if !now.Before(s.closeEnd) {
 			s.state = stateClosed
 		}
 		return
