@@ -22,47 +22,68 @@
 //
 // # Concurrency
 //
-// One goroutine per socket reads datagrams in batches (recvmmsg on Linux)
-// into pooled buffers and demultiplexes them by session ID (RFC 7016
-// §2.2.2). Startup packets (session ID 0) are answered on that goroutine;
-// the responder keeps no state for an IHello (the cookie carries
-// everything, see cookie.go) and runs the Diffie-Hellman computation of an
-// IIKeying on a bounded pool of workers, so a handshake flood costs neither
-// memory nor read-loop time. Every other datagram is handed, without
-// copying, to its session's queue.
+// Goroutines. One per socket reads datagrams in batches (recvmmsg on
+// Linux) into pooled buffers and demultiplexes them by session ID (RFC
+// 7016 §2.2.2). Startup packets (session ID 0) are answered on that
+// goroutine; the responder keeps no state for an IHello (the cookie
+// carries everything, see cookie.go) and runs the Diffie-Hellman
+// computation of an IIKeying on a bounded pool of workers, so a handshake
+// flood costs neither memory nor read-loop time. Every other datagram is
+// handed, without copying, to its session's queue. One goroutine per
+// session (Session.run) then decrypts what was queued, runs the session's
+// timers and sends what API calls left to send. Close releases every
+// goroutine: a session's ends with it, the socket's and the workers' with
+// the Endpoint. A reader need not have a goroutine per flow either:
+// Session.Readable signals new flows and readable ones alike, and
+// TryAcceptFlow and TryReadMessage take what there is, so a server serves
+// each client session on one goroutine besides the session's own.
 //
-// One goroutine per session (Session.run) then does all of that session's
-// protocol work: decryption, chunk processing, timers and packet assembly,
-// writing each round of packets with one batched system call (sendmmsg).
-// A run of full-size packets to one peer — a video frame's fragments —
-// goes as a single message with UDP generic segmentation offload
-// (UDP_SEGMENT): the kernel cuts it into datagrams below the IP layer, so
-// the burst crosses the IP and device path once instead of once per
-// packet; the peer receives ordinary datagrams. Encryption is then the
-// only per-packet work left on the sender, and packets are encrypted four
-// at a time with their CBC chains side by side (flashcrypto's SealGroup,
-// an AES-NI loop on amd64), so that one chain's AES steps fill the
-// others' waits.
-// API calls (Write, ReadMessage, OpenFlow, ...) touch flow state under the
-// session's mutex and wake the run loop; they never block on the network.
-// Sessions therefore scale across cores while all of a session's state is
-// changed under its mutex, and Close releases every goroutine: a session's
-// goroutine ends with it, the socket's with the Endpoint. A reader need
-// not have a goroutine per flow either: Session.Readable signals new flows
-// and readable ones alike, and TryAcceptFlow and TryReadMessage take what
-// there is, so a server serves each client session on one goroutine
-// besides the session's own.
+// Ownership. A session's mutex (Session.mu) owns all of the session's
+// state: its own fields, its flows', its packet codecs, its outgoing
+// batch and its run loop's timer. Whichever goroutine holds it may do the
+// session's protocol work: the run loop, an API call (Write, ReadMessage,
+// OpenFlow, ... change flow state and wake the run loop; they never wait
+// on the network), the read goroutine for small datagrams and a writer
+// calling Flush (both below). Sessions therefore scale across cores, each
+// changed under its own lock. Nothing that holds the lock waits: no socket
+// write, no channel operation that can block (only non-blocking
+// notifications), no lock but the Endpoint's, taken briefly to register a
+// session ID and never held while taking a session's.
+//
+// Writing. Packets are built and encrypted under the lock into the
+// session's batch and written to the socket after the lock is released,
+// by one goroutine at a time, the session's writer (Session.unlockAndWrite,
+// the one place a session's packets reach the socket). A goroutine that
+// builds packets while another writes leaves them to that writer, so
+// packets go out in the order they were built (the peer's replay window
+// needs that with session sequence numbers) and no one waits for the
+// socket to get the lock: not the read goroutine, not an API call, not a
+// fan-out flushing hundreds of sessions. Startup packets (RHello, Cookie
+// Change, Redirect, RIKeying) are written by the read goroutine, a keying
+// worker or SendRedirect, holding no session's lock; the socket
+// serialises concurrent writers itself.
+//
+// Each batch goes out with one system call (sendmmsg). A run of full-size
+// packets to one peer — a video frame's fragments — goes as a single
+// message with UDP generic segmentation offload (UDP_SEGMENT): the kernel
+// cuts it into datagrams below the IP layer, so the burst crosses the IP
+// and device path once instead of once per packet; the peer receives
+// ordinary datagrams. Encryption is then the only per-packet work left on
+// the sender, and packets are encrypted four at a time with their CBC
+// chains side by side (flashcrypto's SealGroup, an AES-NI loop on amd64),
+// so that one chain's AES steps fill the others' waits.
 //
 // Two shortcuts keep a live fan-out from waking a session per packet.
 // Small datagrams (a player's acknowledgements, most of what a server
-// receives) are processed on the read loop's goroutine when the session's
-// mutex is free, and the run loop is woken only if something became due
-// before its timer. And a writer that passes WriteOptions.Deferred, then
-// calls Session.Flush (the server's fan-out, once per frame per player),
-// builds, encrypts and sends the packets on its own goroutine, re-arming
-// the run loop's timer for the retransmission deadline that sending set;
-// the run loop then only wakes for timers. Both fall back to waking the
-// session whenever its mutex is taken.
+// receives) are processed on the read goroutine when the session's lock
+// is free, and the run loop is woken only if something became due before
+// its timer. And a writer that passes WriteOptions.Deferred, then calls
+// Session.Flush (the server's fan-out, once per frame per player), builds
+// and encrypts the packets on its own goroutine and writes them once the
+// lock is released, re-arming the run loop's timer for the
+// retransmission deadline that sending set; the run loop then only wakes
+// for timers. Both fall back to waking the session whenever its lock is
+// taken.
 //
 // # Data path
 //

@@ -64,8 +64,7 @@ func (s *Session) queueStartup(now time.Time, addr netip.AddrPort, farID uint32,
 		return
 	}
 	p.buf = s.sealer.Seal(b, farID)
-	s.out = append(s.out, datagram{b: p.buf, addr: addr})
-	s.outPkt = append(s.outPkt, p)
+	s.out.add(p, p.buf, addr)
 }
 
 func (s *Session) flushHandshake(now time.Time) {

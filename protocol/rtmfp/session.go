@@ -45,6 +45,12 @@ type Event struct {
 
 // Session is an RTMFP session with one peer (RFC 7016 §3.5). All methods
 // are safe for concurrent use.
+//
+// mu owns the session's state: the fields after it, and the state of its
+// SendFlows and RecvFlows. The fields before it are set before the session
+// is handed out and never change, or synchronise themselves (channels,
+// atomics). Packets are built and sealed under mu, and written after it is
+// released (unlockAndWrite); see the package documentation.
 type Session struct {
 	e         *Endpoint
 	log       *zap.Logger
@@ -65,34 +71,42 @@ type Session struct {
 	readable chan struct{}
 
 	closeOnce sync.Once
-	// The run goroutine alone uses these, without the lock.
+	// rxQueued counts datagrams handed to rx and not yet processed; deliver
+	// bypasses rx only when it is zero.
+	rxQueued atomic.Int32
+	// supersededBy is set, on an opening session that glare replaced,
+	// before it is closed, so that its Dial returns the replacement.
+	supersededBy atomic.Pointer[Session]
+	// The handshake sets these before Dial or Accept hands the session
+	// out.
+	peerID    [32]byte
+	nearNonce [32]byte
+	farNonce  [32]byte
+
+	mu     sync.Mutex
 	sealer *flashcrypto.Sealer
 	opener *flashcrypto.Opener
-	out    []datagram
-	outPkt []*packet
-
-	mu        sync.Mutex
+	// out collects the packets built under mu until a writer takes them;
+	// spare is the empty batch the writer swaps in, and writing is set
+	// while a goroutine writes (unlockAndWrite).
+	out       outBatch
+	spare     outBatch
+	writing   bool
 	state     sessionState
 	err       error
 	nearID    uint32
 	farID     uint32
 	addr      netip.AddrPort // DESTADDR
-	peerID    [32]byte
-	nearNonce [32]byte
-	farNonce  [32]byte
-	cipherMax int // largest encrypted region of a datagram
-	plainMax  int // plain packet capacity used to size fragments
+	cipherMax int            // largest encrypted region of a datagram
+	plainMax  int            // plain packet capacity used to size fragments
 
 	// Handshake (initiator, and the responder's cached RIKeying).
 	hs *initiatorHandshake
 	// supersedes is, on a responder session born of glare, our own
-	// opening session to the same peer that it replaces; supersededBy is
-	// set on that opening session before it is closed, so that its Dial
-	// returns the replacement.
-	supersedes   *Session
-	supersededBy atomic.Pointer[Session]
+	// opening session to the same peer that it replaces.
+	supersedes *Session
 	// rikeying is the responder's RIKeying datagram, re-sent for a
-	// retransmitted IIKeying.
+	// retransmitted IIKeying (under Endpoint.mu).
 	rikeying []byte
 	cookie   string // responder: key in Endpoint.byCookie
 
@@ -122,16 +136,13 @@ type Session struct {
 	// lingerCheckAt is when tick next looks for completed receiving
 	// flows to forget.
 	lingerCheckAt time.Time
-	// rxQueued counts datagrams handed to rx and not yet processed; deliver
-	// bypasses rx only when it is zero.
-	rxQueued atomic.Int32
 	// unsealed is 1 + the index in out of the first packet waiting to be
 	// sealed together with the ones after it (0: none).
 	unsealed int
 	// group is sealPending's scratch.
 	group [flashcrypto.GroupSize][]byte
-	// timer is the run loop's, armedAt when it fires next; both are
-	// re-armed under mu (Flush may too).
+	// timer is the run loop's, armedAt when it fires next; Flush re-arms
+	// it too.
 	timer    *time.Timer
 	armedAt  time.Time
 	closeAt  time.Time // next Close retransmission, or end of linger

@@ -10,15 +10,16 @@ import (
 // before sending, so acknowledgements keep flowing under load.
 const maxRxDrain = 64
 
-// run is the session's goroutine. It alone decrypts the session's packets,
-// runs its timers and builds its outgoing packets; API calls change flow
-// state under s.mu and wake it. Each iteration:
+// run is the session's goroutine: it decrypts the datagrams the read loop
+// queues, runs the session's timers and sends what API calls queued
+// (they change state under s.mu and wake it). Each iteration:
 //  1. waits for a datagram, an API wake-up, the timer or a close request;
 //  2. processes up to maxRxDrain queued datagrams;
 //  3. runs due timers (retransmission, delayed ack, keepalive, idle,
 //     close, handshake retransmission, message deadlines, buffer probes);
-//  4. builds every packet it may send now and writes them in one batch;
-//  5. re-arms the single timer for the earliest deadline.
+//  4. builds every packet it may send now;
+//  5. re-arms the single timer for the earliest deadline;
+//  6. releases s.mu and writes the packets in one batch (unlockAndWrite).
 func (s *Session) run() {
 	defer s.exit()
 	timer := time.NewTimer(0) // first iteration sends at once
@@ -52,6 +53,8 @@ func (s *Session) run() {
 			s.beginClose(time.Now())
 			s.mu.Unlock()
 		case <-s.e.closing:
+			// The Close Ack terminate builds goes out with this
+			// iteration's batch.
 			s.mu.Lock()
 			s.terminate(time.Now(), ErrClosed, true)
 			s.mu.Unlock()
@@ -59,41 +62,35 @@ func (s *Session) run() {
 		now := time.Now()
 		s.mu.Lock()
 		s.tick(now)
-		next, more := s.transmit(now)
-		if more {
-			next = 0 // the batch filled up: build more at once
-		}
+		next := s.transmit(now)
 		closed := s.state == stateClosed
 		if !closed {
 			s.armedAt = now.Add(next)
 			timer.Reset(next)
 		}
-		s.mu.Unlock()
+		s.unlockAndWrite()
 		if closed {
 			return
 		}
 	}
 }
 
-// transmit builds every packet that should go now and writes them, and
-// returns how long the run loop may sleep and whether the batch filled up
-// before everything was built. The run loop and Flush both call it with
-// the lock held: the batch, like the timer, is shared between them.
-func (s *Session) transmit(now time.Time) (next time.Duration, more bool) {
+// transmit builds every packet that should go now into s.out and returns
+// how long the run loop may sleep. The run loop and Flush both call it
+// with the lock held, then write with unlockAndWrite.
+func (s *Session) transmit(now time.Time) time.Duration {
 	s.flush(now)
-	more = len(s.out) >= maxBatch
-	next = s.nextWake(now)
-	s.writeOut()
-	return next, more
+	return s.nextWake(now)
 }
 
 // Flush sends what the session's flows hold now from the calling
 // goroutine, without waking the session's own, when the session is open
 // and its lock free (otherwise it wakes the session, which sends). It
-// builds and writes the packets as the run loop would and re-arms the run
-// loop's timer if sending set an earlier deadline (the retransmission
-// timer, pacing). Writers that passed WriteOptions.Deferred call it after
-// their writes.
+// builds the packets as the run loop would, re-arms the run loop's timer
+// if sending set an earlier deadline (the retransmission timer, pacing)
+// and writes them once the lock is released, unless another goroutine is
+// writing the session's packets, which then writes these as well. Writers
+// that passed WriteOptions.Deferred call it after their writes.
 func (s *Session) Flush() {
 	if !s.mu.TryLock() {
 		s.signal()
@@ -105,15 +102,12 @@ func (s *Session) Flush() {
 		return
 	}
 	now := time.Now()
-	next, more := s.transmit(now)
+	next := s.transmit(now)
 	if at := now.Add(next); at.Before(s.armedAt) {
 		s.armedAt = at
 		s.timer.Reset(next)
 	}
-	s.mu.Unlock()
-	if more {
-		s.signal() // the batch filled up: the run loop builds the rest
-	}
+	s.unlockAndWrite()
 }
 
 // exit releases everything when run returns.
@@ -193,17 +187,20 @@ func (s *Session) beginClose(now time.Time) {
 // closeRetransmit is how often Close is repeated while waiting for its ack.
 const closeRetransmit = time.Second
 
-// tick runs every timer that is due.
+// tick runs every timer that is due. A deadline is due from its very
+// instant on (!now.Before), like the ones nextWake arms the timer for: a
+// timer firing exactly on time must find its deadline due, or the session
+// sleeps on to the next deadline, possibly a minute later.
 func (s *Session) tick(now time.Time) {
 	cfg := &s.e.cfg
 	switch s.state {
 	case stateIHello, stateIIKeying:
-		if now.After(s.hs.deadline) {
+		if !now.Before(s.hs.deadline) {
 			s.terminate(now, ErrHandshakeTimeout, false)
 		}
 		return
 	case stateNearClose:
-		if now.After(s.closeEnd) {
+		if !now.Before(s.closeEnd) {
 			s.state = stateClosed
 		} else if !now.Before(s.closeAt) {
 			s.sendClose = true
@@ -211,7 +208,7 @@ func (s *Session) tick(now time.Time) {
 		}
 		return
 	case stateFarClose:
-		if now.After(s.closeEnd) {
+		if !now.Before(s.closeEnd) {
 			s.state = stateClosed
 		}
 		return
@@ -332,21 +329,4 @@ func (s *Session) nextWake(now time.Time) time.Duration {
 		}
 	}
 	return max(next.Sub(now), 0)
-}
-
-// writeOut sends the batch built by flush and recycles its buffers.
-func (s *Session) writeOut() {
-	if len(s.out) == 0 {
-		return
-	}
-	s.sealPending()
-	if err := s.e.sock.writeBatch(s.out); err != nil {
-		s.log.Debug("rtmfp write failed", zap.Error(err))
-	}
-	for i, p := range s.outPkt {
-		putPacket(p)
-		s.outPkt[i] = nil
-	}
-	clear(s.out)
-	s.out, s.outPkt = s.out[:0], s.outPkt[:0]
 }

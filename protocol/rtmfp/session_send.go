@@ -8,8 +8,8 @@ import (
 	"github.com/nimbus-media/nimbus/protocol/rtmfp/wire"
 )
 
-// maxBatch is the most packets built per run-loop iteration; they go out in
-// one batched write.
+// maxBatch is the most packets one build adds to a session's batch; they
+// go out in one batched write.
 const maxBatch = 32
 
 // cipherRegion returns the largest encrypted region (front margin, plain
@@ -29,7 +29,8 @@ func (s *Session) fragmentSize(f *SendFlow) int {
 	return s.plainMax - overhead
 }
 
-// flush builds every packet that should be sent now into s.out.
+// flush builds every packet that should be sent now into s.out, which a
+// writer sends once s.mu is released (unlockAndWrite).
 func (s *Session) flush(now time.Time) {
 	switch s.state {
 	case stateIHello, stateIIKeying:
@@ -47,7 +48,7 @@ func (s *Session) flush(now time.Time) {
 		s.buildPacket(now, s.mobAddr, false)
 		s.mobPing = nil
 	}
-	for len(s.out) < maxBatch && s.buildPacket(now, s.addr, true) {
+	for !s.out.full() && s.buildPacket(now, s.addr, true) {
 	}
 }
 
@@ -163,18 +164,17 @@ func (s *Session) buildPacket(now time.Time, addr netip.AddrPort, main bool) boo
 	p.addr = addr
 	if !s.sealer.Groupable() {
 		p.buf = s.sealer.Seal(b, s.farID)
-		s.out = append(s.out, datagram{b: p.buf, addr: addr})
-		s.outPkt = append(s.outPkt, p)
+		s.out.add(p, p.buf, addr)
 		return true
 	}
 	// Packets are sealed flashcrypto.GroupSize at a time (SealGroup): this
-	// one waits, plain, for the others, or for writeOut (sealPending).
-	s.out = append(s.out, datagram{b: b, addr: addr})
-	s.outPkt = append(s.outPkt, p)
+	// one waits, plain, for the others, or for the writer to take the
+	// batch (sealPending).
+	s.out.add(p, b, addr)
 	if s.unsealed == 0 {
-		s.unsealed = len(s.out)
+		s.unsealed = len(s.out.ds)
 	}
-	if len(s.out)-(s.unsealed-1) == flashcrypto.GroupSize {
+	if len(s.out.ds)-(s.unsealed-1) == flashcrypto.GroupSize {
 		s.sealPending()
 	}
 	return true
@@ -188,13 +188,13 @@ func (s *Session) sealPending() {
 		return
 	}
 	group := s.group[:0]
-	for _, d := range s.out[i:] {
+	for _, d := range s.out.ds[i:] {
 		group = append(group, d.b)
 	}
 	s.sealer.SealGroup(group, s.farID)
 	for k, b := range group {
-		s.outPkt[i+k].buf = b
-		s.out[i+k].b = b
+		s.out.pkts[i+k].buf = b
+		s.out.ds[i+k].b = b
 		group[k] = nil
 	}
 	s.unsealed = 0

@@ -8,11 +8,9 @@ import (
 	"testing"
 	"time"
 	"unsafe"
-
-	"github.com/nimbus-media/nimbus/internal/testnet"
 )
 
-// Test 5a: an orderly close ends both sessions and frees every goroutine.
+// Test 5: an orderly close ends both sessions and frees every goroutine.
 func TestCloseFreesGoroutines(t *testing.T) {
 	leakCheck(t)
 	_, _, ss, cs := pair(t, testConfig(), testConfig())
@@ -51,59 +49,6 @@ func TestCloseFreesGoroutines(t *testing.T) {
 	}
 	if err := f.Write([]byte("late"), WriteOptions{}); err == nil {
 		t.Fatal("write on a closed session succeeded")
-	}
-}
-
-// Test 5b: a silent peer is timed out and every goroutine is freed, while
-// keepalive pings keep an idle but live session open.
-func TestIdleTimeoutAndKeepalive(t *testing.T) {
-	leakCheck(t)
-	cfg := testConfig()
-	cfg.KeepaliveInterval = 100 * time.Millisecond
-	cfg.IdleTimeout = 600 * time.Millisecond
-	server := listen(t, cfg)
-	client := listen(t, cfg)
-	r, err := testnet.New(addrOf(server), testnet.Impairments{}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	go client.DialEPD(ctx, []byte{0x05, 0x0a, 'u', 'r', 'l', '!'}, r.Addr())
-	ss, err := server.Accept(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1500 * time.Millisecond) // idle, but pings flow
-	if err := ss.Err(); err != nil {
-		t.Fatalf("idle session with keepalives ended: %v", err)
-	}
-	r.SetImpairments(testnet.Impairments{Loss: 1})
-	select {
-	case <-ss.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no idle timeout")
-	}
-	if !errors.Is(ss.Err(), ErrIdleTimeout) {
-		t.Fatalf("server error %v, want idle timeout", ss.Err())
-	}
-}
-
-func TestDialTimeout(t *testing.T) {
-	leakCheck(t)
-	cfg := testConfig()
-	cfg.HandshakeTimeout = 300 * time.Millisecond
-	client := listen(t, cfg)
-	silent := listen(t, Config{AcceptHello: func(*Hello) bool { return false }})
-	_, err := client.Dial(context.Background(), urlOf(silent))
-	if !errors.Is(err, ErrHandshakeTimeout) {
-		t.Fatalf("dial error %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := client.Dial(ctx, urlOf(silent)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled dial: %v", err)
 	}
 }
 
