@@ -289,43 +289,61 @@ func TestVODStatusSequences(t *testing.T) {
 	if len(key) != 4 {
 		t.Fatalf("clip keyframes %v, want 4", key)
 	}
+	// Long enough for the pause to come before the server, 3 s ahead,
+	// reaches the end.
+	long := testtools.ClipFLV(t, t.TempDir(), 10, 10)
+	copyFile(t, long, dir, "long.flv")
+	longKey := keyframes(t, long)
 
 	t.Run("play seek pause end", func(t *testing.T) {
 		v := newVODClient(t, ts)
-		v.command("play", "a", 0.0, -1000.0, true)
+		v.command("play", "long", 0.0, -1000.0, true)
 		v.expect(false, "uc:StreamIsRecorded", "uc:StreamBegin", "status:NetStream.Play.Reset", "status:NetStream.Play.Start",
 			"data:|RtmpSampleAccess")
 		m := v.expect(false, "data:onMetaData")
 		cmd, _ := v.c.DecodeCommand(m)
 		if meta, _ := cmd.Arg(0).(amf.ECMAArray); meta == nil {
 			t.Fatalf("onMetaData argument %T", cmd.Arg(0))
-		} else if d, _ := meta.Number("duration"); d < 3.5 || d > 4.1 {
-			t.Errorf("onMetaData duration %v, want about 4", d)
+		} else if d, _ := meta.Number("duration"); d < 9.5 || d > 10.1 {
+			t.Errorf("onMetaData duration %v, want about 10", d)
 		}
-		if f := v.firstVideoFrame(); f.Timestamp != key[0] || f.Payload[0]>>4 != 1 {
-			t.Fatalf("first frame at %d (type %x), want the keyframe at %d", f.Timestamp, f.Payload[0], key[0])
+		if f := v.firstVideoFrame(); f.Timestamp != longKey[0] || f.Payload[0]>>4 != 1 {
+			t.Fatalf("first frame at %d (type %x), want the keyframe at %d", f.Timestamp, f.Payload[0], longKey[0])
 		}
 		v.command("seek", 2500.0)
 		v.expect(true, "uc:StreamEOF", "status:NetStream.Seek.Notify", "uc:StreamBegin")
 		v.last = map[protocol.Type]uint32{}
-		if f := v.firstVideoFrame(); f.Timestamp != key[2] || f.Payload[0]>>4 != 1 {
-			t.Fatalf("after seeking to 2500 ms: first frame at %d, want the keyframe at %d", f.Timestamp, key[2])
+		if f := v.firstVideoFrame(); f.Timestamp != longKey[2] || f.Payload[0]>>4 != 1 {
+			t.Fatalf("after seeking to 2500 ms: first frame at %d, want the keyframe at %d", f.Timestamp, longKey[2])
 		}
 		v.command("pause", true, 2100.0)
 		v.expect(true, "status:NetStream.Pause.Notify", "uc:StreamEOF")
-		// Paused: nothing more than what was queued before (the lead).
-		_ = v.c.SetDeadline(time.Now().Add(300 * time.Millisecond))
-		for {
-			if _, err := v.c.ReadMessage(); err != nil {
-				break
+		// Paused: what was sent before the pause arrives at once; after
+		// that, nothing for as long as the pause lasts.
+		drain := func(d time.Duration) (media int) {
+			_ = v.c.SetDeadline(time.Now().Add(d))
+			for {
+				m, err := v.c.ReadMessage()
+				if err != nil {
+					break
+				}
+				if m.Type == protocol.TypeAudio || m.Type == protocol.TypeVideo {
+					media++
+				}
 			}
+			return media
 		}
+		drain(300 * time.Millisecond)
+		if n := drain(time.Second); n != 0 {
+			t.Errorf("%d audio and video messages while paused", n)
+		}
+		// Nothing was in flight when the deadline passed: the client reads on.
 		_ = v.c.SetDeadline(time.Now().Add(30 * time.Second))
 		v.command("pause", false, 2100.0)
 		v.expect(false, "uc:StreamBegin", "status:NetStream.Unpause.Notify")
 		v.expect(true, "uc:StreamEOF", "data:onPlayStatus:NetStream.Play.Complete", "status:NetStream.Play.Stop")
-		if v.last[protocol.TypeVideo] < key[3]+800 {
-			t.Errorf("the stream ended at video %d ms, want the end (%d)", v.last[protocol.TypeVideo], key[3]+900)
+		if v.last[protocol.TypeVideo] < longKey[9]+800 {
+			t.Errorf("the stream ended at video %d ms, want the end (%d)", v.last[protocol.TypeVideo], longKey[9]+900)
 		}
 	})
 
