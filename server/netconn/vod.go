@@ -50,7 +50,6 @@ type vodItem struct {
 // item) reach the goroutine through the fields under mu.
 type vodPlay struct {
 	c        *Conn
-	p        *play
 	streamID uint32
 	log      *zap.Logger
 	wake     chan struct{} // something under mu changed, or the queue has room
@@ -87,7 +86,7 @@ type vodPlay struct {
 // already be queued. The goroutine ends with the play or the connection.
 func newVODPlay(ns *netStream, p *play, first *vodItem) *vodPlay {
 	v := &vodPlay{
-		c: ns.c, p: p, streamID: ns.id, log: ns.c.log.With(zap.String("stream", first.name)),
+		c: ns.c, streamID: ns.id, log: ns.c.log.With(zap.String("stream", first.name)),
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 		items: []*vodItem{first}, seekTo: -1, resume: -1,
 	}
@@ -419,7 +418,7 @@ func (v *vodPlay) add(it *vodItem) {
 	v.signal()
 }
 
-// seekTo asks for a seek: what is queued is dropped and the seek's
+// requestSeek asks for a seek: what is queued is dropped and the seek's
 // replies queued in its place (StreamEOF, Seek.Notify, StreamBegin, as
 // nginx-rtmp sends them), so that they precede the frames from the new
 // position.
