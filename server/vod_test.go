@@ -106,7 +106,7 @@ func videoSpan(tags []flvfile.Tag) (first, last uint32, n int) {
 // TestRecordAllAndPlayBack: ffmpeg publishes a 6-second H.264/AAC file
 // to an app with record = "all"; the recording ffprobes with both codecs
 // and the duration; getStreamLength reports it; ffmpeg plays it back
-// whole, and rtmpdump from 3 s to 5 s gets the keyframe at 2 s on and
+// whole, rtmpdump too, and rtmpdump from 3 s to 5 s gets the keyframe at 2 s on and
 // nothing far past 5 s, in about real time less the server's lead.
 func TestRecordAllAndPlayBack(t *testing.T) {
 	src := testFLV(t)
@@ -145,19 +145,30 @@ func TestRecordAllAndPlayBack(t *testing.T) {
 	}
 	testtools.CheckPlayed(t, out, src)
 
-	// rtmpdump from the middle: 3 s to 5 s.
+	// rtmpdump whole (it asks for start 0: the recording from its
+	// beginning), then from the middle: 3 s to 5 s.
 	rtmpdump := testtools.Require(t, "rtmpdump")
+	whole := filepath.Join(t.TempDir(), "whole.flv")
+	cmd := exec.CommandContext(ctx, rtmpdump, "-r", ts.url+"/rec", "-o", whole)
+	cmd.WaitDelay = 5 * time.Second
+	if b, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(b), "Download complete") {
+		t.Fatalf("rtmpdump: %v\n%s", err, b)
+	}
+	testtools.CheckPlayed(t, whole, src)
 	mid := filepath.Join(t.TempDir(), "mid.flv")
-	cmd := exec.CommandContext(ctx, rtmpdump, "-r", ts.url+"/rec", "--start", "3", "--stop", "5", "-o", mid)
+	cmd = exec.CommandContext(ctx, rtmpdump, "-r", ts.url+"/rec", "--start", "3", "--stop", "5", "-o", mid)
 	cmd.WaitDelay = 5 * time.Second
 	if b, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(b), "Download complete") {
 		t.Fatalf("rtmpdump: %v\n%s", err, b)
 	}
 	// The recording's keyframes are 2 s apart: 3 s starts on the one at
-	// about 2 s, and 5 s ends 3 s of frames later.
+	// about 2 s, and the play ends at 5 s. rtmpdump writes timestamps
+	// shifted by its --start.
+	key := keyframes(t, recorded)
 	first, last, n := videoSpan(fileTags(t, mid))
-	if last-first < 2800 || last-first > 3200 || n < 70 || n > 80 {
-		t.Errorf("rtmpdump --start 3 --stop 5 got %d video frames over %d ms; want 75 over 3 s (from the keyframe at 2 s to 5 s)", n, last-first)
+	first, last = first-3000, last-3000
+	if len(key) < 2 || first != key[1] || last < 4900 || last > 5000 || n < 70 || n > 80 {
+		t.Errorf("rtmpdump --start 3 --stop 5 got %d video frames from %d to %d ms; want about 75 from the keyframe at %v to 5000", n, first, last, key)
 	}
 }
 
