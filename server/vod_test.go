@@ -105,9 +105,9 @@ func videoSpan(tags []flvfile.Tag) (first, last uint32, n int) {
 
 // TestRecordAllAndPlayBack: ffmpeg publishes a 6-second H.264/AAC file
 // to an app with record = "all"; the recording ffprobes with both codecs
-// and the duration; getStreamLength reports it; ffmpeg plays it back
-// whole, rtmpdump too, and rtmpdump from 3 s to 5 s gets the keyframe at 2 s on and
-// nothing far past 5 s, in about real time less the server's lead.
+// and the duration; getStreamLength reports it; ffmpeg and rtmpdump play
+// it back whole, paced rather than at socket speed, and rtmpdump from 3 s
+// to 5 s gets the frames from the keyframe at 2 s to 5 s.
 func TestRecordAllAndPlayBack(t *testing.T) {
 	src := testFLV(t)
 	ts, dir := startVODServer(t, "all")

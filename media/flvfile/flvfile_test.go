@@ -252,3 +252,35 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// TestEnhancedAndExtendedTimestamps: Enhanced RTMP (FourCC) video indexes
+// its keyframes and sequence start like legacy AVC, and timestamps past
+// 24 bits (4.6 hours) survive through the extended byte.
+func TestEnhancedAndExtendedTimestamps(t *testing.T) {
+	base := uint32(0x01234567)
+	tags := []Tag{
+		{Type: protocol.TypeVideo, Timestamp: base, Data: []byte{0x90, 'h', 'v', 'c', '1', 1, 2, 3}},               // SequenceStart
+		{Type: protocol.TypeVideo, Timestamp: base, Data: []byte{0x91, 'h', 'v', 'c', '1', 0, 0, 0, 9}},            // key, CodedFrames
+		{Type: protocol.TypeVideo, Timestamp: base + 33, Data: []byte{0xa3, 'h', 'v', 'c', '1', 7}},                // inter, CodedFramesX
+		{Type: protocol.TypeVideo, Timestamp: base + 66, Data: []byte{0x93, 'a', 'v', '0', '1', 7}},                // key, CodedFramesX (AV1)
+		{Type: protocol.TypeAudio, Timestamp: base + 70, Data: []byte{0x91, 'O', 'p', 'u', 's', 0, 0}},             // enhanced audio, CodedFrames
+		{Type: protocol.TypeVideo, Timestamp: base + 99, Data: []byte{0xa1, 'h', 'v', 'c', '1', 0, 0, 0, 1, 2, 3}}, // inter
+	}
+	file := writeFile(t, tags)
+	ix, err := Scan(bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.SeqHeaders) != 1 || len(ix.SeekPoints) != 2 || ix.SeekPoints[1].Timestamp != base+66 {
+		t.Fatalf("sequence headers %+v, seek points %+v", ix.SeqHeaders, ix.SeekPoints)
+	}
+	if ix.FirstTimestamp != base || ix.Duration() != 99 {
+		t.Errorf("first %#x, duration %d", ix.FirstTimestamp, ix.Duration())
+	}
+	got := readAll(t, bytes.NewReader(file), ix.First, ix.End)
+	for i := range tags {
+		if got[i].Timestamp != tags[i].Timestamp || !bytes.Equal(got[i].Data, tags[i].Data) {
+			t.Fatalf("tag %d: %+v, want %+v", i, got[i], tags[i])
+		}
+	}
+}
