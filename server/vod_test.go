@@ -350,7 +350,18 @@ func TestVODStatusSequences(t *testing.T) {
 		}
 		// Nothing was in flight when the deadline passed: the client reads on.
 		_ = v.c.SetDeadline(time.Now().Add(30 * time.Second))
-		v.command("pause", false, 2100.0)
+		// A seek while paused sends the keyframe there, and stays paused.
+		v.command("seek", 5500.0)
+		v.expect(false, "uc:StreamEOF", "status:NetStream.Seek.Notify", "uc:StreamBegin")
+		v.last = map[protocol.Type]uint32{}
+		if f := v.firstVideoFrame(); f.Timestamp != longKey[5] {
+			t.Fatalf("seeking to 5500 ms while paused: frame at %d, want the keyframe at %d", f.Timestamp, longKey[5])
+		}
+		if n := drain(500 * time.Millisecond); n != 0 {
+			t.Errorf("%d audio and video messages after the paused seek's frame", n)
+		}
+		_ = v.c.SetDeadline(time.Now().Add(30 * time.Second))
+		v.command("pause", false, 5500.0)
 		v.expect(false, "uc:StreamBegin", "status:NetStream.Unpause.Notify")
 		v.expect(true, "uc:StreamEOF", "data:onPlayStatus:NetStream.Play.Complete", "status:NetStream.Play.Stop")
 		if v.last[protocol.TypeVideo] < longKey[9]+800 {

@@ -61,10 +61,13 @@ type vodPlay struct {
 	bytes int
 	// items are the playlist: items[0] plays (or has ended: ended), the
 	// others wait for it.
-	items   []*vodItem
-	ended   bool
-	seekTo  int64 // ms, -1 when no seek is pending
-	paused  bool
+	items  []*vodItem
+	ended  bool
+	seekTo int64 // ms, -1 when no seek is pending
+	paused bool
+	// peek: a seek while paused sends the frame at the new position
+	// (for the client to show) and stays paused.
+	peek    bool
 	resume  int64 // ms the client unpaused at, -1 when none is pending
 	stopped bool
 
@@ -171,10 +174,10 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 		// The client's buffer holds what was sent before the pause: it
 		// plays on from pos, and sending resumes vodLead ahead of it.
 		v.anchorTS, v.anchorWall = uint32(v.resume), now
-		v.resume = -1
+		v.resume, v.peek = -1, false
 		v.mu.Unlock()
 		return 0, false, false
-	case v.paused:
+	case v.paused && !v.peek:
 		v.mu.Unlock()
 		return 0, true, false
 	case v.ended:
@@ -230,7 +233,13 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 	}
 	if t.Type != protocol.TypeDataAMF0 {
 		v.lastOut = out
-		if v.oneFrame && !o.SeqHeader {
+		picture := !o.SeqHeader && (t.Type == protocol.TypeVideo || !v.item.file.ix.HasVideo)
+		if picture {
+			v.mu.Lock()
+			v.peek = false
+			v.mu.Unlock()
+		}
+		if v.oneFrame && picture {
 			v.itemEnded(now)
 		}
 	}
@@ -326,12 +335,11 @@ func (v *vodPlay) startItem(it *vodItem, first bool, now time.Time) {
 // the current item.
 func (v *vodPlay) seek(ms int64, now time.Time) {
 	ix := v.item.file.ix
-	target := uint32(max(ms, 0)) - v.off
-	if ms < int64(v.off) {
-		target = 0
-	}
+	// off may be "negative" (an item from a later time than the one
+	// before it ended at): sent = file + off in 32-bit arithmetic.
+	target := max(ms-int64(int32(v.off)), 0)
 	off, ts := ix.First, ix.FirstTimestamp
-	if sp, ok := ix.SeekPoint(target); ok {
+	if sp, ok := ix.SeekPoint(uint32(target)); ok {
 		off, ts = sp.Offset, sp.Timestamp
 	}
 	v.cur.Reposition(off)
@@ -421,7 +429,8 @@ func (v *vodPlay) add(it *vodItem) {
 // requestSeek asks for a seek: what is queued is dropped and the seek's
 // replies queued in its place (StreamEOF, Seek.Notify, StreamBegin, as
 // nginx-rtmp sends them), so that they precede the frames from the new
-// position.
+// position. A paused play stays paused once it has sent the keyframe
+// there.
 func (v *vodPlay) requestSeek(ms float64, replies ...Outgoing) {
 	v.mu.Lock()
 	v.clearLocked()
@@ -429,7 +438,7 @@ func (v *vodPlay) requestSeek(ms float64, replies ...Outgoing) {
 		v.pushLocked(o)
 	}
 	v.seekTo = int64(max(ms, 0))
-	v.paused = false
+	v.peek = v.paused
 	v.mu.Unlock()
 	v.signal()
 	v.c.out.signal(nil)
