@@ -31,6 +31,9 @@ const (
 	vodMaxBytes   = 1 << 20
 )
 
+// vodKeptEntries is the queue capacity a drained play keeps.
+const vodKeptEntries = 32
+
 // switchGap separates a playlist item's first timestamp from the last of
 // the item before (about a frame), so that timestamps never go back.
 const switchGap = 40
@@ -409,6 +412,11 @@ func (v *vodPlay) appendNext(p *play, dst []Outgoing, max int) []Outgoing {
 	}
 	if v.head == len(v.q) {
 		v.q, v.head = v.q[:0], 0
+		if cap(v.q) > vodKeptEntries {
+			// The start's lead filled it; a player that keeps up holds a
+			// message or two, and there may be thousands of players.
+			v.q = nil
+		}
 	}
 	wake := full && len(v.q)-v.head < vodMaxEntries/2 && v.bytes < vodMaxBytes/2
 	v.mu.Unlock()
