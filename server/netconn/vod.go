@@ -73,6 +73,7 @@ type vodPlay struct {
 	peek    bool
 	resume  int64 // ms the client unpaused at, -1 when none is pending
 	stopped bool
+	closed  bool // the goroutine has ended and closed the files
 
 	// The goroutine's own state.
 	cur        *flvfile.Cursor
@@ -151,7 +152,7 @@ func (v *vodPlay) run(ctx context.Context) {
 func (v *vodPlay) closeFiles() {
 	v.mu.Lock()
 	items := v.items
-	v.items = nil
+	v.items, v.closed = nil, true
 	v.mu.Unlock()
 	for _, it := range items {
 		_ = it.file.f.Close()
@@ -429,8 +430,15 @@ func (v *vodPlay) appendNext(p *play, dst []Outgoing, max int) []Outgoing {
 // add appends an item to the playlist (play with reset false).
 func (v *vodPlay) add(it *vodItem) {
 	v.mu.Lock()
-	v.items = append(v.items, it)
+	closed := v.closed
+	if !closed {
+		v.items = append(v.items, it)
+	}
 	v.mu.Unlock()
+	if closed {
+		_ = it.file.f.Close() // the connection went meanwhile
+		return
+	}
 	v.signal()
 }
 
