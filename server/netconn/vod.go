@@ -281,9 +281,12 @@ func (v *vodPlay) push(o Outgoing) bool {
 }
 
 func (v *vodPlay) pushLocked(o Outgoing) {
-	if v.head > 0 && v.head == len(v.q) {
-		clear(v.q)
-		v.q, v.head = v.q[:0], 0
+	if v.head > 0 && v.head >= len(v.q)/2 {
+		// Move what is left to the front, so that a queue the sender
+		// never quite empties does not grow its array forever.
+		n := copy(v.q, v.q[v.head:])
+		clear(v.q[n:])
+		v.q, v.head = v.q[:n], 0
 	}
 	v.q = append(v.q, o)
 	v.bytes += len(o.Payload)
