@@ -179,10 +179,13 @@ func (o *Outbox) withPlay(fn func()) {
 // play is one NetStream playing a live stream (sub) or recorded streams
 // (vod). Its flags are guarded by the outbox lock.
 type play struct {
-	streamID     uint32
-	name         string
-	sub          *media.Subscriber
-	vod          *vodPlay
+	streamID uint32
+	name     string
+	sub      *media.Subscriber
+	vod      *vodPlay
+	// also names the playlist items added after the first, each allowed
+	// by the play check and owed its on_done.
+	also         []string
 	paused       bool
 	noAudio      bool
 	noVideo      bool

@@ -236,7 +236,13 @@ func (ns *netStream) onPlay(cmd *protocol.Command) error {
 				it.length = -1
 			}
 			if appending {
-				ns.play.vod.add(it)
+				if !ns.play.vod.add(it) {
+					c.log.Info("play: playlist full", zap.String("stream", name), zap.Int("limit", maxPlaylist))
+					return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed,
+						fmt.Sprintf("Failed to play %s; the playlist holds %d items already.", name, maxPlaylist),
+						amf.Property{Key: "details", Value: name})
+				}
+				ns.play.also = append(ns.play.also, name)
 				return nil
 			}
 			return ns.playVOD(it, args.reset)
@@ -381,6 +387,9 @@ func (ns *netStream) stopPlay() {
 	ns.play = nil
 	ns.c.log.Info("stopped playing", zap.String("stream", p.name))
 	ns.c.cfg.Auth.Done(ns.c.streamAuth(p.name, "", "play"))
+	for _, name := range p.also {
+		ns.c.cfg.Auth.Done(ns.c.streamAuth(name, "", "play"))
+	}
 }
 
 // onPlay2 handles NetStream.play2 (RTMP commands draft §4.2.2): switching a

@@ -430,19 +430,29 @@ func (v *vodPlay) appendNext(p *play, dst []Outgoing, max int) []Outgoing {
 	return dst
 }
 
-// add appends an item to the playlist (play with reset false).
-func (v *vodPlay) add(it *vodItem) {
+// maxPlaylist bounds the items waiting in a playlist: each holds an open
+// file.
+const maxPlaylist = 32
+
+// add appends an item to the playlist (play with reset false); false
+// when the playlist is full.
+func (v *vodPlay) add(it *vodItem) bool {
 	v.mu.Lock()
-	closed := v.closed
-	if !closed {
+	closed, full := v.closed, len(v.items) > maxPlaylist
+	if !closed && !full {
 		v.items = append(v.items, it)
 	}
 	v.mu.Unlock()
-	if closed {
+	switch {
+	case full:
+		_ = it.file.f.Close()
+		return false
+	case closed:
 		_ = it.file.f.Close() // the connection went meanwhile
-		return
+		return true
 	}
 	v.signal()
+	return true
 }
 
 // requestSeek asks for a seek: what is queued is dropped and the seek's

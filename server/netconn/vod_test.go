@@ -122,3 +122,30 @@ func heap() int {
 	runtime.ReadMemStats(&m)
 	return int(m.HeapInuse + m.StackInuse)
 }
+
+// TestPlaylistBounded: a playlist takes maxPlaylist items after the one
+// playing; more get NetStream.Play.Failed, each holding an open file.
+func TestPlaylistBounded(t *testing.T) {
+	dir := t.TempDir()
+	writeClip(t, filepath.Join(dir, "live", "streams", "_definst_", "clip.flv"), 2)
+	h := newHarness(t)
+	tr := &fakeTransport{}
+	cl := &client{t: t, tr: tr, dec: amf.NewDecoder(), c: NewConn("c", tr, h.reg, &Config{AppsDir: dir}, zap.NewNop())}
+	defer cl.c.Close()
+	cl.command(0, "connect", amf.Object{{Key: "app", Value: "live"}, {Key: "tcUrl", Value: "rtmp://h/live"}})
+	cl.command(0, "createStream", nil)
+	cl.command(1, "play", nil, "clip", 0.0, -1.0, true)
+	cl.drain()
+	failed := 0
+	for range maxPlaylist + 5 {
+		cl.command(1, "play", nil, "clip", 0.0, -1.0, false)
+		for _, s := range cl.drain() {
+			if s == "onStatus "+protocol.PlayFailed {
+				failed++
+			}
+		}
+	}
+	if failed != 5 {
+		t.Errorf("%d appended items refused, want 5", failed)
+	}
+}
