@@ -127,7 +127,8 @@ func heap() int {
 // playing; more get NetStream.Play.Failed, each holding an open file.
 func TestPlaylistBounded(t *testing.T) {
 	dir := t.TempDir()
-	writeClip(t, filepath.Join(dir, "live", "streams", "_definst_", "clip.flv"), 2)
+	// Long enough that the first item, sent 3 s ahead, is still playing.
+	writeClip(t, filepath.Join(dir, "live", "streams", "_definst_", "clip.flv"), 30)
 	h := newHarness(t)
 	tr := &fakeTransport{}
 	cl := &client{t: t, tr: tr, dec: amf.NewDecoder(), c: NewConn("c", tr, h.reg, &Config{AppsDir: dir}, zap.NewNop())}
