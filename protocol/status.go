@@ -31,10 +31,17 @@ const (
 	PlayTransition         = "NetStream.Play.Transition"
 	PlayTransitionComplete = "NetStream.Play.TransitionComplete"
 	PlayInsufficientBW     = "NetStream.Play.InsufficientBW"
+	PlaySwitch             = "NetStream.Play.Switch"   // onPlayStatus: the next playlist item starts
+	PlayComplete           = "NetStream.Play.Complete" // onPlayStatus: a recorded stream or playlist ended
+	RecordStart            = "NetStream.Record.Start"
+	RecordStop             = "NetStream.Record.Stop"
+	RecordNoAccess         = "NetStream.Record.NoAccess"
+	RecordFailed           = "NetStream.Record.Failed"
 	DataStart              = "NetStream.Data.Start"
 	PauseNotify            = "NetStream.Pause.Notify"
 	UnpauseNotify          = "NetStream.Unpause.Notify"
 	SeekNotify             = "NetStream.Seek.Notify"
+	SeekFailed             = "NetStream.Seek.Failed"
 	StreamFailed           = "NetStream.Failed"
 )
 

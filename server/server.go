@@ -127,7 +127,14 @@ func (s *Server) coreConfig(cfg config.Config) *netconn.Config {
 		MaxAMFDepth:    cfg.Limits.AMFDepth,
 		MaxAMFElements: cfg.Limits.AMFElements,
 		Refused:        s.admit.count,
+		AppsDir:        cfg.AppsDir,
+		RecordAll:      make(map[string]bool),
 	}.WithDefaults()
+	for _, a := range cfg.Apps {
+		if a.Record == "all" {
+			c.RecordAll[a.Name] = true
+		}
+	}
 	return &c
 }
 

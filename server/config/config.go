@@ -203,6 +203,11 @@ type AppConfig struct {
 	OnPublish string `toml:"on_publish"`
 	OnPlay    string `toml:"on_play"`
 	OnDone    string `toml:"on_done"`
+	// Record is "all" to record every stream published to the app into
+	// <apps_dir>/<app>/streams/<instance>/<name>.flv (nginx-rtmp's record
+	// all), or "off" (the default): then only publish(name, "record" or
+	// "append") records (docs/recording.md).
+	Record string `toml:"record"`
 }
 
 // UserConfig is one authmod=adobe account.
@@ -347,6 +352,9 @@ func (c *Config) Validate() error {
 		seen[a.Name] = true
 		if (a.TokenPublish || a.TokenPlay) && a.TokenSecret == "" {
 			return fmt.Errorf("config: app %q: token_publish/token_play need token_secret", a.Name)
+		}
+		if a.Record != "" && a.Record != "off" && a.Record != "all" {
+			return fmt.Errorf("config: app %q: record must be \"off\" or \"all\", not %q", a.Name, a.Record)
 		}
 		for _, u := range a.Users {
 			if u.Name == "" || u.Password == "" {

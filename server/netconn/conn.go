@@ -96,6 +96,13 @@ type Config struct {
 	ServerVersion string
 	// Auth authorizes connect, publish and play; nil allows everything.
 	Auth *auth.Manager
+	// AppsDir is the applications directory: recorded streams live in
+	// <AppsDir>/<app>/streams/<instance>/ (AMS's layout). Empty, nothing
+	// is recorded or played from files.
+	AppsDir string
+	// RecordAll names the applications that record every published
+	// stream (config record = "all"), as nginx-rtmp's record all.
+	RecordAll map[string]bool
 
 	defaulted bool // WithDefaults filled the zero fields
 }
@@ -323,7 +330,7 @@ func (c *Conn) dispatch(streamID uint32, cmd *protocol.Command) error {
 		}
 		var result any = amf.Undefined{}
 		if cmd.Name == "getStreamLength" {
-			result = 0.0 // live streams have no length
+			result = c.streamLength(cmd.ArgString(0))
 		}
 		return c.reply(cmd.TxnID, nil, result)
 	case "FCUnpublish":

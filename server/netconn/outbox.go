@@ -188,16 +188,20 @@ func (o *Outbox) withPlay(fn func()) {
 	o.signal()
 }
 
-// play is one NetStream playing a live stream. Its flags are guarded by the
-// outbox lock.
+// play is one NetStream playing a live stream (sub) or recorded streams
+// (vod). Its flags are guarded by the outbox lock.
 type play struct {
 	streamID uint32
 	name     string
 	sub      *media.Subscriber
 	// out is the outbox the play's frames go through, lagging what
 	// ends the connection when the play cannot keep up (media.Sink).
-	out          *Outbox
-	lagging      func()
+	out     *Outbox
+	lagging func()
+	vod     *vodPlay
+	// also names the playlist items added after the first, each allowed
+	// by the play check and owed its on_done.
+	also         []string
 	paused       bool
 	noAudio      bool
 	noVideo      bool
@@ -214,6 +218,9 @@ func (p *play) Lagging() { p.lagging() }
 // appendNext pops the subscriber queue and appends what is to be sent,
 // up to max messages.
 func (p *play) appendNext(dst []Outgoing, max int) []Outgoing {
+	if p.vod != nil {
+		return p.vod.appendNext(p, dst, max)
+	}
 	for len(dst) < max {
 		var batch [16]media.Entry
 		want := min(max-len(dst), len(batch))
@@ -237,24 +244,8 @@ func (p *play) outgoing(e media.Entry) (out Outgoing, ok bool) {
 		return p.event(e.Event), true
 	}
 	f := e.Frame
-	if p.paused {
+	if p.paused || p.skip(f.Type, f.SeqHeader, f.Keyframe) {
 		return Outgoing{}, false
-	}
-	switch f.Type {
-	case protocol.TypeAudio:
-		if p.noAudio && !f.SeqHeader {
-			return Outgoing{}, false
-		}
-	case protocol.TypeVideo:
-		if p.noVideo && !f.SeqHeader {
-			return Outgoing{}, false
-		}
-		if p.waitKeyframe && !f.SeqHeader {
-			if !f.Keyframe {
-				return Outgoing{}, false
-			}
-			p.waitKeyframe = false
-		}
 	}
 	return Outgoing{
 		Message:   protocol.Message{Type: f.Type, StreamID: p.streamID, Timestamp: f.Timestamp, Payload: f.Payload},
@@ -263,6 +254,26 @@ func (p *play) outgoing(e media.Entry) (out Outgoing, ok bool) {
 		Keyframe:  f.Keyframe,
 		Frame:     f,
 	}, true
+}
+
+// skip tells whether the client's receiveAudio / receiveVideo choices
+// leave out a frame; after receiveVideo(true) video resumes at a keyframe.
+func (p *play) skip(t protocol.Type, seqHeader, keyframe bool) bool {
+	switch t {
+	case protocol.TypeAudio:
+		return p.noAudio && !seqHeader
+	case protocol.TypeVideo:
+		if p.noVideo && !seqHeader {
+			return true
+		}
+		if p.waitKeyframe && !seqHeader {
+			if !keyframe {
+				return true
+			}
+			p.waitKeyframe = false
+		}
+	}
+	return false
 }
 
 // event turns a publisher change into the status AMS sends a waiting or

@@ -3,6 +3,7 @@ package netconn
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,6 +20,7 @@ type netStream struct {
 
 	pub     *media.Stream // set while publishing
 	pubName string
+	rec     *recording // set while the published stream is recorded
 
 	play *play
 }
@@ -79,7 +81,6 @@ func (ns *netStream) onPublish(cmd *protocol.Command) error {
 	switch kind {
 	case "", "live":
 	case "record", "append", "appendWithGap":
-		c.log.Warn("recording is not available; publishing live", zap.String("stream", name), zap.String("type", kind))
 	default:
 		c.log.Info("unknown publish type; publishing live", zap.String("stream", name), zap.String("type", kind))
 	}
@@ -116,8 +117,11 @@ func (ns *netStream) onPublish(cmd *protocol.Command) error {
 			return err
 		}
 	}
-	return c.sendStatus(ns.id, protocol.LevelStatus, protocol.PublishStart, name+" is now published.",
-		amf.Property{Key: "details", Value: name})
+	if err := c.sendStatus(ns.id, protocol.LevelStatus, protocol.PublishStart, name+" is now published.",
+		amf.Property{Key: "details", Value: name}); err != nil {
+		return err
+	}
+	return ns.startRecording(kind)
 }
 
 // stopPublish ends publishing; with notify the publisher gets Unpublish.Success.
@@ -125,6 +129,7 @@ func (ns *netStream) stopPublish(notify bool) {
 	if ns.pub == nil {
 		return
 	}
+	ns.stopRecording(notify)
 	ns.pub.Unpublish(ns)
 	ns.c.log.Info("unpublished", zap.String("stream", ns.pubName))
 	ns.c.cfg.Auth.Done(ns.c.streamAuth(ns.pubName, "", "publish"))
@@ -163,22 +168,30 @@ func (ns *netStream) publishData(ts uint32, p []byte) {
 }
 
 // playArgs are play's optional arguments (RTMP commands draft §4.2.1).
+// Flash, ffmpeg and librtmp send start and length in milliseconds
+// (-2000, -1000, 3000), older clients -2 and -1 in seconds.
 type playArgs struct {
-	start float64
-	reset bool
+	start  float64
+	length float64 // ms; < 0 to the end, 0 one frame
+	reset  bool
 }
 
 // liveOnly tells whether start asks for a live stream that must exist now
-// (-1). Flash and ffmpeg send start in milliseconds (-1000, -2000), older
-// clients in seconds (-1, -2). -2 ("live or recorded") waits for a
-// publisher, and so do recorded starts (≥ 0): nothing is recorded, so the
-// live stream is what such a player can get.
+// (-1).
 func (a playArgs) liveOnly() bool { return a.start == -1 || a.start == -1000 }
 
+// recorded tells whether start asks for a recorded stream from a
+// position (≥ 0); -2, the default, takes the live stream if it is
+// published and the recording otherwise.
+func (a playArgs) recorded() bool { return a.start >= 0 }
+
 func parsePlayArgs(cmd *protocol.Command) playArgs {
-	a := playArgs{start: -2, reset: true}
+	a := playArgs{start: -2, length: -1, reset: true}
 	if n, ok := cmd.ArgNumber(1); ok {
 		a.start = n
+	}
+	if n, ok := cmd.ArgNumber(2); ok {
+		a.length = n
 	}
 	switch r := cmd.Arg(3).(type) {
 	case bool:
@@ -198,7 +211,8 @@ func (ns *netStream) onPlay(cmd *protocol.Command) error {
 	}
 	name, query := splitQuery(raw)
 	args := parsePlayArgs(cmd)
-	if ns.pub != nil || ns.play != nil {
+	appending := !args.reset && ns.play != nil && ns.play.vod != nil
+	if !appending && (ns.pub != nil || ns.play != nil) {
 		ns.close(false)
 	}
 	if err := c.cfg.Auth.Play(c.tr.Context(), c.streamAuth(name, query, "")); err != nil {
@@ -206,15 +220,96 @@ func (ns *netStream) onPlay(cmd *protocol.Command) error {
 		return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed, denialText(err),
 			amf.Property{Key: "details", Value: name})
 	}
-	mustExist := args.liveOnly()
-	if mustExist {
-		if s := c.inst.Streams().Get(name); s == nil || !s.Published() {
+	live := func() bool { s := c.inst.Streams().Get(name); return s != nil && s.Published() }
+	switch {
+	case args.liveOnly():
+		if !live() {
 			c.log.Info("play: stream not found", zap.String("stream", name))
-			return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayStreamNotFound, "Failed to play "+name+"; stream not found.",
-				amf.Property{Key: "details", Value: name})
+			return ns.notFound(name)
 		}
+		return ns.subscribe(name, true, func() error { return ns.sendPlayStart(name, args.reset) })
+	case appending || args.recorded() || !live():
+		f, err := c.openVOD(name)
+		if err == nil {
+			it := &vodItem{name: name, file: f, start: int64(max(args.start, 0)), length: int64(args.length)}
+			if args.length < 0 {
+				it.length = -1
+			}
+			if appending {
+				if !ns.play.vod.add(it) {
+					c.log.Info("play: playlist full", zap.String("stream", name), zap.Int("limit", maxPlaylist))
+					return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed,
+						fmt.Sprintf("Failed to play %s; the playlist holds %d items already.", name, maxPlaylist),
+						amf.Property{Key: "details", Value: name})
+				}
+				ns.play.also = append(ns.play.also, name)
+				return nil
+			}
+			return ns.playVOD(it, args.reset)
+		}
+		switch {
+		case !appending && missing(err) && live():
+			// A recorded start (≥ 0) of a live stream without a file:
+			// librtmp asks so for every stream not flagged live.
+		case appending || args.recorded() || !missing(err):
+			return ns.vodRefused(name, err)
+		}
+		// Live or recorded, and neither is there: wait for a publisher,
+		// as nginx-rtmp does (idle streams).
 	}
-	return ns.subscribe(name, mustExist, func() error { return ns.sendPlayStart(name, args.reset) })
+	return ns.subscribe(name, false, func() error { return ns.sendPlayStart(name, args.reset) })
+}
+
+// missing tells whether a file error means there is no recorded stream
+// of the name at all, rather than a bad or unreadable one.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNoStorage) || errors.Is(err, errBadName)
+}
+
+func (ns *netStream) notFound(name string) error {
+	return ns.c.sendStatus(ns.id, protocol.LevelError, protocol.PlayStreamNotFound, "Failed to play "+name+"; stream not found.",
+		amf.Property{Key: "details", Value: name})
+}
+
+// vodRefused answers a play whose recorded stream cannot be played: not
+// there (StreamNotFound), or a bad name, an unsupported format, a file
+// that is not FLV or has no media (Play.Failed, with the reason logged).
+func (ns *netStream) vodRefused(name string, err error) error {
+	c := ns.c
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNoStorage) {
+		c.log.Info("play: stream not found", zap.String("stream", name), zap.Error(err))
+		return ns.notFound(name)
+	}
+	c.log.Warn("play: recorded stream unplayable", zap.String("stream", name), zap.Error(err))
+	desc := "Failed to play " + name + "; the file is not a playable FLV."
+	switch {
+	case errors.Is(err, errBadName):
+		desc = "Failed to play " + name + "; invalid stream name."
+	case errors.Is(err, errUnsupported):
+		desc = "Failed to play " + name + "; only FLV files are supported."
+	}
+	return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed, desc, amf.Property{Key: "details", Value: name})
+}
+
+// playVOD starts playing a recorded stream: AMS's reply sequence with
+// StreamIsRecorded first, then the file paced by its own goroutine.
+func (ns *netStream) playVOD(it *vodItem, reset bool) error {
+	c := ns.c
+	if err := c.userControl(protocol.EventStreamIsRecorded, ns.id); err != nil {
+		_ = it.file.f.Close()
+		return err
+	}
+	if err := ns.sendPlayStart(it.name, reset); err != nil {
+		_ = it.file.f.Close()
+		return err
+	}
+	p := &play{streamID: ns.id, name: it.name}
+	ns.play = p
+	newVODPlay(ns, p, it)
+	c.out.addPlay(p)
+	c.log.Info("playing recorded stream", zap.String("stream", it.name), zap.Int64("start_ms", it.start),
+		zap.Int64("length_ms", it.length), zap.Uint32("msid", ns.id))
+	return nil
 }
 
 // sendPlayStart queues AMS's play reply sequence: StreamBegin, Play.Reset,
@@ -284,12 +379,17 @@ func (ns *netStream) stopPlay() {
 		return
 	}
 	ns.c.out.removePlay(p)
-	if s := p.sub.Stream(); s != nil {
+	if p.vod != nil {
+		p.vod.stop()
+	} else if s := p.sub.Stream(); s != nil {
 		s.Unsubscribe(p.sub)
 	}
 	ns.play = nil
 	ns.c.log.Info("stopped playing", zap.String("stream", p.name))
 	ns.c.cfg.Auth.Done(ns.c.streamAuth(p.name, "", "play"))
+	for _, name := range p.also {
+		ns.c.cfg.Auth.Done(ns.c.streamAuth(name, "", "play"))
+	}
 }
 
 // onPlay2 handles NetStream.play2 (RTMP commands draft §4.2.2): switching a
@@ -333,6 +433,9 @@ func (ns *netStream) onPause(cmd *protocol.Command) error {
 	}
 	pause, _ := cmd.Arg(0).(bool)
 	pos, _ := cmd.ArgNumber(1)
+	if p.vod != nil {
+		return ns.pauseVOD(p, pause, pos)
+	}
 	c.out.withPlay(func() {
 		p.paused = pause
 		if !pause {
@@ -355,16 +458,44 @@ func (ns *netStream) onPause(cmd *protocol.Command) error {
 		amf.Property{Key: "details", Value: p.name})
 }
 
-// onSeek answers a seek on a live stream: there is nothing to seek to, so
-// playback continues at the live edge and the client is told the seek is done.
+// onSeek moves a recorded stream to the keyframe at or before the asked
+// time. On a live stream there is nothing to seek to, so playback
+// continues at the live edge and the client is told the seek is done.
 func (ns *netStream) onSeek(cmd *protocol.Command) error {
 	p := ns.play
 	if p == nil {
 		return nil
 	}
 	ms, _ := cmd.ArgNumber(0)
+	if p.vod != nil {
+		c := ns.c
+		p.vod.requestSeek(ms,
+			userControlMessage(protocol.EventStreamEOF, ns.id),
+			c.statusMessage(ns.id, protocol.LevelStatus, protocol.SeekNotify, fmt.Sprintf("Seeking %.0f (stream ID: %d).", ms, ns.id),
+				amf.Property{Key: "details", Value: p.name}),
+			userControlMessage(protocol.EventStreamBegin, ns.id))
+		return nil
+	}
 	return ns.c.sendStatus(ns.id, protocol.LevelStatus, protocol.SeekNotify,
 		fmt.Sprintf("Seeking %.0f (stream ID: %d).", ms, ns.id), amf.Property{Key: "details", Value: p.name})
+}
+
+// pauseVOD pauses or resumes a recorded stream: the reader stops, and
+// resumes at the client's position (pos, ms). Pause.Notify and StreamEOF
+// go at once; StreamBegin and Unpause.Notify precede the resumed frames.
+func (ns *netStream) pauseVOD(p *play, pause bool, pos float64) error {
+	c := ns.c
+	details := amf.Property{Key: "details", Value: p.name}
+	if pause {
+		p.vod.pause(true, pos)
+		if err := c.sendStatus(ns.id, protocol.LevelStatus, protocol.PauseNotify, "Pausing "+p.name+".", details); err != nil {
+			return err
+		}
+		return c.userControl(protocol.EventStreamEOF, ns.id)
+	}
+	p.vod.pause(false, pos, userControlMessage(protocol.EventStreamBegin, ns.id),
+		c.statusMessage(ns.id, protocol.LevelStatus, protocol.UnpauseNotify, fmt.Sprintf("Unpausing %s at %.0f ms.", p.name, pos), details))
+	return nil
 }
 
 func (ns *netStream) onReceive(audio, on bool) {
