@@ -1,7 +1,6 @@
 package netconn
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,120 +14,8 @@ import (
 
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/apps"
-	"github.com/nimbus-media/nimbus/apps/auth"
-	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 )
-
-// Transport is what a protocol connection offers the core: everything the
-// core may ask of it, so that a new transport learns its duties from this
-// interface alone. A method that does not apply to a transport says so in
-// its implementation and returns the zero value.
-type Transport interface {
-	// Protocol names the transport as the admin API and the logs show it:
-	// "rtmp", "rtmps", "rtmpt", "rtmpe", "rtmpte" or "rtmfp".
-	Protocol() string
-	RemoteAddr() net.Addr
-	// FarID is the client's identity at the transport level (RTMFP: its
-	// peer ID in hex, NetConnection.farID on the server); empty if none.
-	FarID() string
-	// ConnectAccepted queues the transport's own messages that must precede
-	// the connect _result (RTMP: window size, peer bandwidth, StreamBegin 0,
-	// chunk size).
-	ConnectAccepted(out *Outbox) error
-	// ConnectInfo returns the transport's own properties for the connect
-	// result's information object (RTMFP: the client's peer ID and the
-	// server's fingerprint, as rtmfp-cpp's tcserver returns them). It is
-	// called once, when the connect has been accepted.
-	ConnectInfo() []amf.Property
-	// ConnectResultSent queues what must follow the connect _result
-	// (RTMFP: the keepalive periods).
-	ConnectResultSent(out *Outbox) error
-	// InputPending reports whether more of the client's input already
-	// waits to be read. A publisher's frames with more behind them are
-	// routed with media.Stream.WriteMore, so that a fan-out that fell
-	// behind catches up in fewer, larger writes.
-	InputPending() bool
-	// Silence is the time since the transport last received anything.
-	Silence() time.Duration
-	// Stats reports traffic counters for monitoring.
-	Stats() TransportStats
-	// Context is the connection's lifetime: it is done once Close has
-	// been called. What the core waits on for the client (HTTP callbacks)
-	// runs under it, so closing the connection cancels the wait.
-	Context() context.Context
-	// Close ends the connection at once. It is idempotent, must not block,
-	// and may be called from any goroutine.
-	Close(cause error)
-}
-
-// TransportStats are a transport's counters.
-type TransportStats struct {
-	BytesIn, BytesOut uint64
-	RTT               time.Duration
-}
-
-// Config tunes the NetConnection layer.
-type Config struct {
-	// FMSVer is reported in the connect _result, as AMS does.
-	FMSVer string
-	// Capabilities is the connect _result's capabilities value.
-	Capabilities float64
-	// MaxStreams bounds createStream per connection.
-	MaxStreams int
-	// MaxOutboxBytes bounds the queued command replies per connection.
-	MaxOutboxBytes int
-	// MaxPublishers bounds the streams one connection publishes at once.
-	MaxPublishers int
-	// MaxAMFDepth and MaxAMFElements bound each decoded command (nesting
-	// depth and values in all); 0 takes the amf package defaults.
-	MaxAMFDepth, MaxAMFElements int
-	// Refused, if set, counts a client refused by a limit (for metrics):
-	// "streams_per_instance", "publishers_per_connection", "amf",
-	// "shared_object", "subscriber_queue".
-	Refused func(limit string)
-	// Subscriber bounds each playing stream's queue.
-	Subscriber media.SubscriberConfig
-	// SampleAccess is what |RtmpSampleAccess grants players (raw access
-	// to audio and video data from ActionScript).
-	SampleAccess bool
-	// ServerVersion goes into the connect _result's data.version.
-	ServerVersion string
-	// Auth authorizes connect, publish and play; nil allows everything.
-	Auth *auth.Manager
-	// AppsDir is the applications directory: recorded streams live in
-	// <AppsDir>/<app>/streams/<instance>/ (AMS's layout). Empty, nothing
-	// is recorded or played from files.
-	AppsDir string
-	// RecordAll names the applications that record every published
-	// stream (config record = "all"), as nginx-rtmp's record all.
-	RecordAll map[string]bool
-
-	defaulted bool // WithDefaults filled the zero fields
-}
-
-// WithDefaults returns c with its zero fields set to the defaults.
-// NewConn shares a Config that went through it, rather than giving each
-// of a server's thousands of connections a copy.
-func (c Config) WithDefaults() Config {
-	if c.FMSVer == "" {
-		c.FMSVer = "FMS/5,0,17,5001"
-	}
-	if c.Capabilities == 0 {
-		c.Capabilities = 255
-	}
-	if c.MaxStreams <= 0 {
-		c.MaxStreams = 32
-	}
-	if c.MaxPublishers <= 0 {
-		c.MaxPublishers = 4
-	}
-	if c.MaxOutboxBytes <= 0 {
-		c.MaxOutboxBytes = 1 << 20
-	}
-	c.defaulted = true
-	return c
-}
 
 // Errors that close a connection.
 var (
