@@ -66,4 +66,3 @@ func (c Config) WithDefaults() Config {
 	c.defaulted = true
 	return c
 }
-

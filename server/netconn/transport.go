@@ -55,4 +55,3 @@ type TransportStats struct {
 	BytesIn, BytesOut uint64
 	RTT               time.Duration
 }
-
