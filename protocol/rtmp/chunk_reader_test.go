@@ -492,3 +492,48 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// readSizes is an io.Reader that records the size of each read asked of it.
+type readSizes struct {
+	r     io.Reader
+	sizes []int
+}
+
+func (s *readSizes) Read(p []byte) (int, error) {
+	s.sizes = append(s.sizes, len(p))
+	return s.r.Read(p)
+}
+
+// TestReaderReadLarge: after ReadLarge the Reader reads through the
+// publisher's larger buffer once it holds no unread bytes, and no message
+// is damaged by the switch, whether it comes with bytes buffered or not.
+func TestReaderReadLarge(t *testing.T) {
+	var msgs []csMessage
+	for i := range 6 {
+		msgs = append(msgs, msg(6, protocol.TypeAudio, 1, uint32(i), payload(700, byte(i))))
+	}
+	wire, err := encodeMessages(128, msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &readSizes{r: bytes.NewReader(wire)}
+	r := NewReader(src, 0)
+	first, err := r.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Payload = bytes.Clone(first.Payload)
+	got := []csMessage{{csid: 6, m: first}}
+	r.ReadLarge() // bytes are buffered: the small buffer stays until they are read
+	rest, err := readAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalMessages(t, append(got, rest...), msgs)
+	if src.sizes[0] != readerBufferSize {
+		t.Fatalf("first read of %d bytes, want the small buffer's %d", src.sizes[0], readerBufferSize)
+	}
+	if last := src.sizes[len(src.sizes)-1]; last != publisherBufferSize {
+		t.Fatalf("last read of %d bytes, want the publisher buffer's %d", last, publisherBufferSize)
+	}
+}

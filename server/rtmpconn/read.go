@@ -26,10 +26,23 @@ func (r countingReader) Read(p []byte) (int, error) {
 }
 
 // InputPending implements netconn.Transport: the reader holds more
-// bytes, or the socket has some queued (reader goroutine only).
+// bytes, or the socket has some queued (reader goroutine only). The
+// socket is asked only when the last read was a while ago: input piles
+// up behind a fan-out that takes long, and asking costs a system call per
+// message, which a publisher of many small streams cannot spare.
 func (c *Conn) InputPending() bool {
-	return c.reader.Buffered() > 0 || c.sock.QueuedInput() > 0
+	if c.reader.Buffered() > 0 {
+		return true
+	}
+	if time.Since(time.Unix(0, c.lastRead.Load())) < pileUpAfter {
+		return false
+	}
+	return c.sock.QueuedInput() > 0
 }
+
+// pileUpAfter is how long after a read input is worth looking for: a
+// fan-out shorter than this has not let a backlog build.
+const pileUpAfter = 2 * time.Millisecond
 
 // parks reports whether the reader may give up its goroutine while the
 // client is quiet: the poller watches the socket itself and inputWithin
@@ -117,6 +130,9 @@ func (c *Conn) readLoop() error {
 		}
 		if err := c.handle(m); err != nil {
 			return err
+		}
+		if (m.Type == protocol.TypeCommandAMF0 || m.Type == protocol.TypeCommandAMF3) && c.core.Publishing() {
+			r.ReadLarge() // a publisher's messages are larger and come often
 		}
 	}
 }
