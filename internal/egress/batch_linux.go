@@ -26,21 +26,6 @@ const (
 	batchMaxSegments = 256
 )
 
-// Sender is a connection whose writes a SendBatch makes.
-type Sender interface {
-	// Pending appends the write's segments to dst: what the connection's
-	// writer holds for the socket.
-	Pending(dst net.Buffers) net.Buffers
-	// Sent finishes a write the batch made: written bytes of segs went
-	// (the rest is the connection's to keep for later), or err failed it.
-	Sent(segs net.Buffers, written int, err error)
-	// SendNow writes segs itself, for a write the batch could not make.
-	SendNow(segs net.Buffers)
-	// Addrs are the socket's addresses, for errors.
-	LocalAddr() net.Addr
-	RemoteAddr() net.Addr
-}
-
 // SendBatch gathers the writes of one goroutine's share of a fan-out:
 // each player's connection fills its chunk writer when woken and hands
 // the write over (Add), and the writes go to the kernel batchEntries at a

@@ -4,19 +4,9 @@ package egress
 
 import (
 	"errors"
-	"net"
 
 	"go.uber.org/zap"
 )
-
-// Sender is a connection whose writes a SendBatch makes.
-type Sender interface {
-	Pending(dst net.Buffers) net.Buffers
-	Sent(segs net.Buffers, written int, err error)
-	SendNow(segs net.Buffers)
-	LocalAddr() net.Addr
-	RemoteAddr() net.Addr
-}
 
 // SendBatch gathers fan-out writes where io_uring exists; elsewhere there
 // are none (BatchPool.Get returns nil).
