@@ -256,6 +256,9 @@ func (c *Conn) run(w http.ResponseWriter) error {
 	setup := time.NewTimer(c.srv.deps.SetupTimeout)
 	defer setup.Stop()
 	setupC := setup.C
+	// The request's context tells that the client left while the
+	// application decided; once the connection is taken over, writes do.
+	left := c.req.Context().Done()
 	var ping <-chan time.Time
 	out := c.core.Outbox()
 	var scratch [batchMax]netconn.Outgoing
@@ -271,7 +274,7 @@ func (c *Conn) run(w http.ResponseWriter) error {
 		if err == nil && c.out != nil {
 			if setupC != nil {
 				// Playing: the setup bound no longer applies.
-				setupC = nil
+				setupC, left = nil, nil
 				if c.wc != nil {
 					t := time.NewTicker(wsPingEvery)
 					defer t.Stop()
@@ -297,7 +300,7 @@ func (c *Conn) run(w http.ResponseWriter) error {
 			if err := c.flush(); err != nil {
 				return err
 			}
-		case <-c.req.Context().Done():
+		case <-left:
 			// The client left while the application decided.
 			return context.Cause(c.req.Context())
 		case <-c.ctx.Done():
