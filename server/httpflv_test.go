@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -482,4 +483,35 @@ func TestHTTPFLVAdmission(t *testing.T) {
 	}
 	_ = first.Close()
 	testtools.WaitFor(t, 5*time.Second, "the slot to be released", func() bool { return ts.admit.Connections() == 0 })
+}
+
+// TestHTTPFLVOverTLS: with a certificate the playback listener serves
+// HTTPS (the tags then go out in one copied write per batch, not a
+// vectored one) and wss://.
+func TestHTTPFLVOverTLS(t *testing.T) {
+	cert, key := testtools.SelfSigned(t, t.TempDir())
+	ts := startServer(t, func(c *config.Config) { c.Play.CertFile, c.Play.KeyFile = cert, key })
+	pub, pid := startPublishing(t, ts, "sec", rtmp.ClientConfig{})
+	send(t, pub, pid, protocol.TypeVideo, 0, avcSeqHeader())
+	send(t, pub, pid, protocol.TypeVideo, 100, avcFrame(true, 0, 20000))
+
+	tlsCfg := &tls.Config{InsecureSkipVerify: true}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	resp, err := client.Get("https://" + ts.PlayAddr().String() + "/live/sec.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ws, _, err := (&websocket.Dialer{TLSClientConfig: tlsCfg}).Dial("wss://"+ts.PlayAddr().String()+"/live/sec.flv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for name, r := range map[string]io.Reader{"https": resp.Body, "wss": &wsFLV{t: t, c: ws}} {
+		_, tags := readFLVTags(t, r, 2)
+		if !bytes.Equal(tags[0].payload, avcSeqHeader()) || !bytes.Equal(tags[1].payload, avcFrame(true, 0, 20000)) || tags[1].ts != 0 {
+			t.Errorf("%s: tags %+v", name, tags)
+		}
+	}
 }
