@@ -13,6 +13,7 @@ import (
 
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmpt"
+	"github.com/nimbus-media/nimbus/server/httpflv"
 	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 	"github.com/nimbus-media/nimbus/server/rtmpconn"
 )
@@ -102,6 +103,49 @@ func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 		Apps: s.apps, Core: s.core.Load(), Rendezvous: s.rv, Groups: s.groups, Closes: &s.sessions,
 	})
 	s.serveConn(c, release, c.Run)
+}
+
+// playDeps is what the playback listener needs of the server.
+func (s *Server) playDeps() httpflv.Deps {
+	cfg := s.config()
+	return httpflv.Deps{
+		Apps: s.apps,
+		Core: s.core.Load,
+		Admit: func(remote net.Addr) (func(), bool) {
+			release, refusal := s.admit.admit(addrIP(remote), time.Now())
+			if refusal != "" {
+				s.log.Warn("connection refused", zap.String("proto", "http"), zap.String("remote", remote.String()),
+					zap.String("limit", refusal))
+				return nil, false
+			}
+			return release, true
+		},
+		Track: s.trackPlayer,
+		NewID: func() string { return strconv.FormatUint(s.nextID.Add(1), 10) },
+		// The application decides a connect within the scripting
+		// bound and each HTTP callback (connect, then play) within
+		// its own; a second more for the rest.
+		SetupTimeout: cfg.Script.PendingConnectTimeout.Duration + 2*cfg.Auth.CallbackTimeout.Duration + time.Second,
+	}
+}
+
+// trackPlayer makes an HTTP player known to shutdown while it lives;
+// its handler goroutine serves it and calls done. Once shutdown waits for
+// the connections, new ones are refused.
+func (s *Server) trackPlayer(c *httpflv.Conn) (done func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return nil, false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.wg.Done()
+	}, true
 }
 
 // serveConn runs a connection, starting on a goroutine of its own, known

@@ -37,7 +37,7 @@ func (b adminBackend) Listeners() []web.Listener {
 	for _, l := range []struct {
 		proto string
 		addr  net.Addr
-	}{{"rtmp", addrOf(b.s.rtmpLn)}, {"rtmps", addrOf(b.s.rtmpsLn)}, {"rtmpt", b.s.RTMPTAddr()}, {"rtmfp", b.s.rtmfpAddr()}, {"http", b.s.HTTPAddr()}} {
+	}{{"rtmp", addrOf(b.s.rtmpLn)}, {"rtmps", addrOf(b.s.rtmpsLn)}, {"rtmpt", b.s.RTMPTAddr()}, {"rtmfp", b.s.rtmfpAddr()}, {"http", b.s.HTTPAddr()}, {"play", b.s.PlayAddr()}} {
 		if l.addr != nil {
 			out = append(out, web.Listener{Protocol: l.proto, Addr: l.addr.String()})
 		}

@@ -118,7 +118,7 @@ func TestCallbackEndsWithConnection(t *testing.T) {
 	}))
 	defer hook.Close()
 	cfg := config.Defaults()
-	cfg.RTMP.Listen, cfg.RTMFP.Listen, cfg.HTTP.Listen, cfg.RTMPT.Listen = "127.0.0.1:0", "", "", ""
+	cfg.RTMP.Listen, cfg.RTMFP.Listen, cfg.HTTP.Listen, cfg.RTMPT.Listen, cfg.Play.Listen = "127.0.0.1:0", "", "", "", ""
 	cfg.Apps = []config.AppConfig{{Name: "slow", OnConnect: hook.URL}}
 	cfg.Auth.CallbackTimeout = config.Duration{Duration: 30 * time.Second}
 	srv := New(cfg, zap.NewNop())

@@ -134,7 +134,7 @@ func TestListenFailureClosesListeners(t *testing.T) {
 		return ln.Addr().String()
 	}
 	cfg := config.Defaults()
-	cfg.RTMP.Listen, cfg.RTMPT.Listen, cfg.HTTP.Listen = free(), free(), ""
+	cfg.RTMP.Listen, cfg.RTMPT.Listen, cfg.HTTP.Listen, cfg.Play.Listen = free(), free(), "", ""
 	cfg.RTMFP.Listen = taken.LocalAddr().String()
 	if err := New(cfg, zap.NewNop()).Listen(); err == nil {
 		t.Fatal("Listen succeeded on a taken UDP port")

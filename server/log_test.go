@@ -15,4 +15,5 @@ func zapcoreTee(core zapcore.Core, t *testing.T) zapcore.Core {
 
 func zapBool(key string, v bool) zapcore.Field { return zap.Bool(key, v) }
 
-func zapString(key, v string) zapcore.Field { return zap.String(key, v) }
+func zapString(key, v string) zapcore.Field  { return zap.String(key, v) }
+func zapInt(key string, v int) zapcore.Field { return zap.Int(key, v) }

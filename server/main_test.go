@@ -67,6 +67,7 @@ func startServerLog(t *testing.T, change func(*config.Config), log *zap.Logger) 
 	cfg.RTMFP.Listen = "127.0.0.1:0"
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.RTMPT.Listen = "" // the RTMPT tests turn it on
+	cfg.Play.Listen = "127.0.0.1:0"
 	cfg.Apps = []config.AppConfig{{Name: "live"}}
 	// The I/O engine's switches may come from the environment, so that
 	// make test runs the RTMP suite again with the poller and io_uring

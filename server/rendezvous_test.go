@@ -280,7 +280,7 @@ func TestRTMFPRedirectConfig(t *testing.T) {
 // Redirect to the initiator, Forwarded IHello to the target).
 func BenchmarkIntroductions(b *testing.B) {
 	cfg := config.Defaults()
-	cfg.RTMP.Listen, cfg.RTMFP.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.RTMP.Listen, cfg.RTMFP.Listen, cfg.HTTP.Listen, cfg.Play.Listen = "127.0.0.1:0", "127.0.0.1:0", "", ""
 	cfg.Apps = []config.AppConfig{{Name: "live"}}
 	srv := New(cfg, zap.NewNop())
 	if err := srv.Listen(); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/nimbus-media/nimbus/p2p"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/server/config"
+	"github.com/nimbus-media/nimbus/server/httpflv"
 	"github.com/nimbus-media/nimbus/server/netconn"
 	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 	"github.com/nimbus-media/nimbus/server/rtmpconn"
@@ -82,6 +83,7 @@ type Server struct {
 	rtmpsLn net.Listener    // nil when RTMPS is off
 	rtmpt   *rtmpconn.RTMPT // nil when RTMPT is off
 	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
+	play    *httpflv.Server // nil when the playback listener is off
 	admit   *admission
 	nextID  atomic.Uint64
 	// batches gathers the fan-outs' RTMP writes into io_uring batches;
@@ -101,7 +103,10 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[closer]struct{}
-	wg    sync.WaitGroup
+	// stopping refuses new HTTP players once shutdown waits for the
+	// connections (wg).
+	stopping bool
+	wg       sync.WaitGroup
 }
 
 // config returns the current configuration.
@@ -155,10 +160,11 @@ func (s *Server) Reload(cfg config.Config) error {
 	s.cfg.RTMFP = cfg.RTMFP
 	s.cfg.RTMFP.Listen = old.RTMFP.Listen
 	s.cfg.RTMPT = old.RTMPT
+	s.cfg.Play = old.Play
 	s.cfg.Limits, s.cfg.Auth, s.cfg.NetConn, s.cfg.ShutdownTimeout = cfg.Limits, cfg.Auth, cfg.NetConn, cfg.ShutdownTimeout
 	s.cfgMu.Unlock()
 	if cfg.RTMP.Listen != old.RTMP.Listen || cfg.RTMFP.Listen != old.RTMFP.Listen ||
-		cfg.RTMPS != old.RTMPS || cfg.RTMPT != old.RTMPT || cfg.HTTP.Listen != old.HTTP.Listen {
+		cfg.RTMPS != old.RTMPS || cfg.RTMPT != old.RTMPT || cfg.HTTP.Listen != old.HTTP.Listen || cfg.Play != old.Play {
 		s.log.Warn("listener changes take effect on restart")
 	}
 	if !sameApps(cfg.Apps, old.Apps) || cfg.Media != old.Media || cfg.AppsDir != old.AppsDir {
@@ -308,6 +314,19 @@ func (s *Server) Listen() (err error) {
 		s.log.Info("rtmfp listening", zap.String("addr", s.rtmfpEP.LocalAddr().String()),
 			zap.String("peer_id", hex.EncodeToString(id[:])))
 	}
+	if s.cfg.Play.Listen != "" {
+		s.play, err = httpflv.Listen(s.cfg.Play, s.playDeps(), s.log)
+		switch {
+		case err != nil && httpflv.Optional(s.cfg.Play.Listen, err):
+			s.log.Warn("playback not served", zap.Error(err))
+			err = nil
+		case err != nil:
+			return err
+		default:
+			s.log.Info("play listening", zap.String("addr", s.play.Addr().String()),
+				zap.Bool("tls", s.cfg.Play.CertFile != ""))
+		}
+	}
 	return s.listenHTTP()
 }
 
@@ -329,6 +348,10 @@ func (s *Server) closeListeners() {
 		_ = s.rtmfpEP.Close()
 		s.rtmfpEP = nil
 	}
+	if s.play != nil {
+		_ = s.play.Close()
+		s.play = nil
+	}
 }
 
 // RTMFPAddr is the bound RTMFP (UDP) address, nil when RTMFP is off.
@@ -348,6 +371,14 @@ func (s *Server) RTMPSAddr() net.Addr {
 		return nil
 	}
 	return s.rtmpsLn.Addr()
+}
+
+// PlayAddr is the bound playback (HTTP-FLV) address, nil when it is off.
+func (s *Server) PlayAddr() net.Addr {
+	if s.play == nil {
+		return nil
+	}
+	return s.play.Addr()
 }
 
 // RTMPTAddr is the bound RTMPT (HTTP) address, nil when RTMPT is off.
@@ -388,6 +419,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.rtmpt != nil {
 		rtmptDone = s.rtmpt.Serve()
 	}
+	var playDone <-chan error // likewise with playback off
+	if s.play != nil {
+		playDone = s.play.Serve()
+	}
 	webCtx, stopWeb := context.WithCancel(ctx)
 	webDone := s.serveHTTP(webCtx)
 	// The registry polls application folders and unloads idle instances;
@@ -399,16 +434,26 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.apps.Run(appsCtx)
 	}()
 	var err error
-	rtmptEnded := false
+	rtmptEnded, playEnded := false, false
 	select {
 	case <-ctx.Done():
 	case err = <-errs:
 	case err = <-rtmptDone:
 		rtmptEnded = true
+	case err = <-playDone:
+		playEnded = true
 	}
 	for _, ln := range listeners {
 		_ = ln.Close()
 	}
+	if s.play != nil {
+		s.play.Refuse()
+	}
+	// From here on shutdown waits for the connections (wg): a request
+	// on a kept-alive playback connection is refused.
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
 	if s.rtmpt != nil {
 		// RTMPT clients keep polling through the drain: that is how
 		// they get their AppShutdown.
@@ -432,6 +477,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		if !rtmptEnded {
 			if rerr := <-rtmptDone; rerr != nil && err == nil {
 				err = rerr
+			}
+		}
+	}
+	if s.play != nil {
+		s.play.Stop()
+		if !playEnded {
+			if perr := <-playDone; perr != nil && err == nil {
+				err = perr
 			}
 		}
 	}

@@ -45,7 +45,7 @@ func startNimbusAuth(t *testing.T, creds bool) *nimbus {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.RTMP.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.RTMPT.Listen = ""
+	cfg.RTMPT.Listen, cfg.Play.Listen = "", ""
 	if creds {
 		hash, err := web.HashPassword(adminPassword, 1000)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 )
@@ -54,7 +56,7 @@ type benchResult struct {
 // latency, and (with -server-pid) the server's CPU and memory per player.
 func bench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	playURL := fs.String("url", "", "stream URL the players play (rtmp://, rtmpe://, rtmpt:// or rtmfp://)")
+	playURL := fs.String("url", "", "stream URL the players play (rtmp://, rtmpe://, rtmpt://, rtmfp://, or http(s)://HOST/APP/STREAM.flv for HTTP-FLV)")
 	pubURL := fs.String("publish-url", "", "stream URL the publisher uses (default: -url)")
 	flv := fs.String("flv", "", "FLV file to publish in a loop (default: synthetic 2 Mbit/s frames)")
 	players := fs.Int("players", 100, "number of players")
@@ -68,9 +70,13 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *playURL == "" || *players < 0 {
-		return errors.New("usage: nimbus bench -url rtmp[e|t|fp]://host/app/stream [-publish-url URL] [-players N] [-flv FILE] [-duration 20s]")
+		return errors.New("usage: nimbus bench -url rtmp[e|t|fp]://host/app/stream|http://host/app/stream.flv [-publish-url URL] [-players N] [-flv FILE] [-duration 20s]")
 	}
+	httpFLV := strings.HasPrefix(*playURL, "http://") || strings.HasPrefix(*playURL, "https://")
 	if *pubURL == "" {
+		if httpFLV && !*noPublish {
+			return errors.New("bench: an HTTP-FLV -url needs -publish-url (rtmp://…) for the publisher")
+		}
 		*pubURL = *playURL
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -102,33 +108,48 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			c, stream, err := dialURL(ctx, *playURL, "LNX 9,0,124,2", true)
-			if err == nil {
-				defer c.Close()
-				var id uint32
-				if id, err = c.CreateStream(); err == nil {
-					err = c.Play(id, stream, -2000)
+			report := func(n int, key bool, lat float64) {
+				if key && !start.IsZero() {
+					mu.Lock()
+					starts = append(starts, float64(time.Since(start).Microseconds())/1000)
+					mu.Unlock()
+					start = time.Time{}
 				}
-				if err == nil {
+				if measuring.Load() {
+					counts[i].Add(int64(n))
+					if lat >= 0 {
+						mu.Lock()
+						latencies = append(latencies, lat)
+						mu.Unlock()
+					}
+				}
+			}
+			var err error
+			if httpFLV {
+				var playing bool
+				playing, err = benchPlayHTTP(ctx, *playURL, report)
+				if playing {
 					connected.Add(1)
-					err = benchPlay(ctx, c, id, func(n int, key bool, lat float64) {
-						if key && !start.IsZero() {
-							mu.Lock()
-							starts = append(starts, float64(time.Since(start).Microseconds())/1000)
-							mu.Unlock()
-							start = time.Time{}
-						}
-						if measuring.Load() {
-							counts[i].Add(int64(n))
-							if lat >= 0 {
-								mu.Lock()
-								latencies = append(latencies, lat)
-								mu.Unlock()
-							}
-						}
-					})
 					if err != nil && ctx.Err() == nil {
 						dropped.Add(1)
+					}
+				}
+			} else {
+				var c netClient
+				var stream string
+				c, stream, err = dialURL(ctx, *playURL, "LNX 9,0,124,2", true)
+				if err == nil {
+					defer c.Close()
+					var id uint32
+					if id, err = c.CreateStream(); err == nil {
+						err = c.Play(id, stream, -2000)
+					}
+					if err == nil {
+						connected.Add(1)
+						err = benchPlay(ctx, c, id, report)
+						if err != nil && ctx.Err() == nil {
+							dropped.Add(1)
+						}
 					}
 				}
 			}
@@ -230,6 +251,54 @@ func benchPlay(ctx context.Context, c netClient, id uint32, report func(n int, k
 	}
 	return nil
 }
+
+// benchPlayHTTP reads an HTTP-FLV stream as benchPlay reads an RTMP
+// play; playing says the server answered 200.
+func benchPlayHTTP(ctx context.Context, rawURL string, report func(n int, key bool, lat float64)) (playing bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := benchHTTP.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return false, fmt.Errorf("GET %s: %s: %s", rawURL, resp.Status, strings.TrimSpace(string(b)))
+	}
+	fr, err := media.NewFLVReader(resp.Body)
+	if err != nil {
+		return true, err
+	}
+	var dec amf.Decoder
+	for ctx.Err() == nil {
+		tag, err := fr.ReadTag()
+		if err != nil {
+			return true, err
+		}
+		switch tag.Type {
+		case protocol.TypeAudio:
+			report(len(tag.Data), false, -1)
+		case protocol.TypeVideo:
+			report(len(tag.Data), media.ParseVideo(tag.Data).Keyframe, -1)
+		case protocol.TypeDataAMF0:
+			cmd, err := protocol.DecodeCommand(&dec, tag.Type, tag.Data)
+			if err != nil || cmd.Name != "onBenchTime" {
+				continue
+			}
+			if ms, ok := cmd.ArgNumber(0); ok {
+				report(0, false, float64(time.Now().UnixMicro())/1000-ms)
+			}
+		}
+	}
+	return true, nil
+}
+
+// benchHTTP is the HTTP-FLV players' client: each play is a response
+// that never ends, on a connection of its own.
+var benchHTTP = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, ResponseHeaderTimeout: 10 * time.Second}}
 
 // benchPublish publishes an FLV in a loop, or synthetic 2 Mbit/s video at
 // 30 fps with a keyframe every 2 s plus audio, stamping the time every

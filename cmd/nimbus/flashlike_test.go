@@ -252,3 +252,34 @@ func testNetGroup(t *testing.T, members int) {
 	}
 	checkNoDrops(t, append(rx, pub)...)
 }
+
+// TestFlashLikePublishHTTPFLV: the Flash-like client publishes over RTMFP;
+// ffmpeg plays it over HTTP-FLV from the playback listener and finds
+// H.264 and AAC, with about the frames of the time it read.
+func TestFlashLikePublishHTTPFLV(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	testtools.FlashLike(t)
+	addr, udp, play := freePort(t), freeUDPPort(t), freePort(t)
+	srv, _ := startNimbus(t, ctx, nimbusBin(t), addr, udp, "-play", play)
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	clip := flashClip(t)
+	out := filepath.Join(t.TempDir(), "ffmpeg.flv")
+
+	pub := testtools.StartFlashPeer(t, ctx, "flash publisher", "publish", "rtmfp://"+udp+"/live", "--stream=p1", "--flv="+clip, "--secs=10")
+	pub.WaitEvent(t, "STATUS NetStream.Publish.Start", 10*time.Second)
+	time.Sleep(2500 * time.Millisecond) // the loop's second pass has sent the codec headers
+	if out, err := testtools.FFmpeg(t, ctx, "-i", "http://"+play+"/live/p1.flv", "-t", "4", "-c", "copy", "-f", "flv", out).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg over HTTP-FLV: %v\n%s", err, out)
+	}
+	pub.Wait(t, 20*time.Second)
+	probe := testtools.FFprobe(t, out)
+	if probe.Codec("video") != "h264" || probe.Codec("audio") != "aac" {
+		t.Errorf("ffmpeg's recording has video %q, audio %q; want h264 and aac", probe.Codec("video"), probe.Codec("audio"))
+	}
+	// 4 s at 30 fps is 120 frames.
+	if n := testtools.Packets(t, out, "video"); n < 100 {
+		t.Errorf("ffmpeg got %d video messages in 4 s of a 30 fps stream", n)
+	}
+	checkNoDrops(t, pub)
+}

@@ -61,11 +61,11 @@ func freePort(t *testing.T) string {
 }
 
 // startNimbus starts `nimbus serve` and waits until its RTMP port accepts;
-// RTMPT is off unless extra flags turn it on.
+// RTMPT and playback are off unless extra flags turn them on.
 func startNimbus(t *testing.T, ctx context.Context, bin, rtmpAddr, rtmfpAddr string, extra ...string) (*exec.Cmd, *testtools.Buffer) {
 	t.Helper()
 	serverLog := &testtools.Buffer{}
-	args := append([]string{"serve", "-rtmp", rtmpAddr, "-rtmfp", rtmfpAddr, "-http", "127.0.0.1:0", "-rtmpt", ""}, extra...)
+	args := append([]string{"serve", "-rtmp", rtmpAddr, "-rtmfp", rtmfpAddr, "-http", "127.0.0.1:0", "-rtmpt", "", "-play", ""}, extra...)
 	srv := exec.CommandContext(ctx, bin, args...)
 	srv.Stdout, srv.Stderr = serverLog, serverLog
 	srv.WaitDelay = 5 * time.Second

@@ -28,6 +28,7 @@ func parseServeFlags(args []string) (configFile string, listens map[string]strin
 	fs.String("rtmfp", "", "RTMFP listen address, overriding the configuration (\"\": off)")
 	fs.String("rtmpt", "", "RTMPT (RTMP over HTTP) listen address, overriding the configuration (\"\": off)")
 	fs.String("http", "", "admin HTTP listen address, overriding the configuration (\"\": off)")
+	fs.String("play", "", "playback (HTTP-FLV, WebSocket-FLV) listen address, overriding the configuration (\"\": off)")
 	if err := fs.Parse(args); err != nil {
 		return "", nil, err
 	}
@@ -144,6 +145,8 @@ func overrideListens(cfg *config.Config, listens map[string]string) {
 			cfg.RTMPT.Listen = addr
 		case "http":
 			cfg.HTTP.Listen = addr
+		case "play":
+			cfg.Play.Listen = addr
 		}
 	}
 }

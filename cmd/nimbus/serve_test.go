@@ -15,13 +15,13 @@ func TestListenFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		args                      []string
-		rtmp, rtmfp, rtmpt, httpA string
+		args                            []string
+		rtmp, rtmfp, rtmpt, httpA, play string
 	}{
-		{nil, ":1935", ":1935", ":80", "127.0.0.1:8080"},
-		{[]string{"-rtmfp", "", "-rtmpt", "", "-http", ""}, ":1935", "", "", ""},
-		{[]string{"-rtmpt", "127.0.0.1:8081", "-rtmp", "127.0.0.1:1936"}, "127.0.0.1:1936", ":1935", "127.0.0.1:8081", "127.0.0.1:8080"},
-		{[]string{"-rtmpt=", "-rtmpt", ":8000"}, ":1935", ":1935", ":8000", "127.0.0.1:8080"},
+		{nil, ":1935", ":1935", ":80", "127.0.0.1:8080", ":8088"},
+		{[]string{"-rtmfp", "", "-rtmpt", "", "-http", "", "-play", ""}, ":1935", "", "", "", ""},
+		{[]string{"-rtmpt", "127.0.0.1:8081", "-rtmp", "127.0.0.1:1936", "-play", "127.0.0.1:8089"}, "127.0.0.1:1936", ":1935", "127.0.0.1:8081", "127.0.0.1:8080", "127.0.0.1:8089"},
+		{[]string{"-rtmpt=", "-rtmpt", ":8000"}, ":1935", ":1935", ":8000", "127.0.0.1:8080", ":8088"},
 	} {
 		_, listens, err := parseServeFlags(tc.args)
 		if err != nil {
@@ -32,9 +32,11 @@ func TestListenFlags(t *testing.T) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatalf("%q: %v", tc.args, err)
 		}
-		if cfg.RTMP.Listen != tc.rtmp || cfg.RTMFP.Listen != tc.rtmfp || cfg.RTMPT.Listen != tc.rtmpt || cfg.HTTP.Listen != tc.httpA {
-			t.Errorf("%q: rtmp %q rtmfp %q rtmpt %q http %q; want %q %q %q %q", tc.args,
-				cfg.RTMP.Listen, cfg.RTMFP.Listen, cfg.RTMPT.Listen, cfg.HTTP.Listen, tc.rtmp, tc.rtmfp, tc.rtmpt, tc.httpA)
+		if cfg.RTMP.Listen != tc.rtmp || cfg.RTMFP.Listen != tc.rtmfp || cfg.RTMPT.Listen != tc.rtmpt || cfg.HTTP.Listen != tc.httpA ||
+			cfg.Play.Listen != tc.play {
+			t.Errorf("%q: rtmp %q rtmfp %q rtmpt %q http %q play %q; want %q %q %q %q %q", tc.args,
+				cfg.RTMP.Listen, cfg.RTMFP.Listen, cfg.RTMPT.Listen, cfg.HTTP.Listen, cfg.Play.Listen,
+				tc.rtmp, tc.rtmfp, tc.rtmpt, tc.httpA, tc.play)
 		}
 	}
 	_, listens, err := parseServeFlags([]string{"-rtmp", ""})

@@ -135,7 +135,7 @@ func TestSIGTERMDrains(t *testing.T) {
 }
 
 // serveConfig writes a configuration file (top-level keys in head, RTMP
-// on addr, RTMFP and HTTP off, tail appended) and starts `nimbus serve
+// on addr, RTMFP, HTTP and playback off, tail appended) and starts `nimbus serve
 // -config` on it, returning once it listens.
 func serveConfig(t *testing.T, ctx context.Context, bin, file, head, addr string, tail ...string) (*exec.Cmd, *testtools.Buffer) {
 	t.Helper()
@@ -154,7 +154,7 @@ func serveConfig(t *testing.T, ctx context.Context, bin, file, head, addr string
 // writeConfig writes the configuration serveConfig uses.
 func writeConfig(t *testing.T, file, head, addr string, tail ...string) {
 	t.Helper()
-	text := head + fmt.Sprintf("[rtmp]\nlisten = %q\n[rtmfp]\nlisten = \"\"\n[rtmpt]\nlisten = \"\"\n[http]\nlisten = \"\"\n", addr) + strings.Join(tail, "")
+	text := head + fmt.Sprintf("[rtmp]\nlisten = %q\n[rtmfp]\nlisten = \"\"\n[rtmpt]\nlisten = \"\"\n[http]\nlisten = \"\"\n[play]\nlisten = \"\"\n", addr) + strings.Join(tail, "")
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,7 @@ type Config struct {
 	Limits  LimitsConfig  `toml:"limits"`
 	RTMFP   RTMFPConfig   `toml:"rtmfp"`
 	HTTP    HTTPConfig    `toml:"http"`
+	Play    PlayConfig    `toml:"play"`
 	Media   MediaConfig   `toml:"media"`
 	NetConn NetConnConfig `toml:"netconn"`
 	Auth    AuthConfig    `toml:"auth"`
@@ -155,6 +156,27 @@ func (c HTTPConfig) Web() web.Config {
 		Listen: c.Listen, User: c.User, PasswordHash: c.PasswordHash, TokenSHA256: c.TokenSHA256,
 		SessionTTL: c.SessionTTL.Duration, Version: nimbus.Version, CertFile: c.CertFile, KeyFile: c.KeyFile,
 	}
+}
+
+// PlayConfig configures the public playback listener (docs/playback.md):
+// HTTP-FLV and WebSocket-FLV for players that have no RTMP, browsers
+// first. It is off while Listen is empty. Unlike the admin listener it is
+// meant to face the internet: what it serves is authorized per
+// application, as RTMP plays are.
+type PlayConfig struct {
+	Listen string `toml:"listen"`
+	// CertFile and KeyFile (PEM) serve playback over HTTPS (and wss://).
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// CORSOrigin is sent as Access-Control-Allow-Origin, so that players
+	// on other origins (flv.js, mpegts.js) may fetch streams; "" sends
+	// none, which confines players to pages of the same origin.
+	CORSOrigin string `toml:"cors_origin"`
+	// HeaderTimeout bounds the reading of a request's header; it is also
+	// how long a kept-alive connection may wait for its next request.
+	HeaderTimeout Duration `toml:"header_timeout"`
+	// WriteTimeout closes a player that takes longer to accept our data.
+	WriteTimeout Duration `toml:"write_timeout"`
 }
 
 // MediaConfig tunes stream routing.
@@ -318,6 +340,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: media.subscriber_queue_bytes %d is below 65536", c.Media.SubscriberQueueBytes)
 	case c.RTMPS.Listen != "" && (c.RTMPS.CertFile == "" || c.RTMPS.KeyFile == ""):
 		return errors.New("config: rtmps.listen needs rtmps.cert_file and rtmps.key_file")
+	case c.Play.Listen != "" && (c.Play.CertFile == "") != (c.Play.KeyFile == ""):
+		return errors.New("config: play.cert_file and play.key_file go together")
+	case c.Play.Listen != "" && (c.Play.HeaderTimeout.Duration <= 0 || c.Play.WriteTimeout.Duration <= 0):
+		return errors.New("config: play.header_timeout and play.write_timeout must be positive")
 	case c.RTMPT.Listen != "" && (c.RTMPT.IdleTimeout.Duration < time.Second || c.RTMPT.MaxSessions < 1 || c.RTMPT.BufferBytes < 64<<10):
 		return errors.New("config: rtmpt.idle_timeout must be at least 1s, rtmpt.max_sessions at least 1 and rtmpt.buffer_bytes at least 65536")
 	case c.RTMFP.Listen != "" && (c.RTMFP.IdleTimeout.Duration <= 0 || c.RTMFP.MediaDeadline.Duration <= 0 ||

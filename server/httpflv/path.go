@@ -1,0 +1,63 @@
+package httpflv
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// maxPathBytes bounds a playback path; AMS names are far shorter.
+const maxPathBytes = 1024
+
+// Target is what a playback URL's path names.
+type Target struct {
+	// App is the application, Instance its instance ("" for the default,
+	// _definst_), Stream the live stream's name.
+	App, Instance, Stream string
+}
+
+// ParsePath splits a playback URL's path, already unescaped,
+// "/APP/STREAM.flv" or "/APP/INSTANCE/STREAM.flv", into its names. It
+// refuses what an RTMP client could not have named either: empty names,
+// "." and "..", control characters, and '?' (the core would take what
+// follows for a query; a query travels in the URL's own). A stream name
+// with '/' in it is not reachable this way: the path's middle part is the
+// instance, as in an RTMP URL.
+func ParsePath(path string) (Target, bool) {
+	if len(path) > maxPathBytes || !utf8.ValidString(path) {
+		return Target{}, false
+	}
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return Target{}, false
+	}
+	if rest, ok = strings.CutSuffix(rest, ".flv"); !ok {
+		return Target{}, false
+	}
+	parts := strings.Split(rest, "/")
+	for _, p := range parts {
+		if !validName(p) {
+			return Target{}, false
+		}
+	}
+	switch len(parts) {
+	case 2:
+		return Target{App: parts[0], Stream: parts[1]}, true
+	case 3:
+		return Target{App: parts[0], Instance: parts[1], Stream: parts[2]}, true
+	}
+	return Target{}, false
+}
+
+// validName tells whether one segment of a playback path may name an
+// application, an instance or a stream.
+func validName(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '?' || r == '#' || r == '\\' {
+			return false
+		}
+	}
+	return true
+}
