@@ -17,8 +17,8 @@ import (
 	"github.com/nimbus-media/nimbus/media/recorder"
 )
 
-// Why a recording cannot start, besides recorder.ErrBusy (the file is
-// being recorded already).
+// Why a recording cannot start (besides recorder.ErrBusy: the file is
+// being recorded already) or a streams folder cannot be named.
 var (
 	// ErrNotLive: the stream to record has no publisher.
 	ErrNotLive = errors.New("the stream is not published")
@@ -26,9 +26,9 @@ var (
 	// name leaves the streams folder or names a format not recorded, or
 	// the server has no apps_dir. The cause is wrapped.
 	ErrCannotRecord = errors.New("cannot record the stream")
-	// errBadFolder: an application or instance name that is not one
+	// ErrBadFolder: an application or instance name that is not one
 	// folder name (the admin API takes them from a URL).
-	errBadFolder = errors.New("invalid application or instance name for a folder")
+	ErrBadFolder = errors.New("invalid application or instance name for a folder")
 )
 
 // Recordings starts, finds and lists the recordings of application
@@ -56,7 +56,7 @@ func (r Recordings) Folder(app, instance string) (string, error) {
 		return "", err
 	}
 	if !folderName(instance) {
-		return "", fmt.Errorf("%w: instance %q", errBadFolder, instance)
+		return "", fmt.Errorf("%w: instance %q", ErrBadFolder, instance)
 	}
 	return filepath.Join(streams, instance), nil
 }
@@ -67,7 +67,7 @@ func (r Recordings) streams(app string) (string, error) {
 		return "", errNoStorage
 	}
 	if !folderName(app) {
-		return "", fmt.Errorf("%w: application %q", errBadFolder, app)
+		return "", fmt.Errorf("%w: application %q", ErrBadFolder, app)
 	}
 	return filepath.Join(r.AppsDir, app, "streams"), nil
 }
