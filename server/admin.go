@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/media/recorder"
 	"github.com/nimbus-media/nimbus/protocol"
+	"github.com/nimbus-media/nimbus/server/netconn"
 	"github.com/nimbus-media/nimbus/web"
 )
 
@@ -93,11 +98,13 @@ func (b adminBackend) Clients() []web.ClientInfo {
 
 func (b adminBackend) Streams() []web.StreamInfo {
 	var out []web.StreamInfo
+	recs := b.recordings()
 	for _, a := range b.s.apps.Apps() {
 		for _, inst := range a.Instances() {
 			var clients map[string]apps.ClientInfo
 			for _, st := range inst.Streams().Streams() {
 				si := web.NewStreamInfo(a.Name(), inst.Name(), st.Info())
+				si.Recording = recs.Active(inst, st.Name()) != nil
 				if p, ok := st.Publisher().(publisherID); ok {
 					if clients == nil {
 						clients = clientsByID(inst)
@@ -194,6 +201,116 @@ func (b adminBackend) StopStream(app, instance, name string) error {
 	}
 	pub.Evict(ErrStoppedByAdmin)
 	return nil
+}
+
+// recordings is the streams folders as the NetConnection layer has them,
+// so that a recording the API starts goes to the file, under the recorder,
+// that the stream's publisher or a script would have used.
+func (b adminBackend) recordings() netconn.Recordings { return b.s.core.Load().Recordings() }
+
+// StartRecording records a live stream until StopRecording or its
+// publisher stops; the outcome is logged, as for record = "all" (there is
+// nobody to send a status to).
+func (b adminBackend) StartRecording(app, instance, name string, appendMode bool) error {
+	inst, err := b.instance(app, instance)
+	if err != nil {
+		return err
+	}
+	log := b.s.log.With(zap.String("instance", inst.Path()), zap.String("stream", name))
+	rec, err := b.recordings().Start(inst, name, appendMode, func(err error) {
+		if err != nil {
+			log.Error("recording failed; the stream stays live", zap.Error(err))
+			return
+		}
+		log.Info("recording stopped")
+	})
+	switch {
+	case errors.Is(err, netconn.ErrNotLive):
+		return fmt.Errorf("%w: no publisher on %s/%s/%s", web.ErrNotFound, app, instance, name)
+	case errors.Is(err, recorder.ErrBusy), errors.Is(err, netconn.ErrCannotRecord):
+		return fmt.Errorf("%w: %w", web.ErrConflict, err)
+	case err != nil:
+		return err
+	}
+	log.Info("recording, started by an administrator", zap.String("file", rec.Path()), zap.Bool("append", appendMode))
+	return nil
+}
+
+// StopRecording stops whichever recorder writes the stream's file: the
+// API's, the publisher's or record = "all"'s.
+func (b adminBackend) StopRecording(app, instance, name string) error {
+	inst, err := b.instance(app, instance)
+	if err != nil {
+		return err
+	}
+	rec := b.recordings().Active(inst, name)
+	if rec == nil {
+		return fmt.Errorf("%w: %s/%s/%s is not being recorded", web.ErrNotFound, app, instance, name)
+	}
+	rec.Stop()
+	return nil
+}
+
+// Recordings lists the streams folders of the configured applications,
+// of every instance that has one, loaded or not.
+func (b adminBackend) Recordings(app, instance string) ([]web.RecordingInfo, error) {
+	var names []string
+	if app != "" {
+		if b.s.apps.App(app) == nil {
+			return nil, fmt.Errorf("%w: application %q", web.ErrNotFound, app)
+		}
+		names = []string{app}
+	} else {
+		for _, a := range b.s.apps.Apps() {
+			names = append(names, a.Name())
+		}
+	}
+	recs := b.recordings()
+	if recs.AppsDir == "" {
+		return nil, nil // nothing can have been recorded
+	}
+	var out []web.RecordingInfo
+	for _, a := range names {
+		insts := []string{instance}
+		if instance == "" {
+			var err error
+			if insts, err = recs.Instances(a); err != nil {
+				return nil, err
+			}
+		}
+		for _, i := range insts {
+			files, err := recs.List(a, i)
+			if errors.Is(err, netconn.ErrBadFolder) {
+				return nil, fmt.Errorf("%w: %w", web.ErrNotFound, err)
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range files {
+				out = append(out, web.RecordingInfo{
+					App: f.App, Instance: f.Instance, Name: f.Name, Size: f.Size,
+					Duration: f.Duration.Seconds(), Modified: f.Modified, Recording: f.Recording,
+				})
+			}
+		}
+	}
+	return out, nil
+}
+
+// OpenRecording opens a file of a configured application's streams
+// folder. Whatever keeps it from opening (missing, outside the folder,
+// not a regular file) is a 404 for the client and a log line here.
+func (b adminBackend) OpenRecording(app, instance, name string) (*os.File, error) {
+	if b.s.apps.App(app) == nil {
+		return nil, fmt.Errorf("%w: application %q", web.ErrNotFound, app)
+	}
+	f, err := b.recordings().Open(app, instance, name)
+	if err != nil {
+		b.s.log.Info("recording download refused", zap.String("app", app), zap.String("instance", instance),
+			zap.String("file", name), zap.Error(err))
+		return nil, fmt.Errorf("%w: recording %s/%s/%s", web.ErrNotFound, app, instance, name)
+	}
+	return f, nil
 }
 
 // UnloadApp unloads an instance, or with instance "" every instance of

@@ -241,6 +241,7 @@ func New(cfg config.Config, log *zap.Logger) *Server {
 			QueueSize:      cfg.Script.Queue,
 			PendingTimeout: cfg.Script.PendingConnectTimeout.Duration,
 			Subscriber:     s.core.Load().Subscriber,
+			Recordings:     s.core.Load().Recordings(),
 			Log:            log.Named("script"),
 		}),
 	})

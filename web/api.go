@@ -26,8 +26,12 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 // writeActionError maps a backend error to its status.
 func writeActionError(w http.ResponseWriter, err error) {
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
+		return
+	case errors.Is(err, ErrConflict):
+		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
 	writeError(w, http.StatusInternalServerError, err.Error())

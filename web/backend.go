@@ -1,6 +1,9 @@
 package web
 
-import "time"
+import (
+	"os"
+	"time"
+)
 
 // Backend is what the admin server reads and steers. The server package
 // implements it over its application registry; web never imports the
@@ -9,7 +12,8 @@ import "time"
 // Snapshot methods are called from HTTP handlers and once per stats tick;
 // they must be safe for concurrent use and should not block on a
 // connection's I/O. Actions return an error wrapping ErrNotFound when the
-// named object does not exist.
+// named object does not exist, ErrConflict when its state forbids the
+// action.
 type Backend interface {
 	// Listeners are the bound listen addresses by protocol.
 	Listeners() []Listener
@@ -40,6 +44,24 @@ type Backend interface {
 	// UnloadApp disconnects an instance's clients with
 	// NetConnection.Connect.AppShutdown; instance "" means every instance.
 	UnloadApp(app, instance string) error
+
+	// StartRecording records a live stream to its file in the instance's
+	// streams folder, as publish(name, "record") would (appendMode: as
+	// "append"), until StopRecording or the publisher stops. No such live
+	// stream is ErrNotFound; a file being recorded already, or a stream
+	// that cannot be recorded (its name, no apps_dir), ErrConflict.
+	StartRecording(app, instance, name string, appendMode bool) error
+	// StopRecording ends the stream's recording, however it was started;
+	// ErrNotFound when it is not being recorded.
+	StopRecording(app, instance, name string) error
+	// Recordings lists the files of the streams folders: app "" means
+	// every application's, instance "" every instance's of app. An
+	// unknown application is ErrNotFound.
+	Recordings(app, instance string) ([]RecordingInfo, error)
+	// OpenRecording opens a listed file (its Name) for download. A name
+	// that leaves the streams folder, through a symbolic link too, or
+	// that is not a regular file, is ErrNotFound.
+	OpenRecording(app, instance, name string) (*os.File, error)
 }
 
 // Listener is one bound listener.
@@ -111,6 +133,22 @@ type StreamInfo struct {
 	// FramesPerWrite is how many frames a player gets per write: more than
 	// one while the stream's writes are merged (media.merge_above).
 	FramesPerWrite int `json:"framesPerWrite"`
+	// Recording: the stream is being written to its file now.
+	Recording bool `json:"recording"`
+}
+
+// RecordingInfo describes a file of an instance's streams folder.
+type RecordingInfo struct {
+	App      string `json:"app"`
+	Instance string `json:"instance"`
+	// Name is the path inside the streams folder, slash-separated.
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+	// Duration is the media's in seconds; 0 for files that are not FLV.
+	Duration float64   `json:"duration"`
+	Modified time.Time `json:"modified"`
+	// Recording: a recorder writes the file now.
+	Recording bool `json:"recording"`
 }
 
 // SharedObjectInfo describes a remote shared object.

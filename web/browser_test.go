@@ -180,8 +180,10 @@ func chromiumPath(t *testing.T) string {
 // TestDashboardInBrowser: headless Chromium signs in through the login form,
 // loads the dashboard and, while ffmpeg publishes, shows the stream's row
 // with its codec and a non-zero live bit rate within 5 s. The overview
-// charts start from the server's history, and Sign out shows. A screenshot
-// of the page is kept as a test artefact.
+// charts start from the server's history, and Sign out shows. The stream
+// view's Record button records the stream, the Recordings list shows the
+// file with a download link, and the row's button stops it. Screenshots
+// of the pages are kept as test artefacts.
 func TestDashboardInBrowser(t *testing.T) {
 	browser := startChromium(t)
 	n := startNimbus(t)
@@ -281,6 +283,38 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	saveArtifact(t, "stream-detail.png", png)
+
+	// Record from the detail view: the server records, the button turns
+	// into Stop recording; the streams view lists the file with a download
+	// link, and its row's button stops the recording.
+	browser.eval(t, `document.getElementById("sd-record").click(); true`)
+	testtools.WaitFor(t, 5*time.Second, "the recording to start", func() bool {
+		s, _ := n.stream(t, "browsercam")
+		return s.Recording
+	})
+	testtools.WaitFor(t, 5*time.Second, "the button to offer Stop recording", func() bool {
+		return browser.eval(t, `document.getElementById("sd-record").textContent`) == `"Stop recording"`
+	})
+	browser.eval(t, `location.hash = "#/streams"; true`)
+	recRow := `document.querySelector('#recordings tr[data-recording="live/_definst_/browsercam.flv"]')`
+	testtools.WaitFor(t, 5*time.Second, "the recording in the list", func() bool {
+		return browser.eval(t, `(() => { const r = `+recRow+`; return !!r && !!r.querySelector(".rec") &&
+			r.querySelector("a[download]").getAttribute("href") === "/api/v1/recordings/live/_definst_/browsercam.flv"; })()`) == "true"
+	})
+	browser.eval(t, `document.querySelector('#streams tr[data-stream="live/_definst_/browsercam"] button[data-action="record"]').click(); true`)
+	testtools.WaitFor(t, 5*time.Second, "the recording to stop", func() bool {
+		s, _ := n.stream(t, "browsercam")
+		return !s.Recording
+	})
+	testtools.WaitFor(t, 5*time.Second, "the list to show the finished recording", func() bool {
+		return browser.eval(t, `(() => { const r = `+recRow+`; return !!r && !r.querySelector(".rec") &&
+			r.querySelector("td.duration").textContent !== "–" && r.querySelector("td.size").textContent !== "0 B"; })()`) == "true"
+	})
+	browser.call(t, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
+	if png, err = base64.StdEncoding.DecodeString(shot.Data); err != nil {
+		t.Fatal(err)
+	}
+	saveArtifact(t, "recordings.png", png)
 	browser.eval(t, `location.hash = "#/clients"; true`)
 	testtools.WaitFor(t, 5*time.Second, "the clients table", func() bool {
 		return browser.eval(t, `document.querySelectorAll('#clients tr[data-client]').length`) == "1"

@@ -41,6 +41,14 @@
 // (ams-behaviour.md §8.1: <result> with level, code, timestamp and data,
 // arrays as _0, _1, ...).
 //
+// # Recordings
+//
+// Recording a live stream, listing the streams folders and opening a file
+// are Backend actions, so the server decides which file a stream goes to;
+// this package serves downloads with http.ServeContent (ranges, for
+// resumed downloads and seeking players) and refuses names with .. or
+// absolute ones before the backend opens the rest through os.Root.
+//
 // Remote shared objects and RTMFP NetGroups have their place in the API
 // (Backend.SharedObjects, Backend.NetGroups) and are listed as their
 // implementations report them.

@@ -2,12 +2,15 @@ package web
 
 import "errors"
 
-// Sentinel errors. Backend implementations wrap ErrNotFound so that the API
-// answers 404; the others describe configuration and authentication faults.
+// Sentinel errors. Backend implementations wrap ErrNotFound and ErrConflict
+// so that the API answers 404 and 409; the others describe configuration and authentication faults.
 var (
 	// ErrNotFound: the client, stream, application or instance named by a
 	// request does not exist.
 	ErrNotFound = errors.New("web: not found")
+	// ErrConflict: the named object's state forbids the action (a stream
+	// being recorded already, or one that cannot be recorded).
+	ErrConflict = errors.New("web: conflict")
 	// ErrInsecureListen: a non-loopback listen address without credentials
 	// would hand the server to anyone who can reach the port.
 	ErrInsecureListen = errors.New("web: refusing to listen on a non-loopback address without admin credentials")

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +23,10 @@ type fakeBackend struct {
 	clients []ClientInfo
 	streams []StreamInfo
 	actions []string
+	// recording holds the streams being recorded, by app/instance/name.
+	recording map[string]bool
+	// recDir holds the recordings, in <app>/<instance>/ folders.
+	recDir string
 }
 
 func newFakeBackend() *fakeBackend {
@@ -34,6 +41,7 @@ func newFakeBackend() *fakeBackend {
 			VideoCodec: "h264", AudioCodec: "aac", Width: 1280, Height: 720, FrameRate: 25, Bitrate: 2e6,
 			Subscribers: 1, SubscribersByProtocol: map[string]int{"rtmfp": 1},
 		}},
+		recording: make(map[string]bool),
 	}
 }
 
@@ -96,6 +104,54 @@ func (f *fakeBackend) appAction(what, app, instance string) error {
 	}
 	f.record(what + " " + app + "/" + instance)
 	return nil
+}
+
+func (f *fakeBackend) StartRecording(app, instance, name string, appendMode bool) error {
+	if !slices.ContainsFunc(f.streams, func(s StreamInfo) bool { return s.App == app && s.Instance == instance && s.Name == name }) {
+		return fmt.Errorf("%w: stream %q", ErrNotFound, name)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := app + "/" + instance + "/" + name
+	if f.recording[key] {
+		return fmt.Errorf("%w: %s is being recorded already", ErrConflict, key)
+	}
+	f.recording[key] = true
+	f.actions = append(f.actions, fmt.Sprintf("record %s append=%v", key, appendMode))
+	return nil
+}
+
+func (f *fakeBackend) StopRecording(app, instance, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := app + "/" + instance + "/" + name
+	if !f.recording[key] {
+		return fmt.Errorf("%w: %s is not being recorded", ErrNotFound, key)
+	}
+	delete(f.recording, key)
+	f.actions = append(f.actions, "stop recording "+key)
+	return nil
+}
+
+func (f *fakeBackend) Recordings(app, instance string) ([]RecordingInfo, error) {
+	if app != "" && app != "live" {
+		return nil, fmt.Errorf("%w: application %q", ErrNotFound, app)
+	}
+	f.record("list " + app + "/" + instance)
+	return []RecordingInfo{{App: "live", Instance: "_definst_", Name: "cam<1>.flv", Size: 1 << 20, Duration: 61.5, Modified: testNow()}}, nil
+}
+
+func (f *fakeBackend) OpenRecording(app, instance, name string) (*os.File, error) {
+	root, err := os.OpenRoot(filepath.Join(f.recDir, app, instance))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	defer root.Close()
+	file, err := root.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return file, nil
 }
 
 // Test credentials; the hash uses few iterations to keep tests fast.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,9 @@ const (
 type nimbus struct {
 	rtmp string // rtmp://127.0.0.1:PORT/live
 	http string // http://127.0.0.1:PORT
+	// streams is live/_definst_'s streams folder (in a temporary
+	// apps_dir), where recordings go.
+	streams string
 }
 
 func startNimbus(t *testing.T) *nimbus { return startNimbusAuth(t, true) }
@@ -54,6 +58,7 @@ func startNimbusAuth(t *testing.T, creds bool) *nimbus {
 		cfg.HTTP.User, cfg.HTTP.PasswordHash = adminUser, hash
 	}
 	cfg.Apps = []config.AppConfig{{Name: "live"}}
+	cfg.AppsDir = t.TempDir()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +80,8 @@ func startNimbusAuth(t *testing.T, creds bool) *nimbus {
 			t.Error("server did not stop within 10 s")
 		}
 	})
-	return &nimbus{rtmp: fmt.Sprintf("rtmp://%s/live", srv.RTMPAddr()), http: "http://" + srv.HTTPAddr().String()}
+	return &nimbus{rtmp: fmt.Sprintf("rtmp://%s/live", srv.RTMPAddr()), http: "http://" + srv.HTTPAddr().String(),
+		streams: filepath.Join(cfg.AppsDir, "live", "streams", "_definst_")}
 }
 
 // api calls the JSON API with basic auth and decodes the reply into v.

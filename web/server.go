@@ -143,6 +143,12 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/streams", s.authed(false, s.getStreams))
 	m.Handle("GET /api/v1/streams/{app}/{instance}/{name...}", s.authed(false, s.getStream))
 	m.Handle("DELETE /api/v1/streams/{app}/{instance}/{name...}", s.authed(true, s.stopStream))
+	// One path segment for the name here ({name...} must end a pattern):
+	// a name with slashes is sent with them escaped (%2F).
+	m.Handle("POST /api/v1/streams/{app}/{instance}/{name}/record", s.authed(true, s.startRecording))
+	m.Handle("DELETE /api/v1/streams/{app}/{instance}/{name}/record", s.authed(true, s.stopRecording))
+	m.Handle("GET /api/v1/recordings", s.authed(false, s.getRecordings))
+	m.Handle("GET /api/v1/recordings/{app}/{instance}/{file...}", s.authed(false, s.downloadRecording))
 	m.Handle("GET /api/v1/sharedobjects", s.authed(false, s.getSharedObjects))
 	m.Handle("GET /api/v1/netgroups", s.authed(false, s.getNetGroups))
 	m.Handle("GET /api/v1/events", s.authed(false, s.eventsSocket))

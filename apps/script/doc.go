@@ -9,8 +9,10 @@
 // ip, agent, referrer, pageUrl, uri, protocol, farID, call,
 // setBandwidthLimit, getBandwidthLimit, ping, getStats, and any method the
 // script adds to a client or to Client.prototype, which players call with
-// NetConnection.call), SharedObject.get, Stream.get, trace, load,
-// setInterval, setTimeout, clearInterval and clearTimeout.
+// NetConnection.call), SharedObject.get, Stream.get (play, send, record,
+// onStatus), Stream.length, application.onStatus (for recording errors a
+// Stream does not handle), trace, load, setInterval, setTimeout,
+// clearInterval and clearTimeout.
 //
 // Threading follows AMS's single-threaded script model (§6.7): goja
 // runtimes are not safe for concurrent use, so each instance's runtime is

@@ -31,6 +31,9 @@ type Config struct {
 	MaxTimers int
 	// Subscriber bounds the queue of a server-side Stream.play relay.
 	Subscriber media.SubscriberConfig
+	// Recordings serves Stream.record and Stream.length; without it,
+	// record is refused (NetStream.Record.NoAccess) and length is 0.
+	Recordings Recordings
 	// Log receives trace() output and script errors; nil discards them.
 	Log *zap.Logger
 }
@@ -229,6 +232,7 @@ drain:
 	}
 	for name, s := range h.streams {
 		s.stopRelay()
+		s.stopRecording()
 		delete(h.streams, name)
 	}
 }

@@ -344,13 +344,13 @@ func TestLifecycleTimersAndLoad(t *testing.T) {
 	}
 }
 
-// recorder is a SharedObject subscriber.
-type recorder struct {
+// soRecorder is a SharedObject subscriber.
+type soRecorder struct {
 	mu  sync.Mutex
 	got []string
 }
 
-func (r *recorder) SendSharedObject(m *protocol.SharedObjectMessage) {
+func (r *soRecorder) SendSharedObject(m *protocol.SharedObjectMessage) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ev := range m.Events {
@@ -358,7 +358,7 @@ func (r *recorder) SendSharedObject(m *protocol.SharedObjectMessage) {
 	}
 }
 
-func (r *recorder) events() []string {
+func (r *soRecorder) events() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.got...)
@@ -388,7 +388,7 @@ func TestSharedObjectScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{}
+	r := &soRecorder{}
 	if err := so.Subscribe(r); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/media/recorder"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
@@ -24,11 +25,13 @@ type stream struct {
 	name  string
 	obj   *goja.Object
 	relay *relay
+	rec   *recorder.Recorder // the recording Stream.record started
 }
 
 func (h *host) installStream() {
 	ns := h.vm.NewObject()
 	_ = ns.Set("get", func(name string) *goja.Object { return h.streamObject(name).obj })
+	_ = ns.Set("length", h.streamLength)
 	_ = h.vm.Set("Stream", ns)
 }
 
@@ -43,6 +46,7 @@ func (h *host) streamObject(name string) *stream {
 	_ = s.obj.Set("name", name)
 	_ = s.obj.Set("play", s.play)
 	_ = s.obj.Set("send", s.send)
+	_ = s.obj.Set("record", s.record)
 	return s
 }
 

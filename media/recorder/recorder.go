@@ -7,6 +7,11 @@
 // subscriber's lag bound stops (ErrLagging); a write error (a full disk)
 // stops it too. Either way the stream goes on, and the file holds every
 // complete tag written before (media/flvfile reads a file cut anywhere).
+//
+// A recording is of one publication: it ends when the publisher leaves,
+// however it was started (the publisher's "record", the application's
+// record = "all", the admin API, a script), so that none outlives the
+// stream it was asked for and a republish starts its own.
 package recorder
 
 import (
@@ -17,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-media/nimbus/media"
@@ -45,8 +51,9 @@ type Options struct {
 	// Subscriber bounds the recorder's queue (Label defaults to "record").
 	Subscriber media.SubscriberConfig
 	// OnEnd is called once, from the recorder's goroutine, when the
-	// recording ends: with nil after Stop, else with why it stopped
-	// (a write error, ErrLagging). It must not block.
+	// recording ends: with nil after Stop or when the publisher left,
+	// else with why it stopped (a write error, ErrLagging). It must not
+	// block.
 	OnEnd func(error)
 	// create opens the file; tests replace it to make writes fail.
 	create func(root *os.Root, name string, flag int) (file, error)
@@ -79,12 +86,28 @@ const appendGap = 40
 // recording of the same name (a republish) then finds it free.
 const stopWait = 2 * time.Second
 
-// busy holds the paths being recorded, so that a second recorder of one
-// file is refused rather than interleaving tags with the first.
+// busy holds the recorders by the path they write, so that a second
+// recorder of one file is refused rather than interleaving tags with the
+// first, and so that whoever did not start a recording (the admin API
+// listing files, stopping a stream's recording) can find it.
 var busy = struct {
 	sync.Mutex
-	paths map[string]bool
-}{paths: make(map[string]bool)}
+	paths map[string]*Recorder
+}{paths: make(map[string]*Recorder)}
+
+// filePath is where a recorder with these options writes; Name cannot
+// climb out of Dir lexically (os.Root also refuses links out of it).
+func filePath(dir, name string) string {
+	return filepath.Join(dir, filepath.Clean("/" + name)[1:])
+}
+
+// Active returns the recorder writing name in dir (as Options.Dir and
+// Options.Name), or nil when the file is not being recorded.
+func Active(dir, name string) *Recorder {
+	busy.Lock()
+	defer busy.Unlock()
+	return busy.paths[filePath(dir, name)]
+}
 
 // Recorder records one stream. Its methods are safe from any goroutine.
 type Recorder struct {
@@ -107,25 +130,28 @@ type Recorder struct {
 	first, base uint32
 	last        uint32 // the last audio or video timestamp written
 	startTS     uint32 // the file's first timestamp, for the duration
-	pending     []*media.Frame
-	newFile     bool // a new file, not one appended to: it gets a header
-	hasMeta     bool // an onMetaData has been written
-	batch       [64]media.Entry
+	// duration is last-startTS in milliseconds, for readers on other
+	// goroutines (a file listing while the recording goes on).
+	duration atomic.Uint32
+	pending  []*media.Frame
+	newFile  bool // a new file, not one appended to: it gets a header
+	hasMeta  bool // an onMetaData has been written
+	batch    [64]media.Entry
 }
 
 // Start opens the file and subscribes to stream in reg, which must be
 // published. The recording runs until Stop, a write error or lag.
 func Start(reg *media.Registry, stream string, o Options) (*Recorder, error) {
-	path := filepath.Join(o.Dir, filepath.Clean("/" + o.Name)[1:])
+	path := filePath(o.Dir, o.Name)
+	r := &Recorder{path: path, opts: o, wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{}), lag: make(chan struct{})}
 	busy.Lock()
-	if busy.paths[path] {
+	if busy.paths[path] != nil {
 		busy.Unlock()
 		return nil, fmt.Errorf("%w: %s", ErrBusy, path)
 	}
-	busy.paths[path] = true
+	busy.paths[path] = r
 	busy.Unlock()
-	r := &Recorder{path: path, opts: o, wake: make(chan struct{}, 1), stop: make(chan struct{}),
-		done: make(chan struct{}), lag: make(chan struct{})}
 	if err := r.open(); err != nil {
 		release(path)
 		return nil, err
@@ -213,11 +239,18 @@ func (r *Recorder) openAppend() error {
 	r.fw = flvfile.AppendWriter(r.w, ix.End, ix.MetaDurationAt)
 	r.newFile, r.hasMeta = false, true
 	r.base, r.startTS, r.last = ix.LastTimestamp+appendGap, ix.FirstTimestamp, ix.LastTimestamp
+	r.duration.Store(r.last - r.startTS)
 	return nil
 }
 
 // Path is the file being written.
 func (r *Recorder) Path() string { return r.path }
+
+// Duration is how much media the file holds so far, first to last
+// timestamp: what its onMetaData will say when the recording ends.
+func (r *Recorder) Duration() time.Duration {
+	return time.Duration(r.duration.Load()) * time.Millisecond
+}
 
 // Wake tells the recorder its queue has entries (media.Sink).
 func (r *Recorder) Wake() {
@@ -273,19 +306,26 @@ func (r *Recorder) run() {
 	}
 }
 
-// errStopped ends the loop after Stop; it is not reported.
+// errStopped ends the loop after Stop or the publisher's leaving; it is
+// not reported.
 var errStopped = errors.New("stopped")
 
-// drain writes what is queued.
+// drain writes what is queued, up to the publisher's leaving, which ends
+// the recording (errStopped).
 func (r *Recorder) drain() error {
 	for {
 		entries := r.sub.PopBatch(r.batch[:0], len(r.batch))
 		for i, e := range entries {
-			if e.Frame != nil {
-				if err := r.write(e.Frame); err != nil {
-					clear(entries[i:])
-					return err
-				}
+			var err error
+			switch {
+			case e.Frame != nil:
+				err = r.write(e.Frame)
+			case e.Event == media.EventUnpublish:
+				err = errStopped
+			}
+			if err != nil {
+				clear(entries[i:])
+				return err
 			}
 			entries[i] = media.Entry{}
 		}
@@ -365,6 +405,7 @@ func (r *Recorder) writeFrame(f *media.Frame) error {
 	}
 	if f.Type != protocol.TypeDataAMF0 && ts > r.last {
 		r.last = ts
+		r.duration.Store(r.last - r.startTS)
 	}
 	return r.fw.WriteTag(flvfile.Tag{Type: f.Type, Timestamp: ts, Data: f.Payload})
 }

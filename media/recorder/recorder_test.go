@@ -288,3 +288,43 @@ func TestStuckDiskNeverBlocksThePublisher(t *testing.T) {
 		t.Fatalf("stuck recording ended with %v, want ErrLagging", err)
 	}
 }
+
+// TestRecordingEndsWithThePublication: a recorder can be found by its
+// file while it records and reports the duration written so far; the
+// publisher's leaving ends it like Stop (OnEnd nil, the duration filled
+// in) and frees the file.
+func TestRecordingEndsWithThePublication(t *testing.T) {
+	dir := t.TempDir()
+	reg, write := publish(t)
+	r, ended := record(t, reg, Options{Dir: dir, Name: "a.flv"})
+	if got := Active(dir, "./a.flv"); got != r {
+		t.Fatalf("Active = %p, want the recorder %p", got, r)
+	}
+	if got := Active(dir, "b.flv"); got != nil {
+		t.Fatalf("Active of a file nobody records = %p", got)
+	}
+	write(0, 25, 100)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Duration() != 24*40*time.Millisecond+20*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatalf("duration so far %v, want 980ms", r.Duration())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	reg.Get("s").Unpublish(publisher{})
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("recording ended with %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the recording went on after the publisher left")
+	}
+	if got := Active(dir, "a.flv"); got != nil {
+		t.Errorf("the ended recorder is still active")
+	}
+	path := filepath.Join(dir, "a.flv")
+	if d := readDuration(t, path, scan(t, path).MetaDurationAt); d != 0.98 {
+		t.Errorf("duration %v, want 0.98", d)
+	}
+}

@@ -53,10 +53,7 @@ func streamFile(name string) (string, error) {
 // streamsDir is the instance's streams folder,
 // <apps_dir>/<app>/streams/<instance>, where AMS keeps recordings.
 func (c *Conn) streamsDir() (string, error) {
-	if c.cfg.AppsDir == "" {
-		return "", errNoStorage
-	}
-	return filepath.Join(c.cfg.AppsDir, c.inst.App().Name(), "streams", c.inst.Name()), nil
+	return c.cfg.Recordings().Folder(c.inst.App().Name(), c.inst.Name())
 }
 
 // vodFile is an open recorded stream with its index.

@@ -33,38 +33,20 @@ func (ns *netStream) startRecording(kind string) error {
 		return nil
 	}
 	name := ns.pubName
-	refuse := func(err error, desc string) error {
+	appendMode := kind == "append" || kind == "appendWithGap"
+	r := &recording{notify: asked}
+	rec, err := c.cfg.Recordings().Start(c.inst, name, appendMode, func(err error) { ns.recordingEnded(r, name, err) })
+	if err != nil {
 		c.log.Warn("recording refused", zap.String("stream", name), zap.Error(err))
 		if !asked {
 			return nil
 		}
-		return c.sendStatus(ns.id, protocol.LevelError, protocol.RecordNoAccess, desc, amf.Property{Key: "details", Value: name})
+		return c.sendStatus(ns.id, protocol.LevelError, protocol.RecordNoAccess, refusal(name, err),
+			amf.Property{Key: "details", Value: name})
 	}
-	rel, err := streamFile(name)
-	if err != nil {
-		return refuse(err, "Cannot record "+name+": "+err.Error()+".")
-	}
-	dir, err := c.streamsDir()
-	if err != nil {
-		return refuse(err, "Cannot record "+name+": recording is not configured.")
-	}
-	r := &recording{notify: asked}
-	opts := recorder.Options{
-		Dir: dir, Name: rel, Append: kind == "append" || kind == "appendWithGap",
-		Subscriber: c.cfg.Subscriber,
-		OnEnd:      func(err error) { ns.recordingEnded(r, name, err) },
-	}
-	opts.Subscriber.Label = "record"
-	r.rec, err = recorder.Start(c.inst.Streams(), name, opts)
-	if err != nil {
-		desc := "Cannot record " + name + "; the file cannot be written."
-		if errors.Is(err, recorder.ErrBusy) {
-			desc = name + " is being recorded already."
-		}
-		return refuse(err, desc)
-	}
+	r.rec = rec
 	ns.rec = r
-	c.log.Info("recording", zap.String("stream", name), zap.String("file", r.rec.Path()), zap.Bool("append", opts.Append))
+	c.log.Info("recording", zap.String("stream", name), zap.String("file", r.rec.Path()), zap.Bool("append", appendMode))
 	if !asked {
 		return nil
 	}
@@ -72,13 +54,30 @@ func (ns *netStream) startRecording(kind string) error {
 		amf.Property{Key: "details", Value: name})
 }
 
+// refusal is the NetStream.Record.NoAccess description of a recording
+// that could not start.
+func refusal(name string, err error) string {
+	switch {
+	case errors.Is(err, recorder.ErrBusy):
+		return name + " is being recorded already."
+	case errors.Is(err, errNoStorage):
+		return "Cannot record " + name + ": recording is not configured."
+	case errors.Is(err, errBadName):
+		return "Cannot record " + name + ": " + errBadName.Error() + "."
+	case errors.Is(err, errUnsupported):
+		return "Cannot record " + name + ": " + errUnsupported.Error() + "."
+	}
+	return "Cannot record " + name + "; the file cannot be written."
+}
+
 // recordingEnded runs on the recorder's goroutine when it ends; err is
 // why, when it was not stopped (a write error, a disk that cannot keep
-// up). The live stream goes on either way.
+// up). The live stream goes on either way. It may run before Start has
+// returned (the publisher gone at once), so it does not read r.rec.
 func (ns *netStream) recordingEnded(r *recording, name string, err error) {
 	c := ns.c
 	if err == nil {
-		c.log.Info("recording stopped", zap.String("stream", name), zap.String("file", r.rec.Path()))
+		c.log.Info("recording stopped", zap.String("stream", name))
 		return
 	}
 	r.failed.Store(true)

@@ -45,10 +45,27 @@ function stopStream(s) {
   if (confirm(`Stop ${s.name}? Its publisher is disconnected.`)) act(`Stopped ${s.name}`, 'DELETE', streamPath(s));
 }
 
+// The record endpoint takes the name as one path segment: its slashes
+// are escaped.
+const recordPath = (s) => `/api/v1/streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.instance)}/${encodeURIComponent(s.name)}/record`;
+const recordingPath = (r) => `/api/v1/recordings/${encodeURIComponent(r.app)}/${encodeURIComponent(r.instance)}/${r.name.split('/').map(encodeURIComponent).join('/')}`;
+
+// toggleRecording starts or stops writing a live stream to its file;
+// the recording also ends when the publisher stops.
+function toggleRecording(s) {
+  if (s.recording) act(`Stopped recording ${s.name}`, 'DELETE', recordPath(s));
+  else act(`Recording ${s.name}`, 'POST', recordPath(s));
+}
+
+const recordButton = (s, cls) => h('button', {
+  class: s.recording ? `${cls} recording` : cls, data: { action: 'record' }, onclick: () => toggleRecording(s),
+}, s.recording ? 'Stop recording' : 'Record');
+const recBadge = (on) => (on ? h('span', { class: 'rec', title: 'being recorded' }, '● REC') : null);
+
 function streamsTable(table, streams) {
   const head = h('tr', {}, ...['Stream', 'App', 'Publisher', 'Video', 'Audio', 'Resolution', 'FPS', 'Bitrate', 'Keyframes', 'Players', 'Uptime', ''].map((c) => h('th', {}, c)));
   const rows = streams.filter((s) => s.published).map((s) => h('tr', { data: { stream: streamKey(s) } },
-    h('td', { class: 'name' }, h('a', { href: `#/stream/${encodeURIComponent(streamKey(s))}` }, s.name)),
+    h('td', { class: 'name' }, h('a', { href: `#/stream/${encodeURIComponent(streamKey(s))}` }, s.name), recBadge(s.recording)),
     h('td', {}, `${s.app}/${s.instance}`),
     h('td', { class: 'publisher' }, s.publisher ? `#${s.publisher} ${s.publisherProtocol || ''}` : '–'),
     h('td', { class: 'codec' }, s.videoCodec || '–'),
@@ -59,7 +76,7 @@ function streamsTable(table, streams) {
     h('td', {}, s.keyframeInterval ? `${s.keyframeInterval.toFixed(1)} s` : '–'),
     h('td', { class: 'subs', title: byProtocol(s.subscribersByProtocol) }, String(s.subscribers)),
     h('td', {}, since(s.since)),
-    h('td', { class: 'actions' }, h('button', { class: 'danger small', onclick: () => stopStream(s) }, 'Stop')),
+    h('td', { class: 'actions' }, recordButton(s, 'small'), ' ', h('button', { class: 'danger small', onclick: () => stopStream(s) }, 'Stop')),
   ));
   table.replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows));
   if (!rows.length) table.append(h('tbody', {}, h('tr', {}, h('td', { colspan: '12', class: 'empty' }, 'No live streams'))));
@@ -102,6 +119,20 @@ function appsTable() {
   $('apps').replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows));
 }
 
+function recordingsTable(list) {
+  const head = h('tr', {}, ...['Recording', 'App', 'Size', 'Duration', 'Modified', ''].map((c) => h('th', {}, c)));
+  const rows = list.map((r) => h('tr', { data: { recording: `${r.app}/${r.instance}/${r.name}` } },
+    h('td', { class: 'name' }, r.name, recBadge(r.recording)),
+    h('td', {}, `${r.app}/${r.instance}`),
+    h('td', { class: 'size' }, bytes(r.size)),
+    h('td', { class: 'duration' }, r.duration ? duration(r.duration) : '–'),
+    h('td', {}, new Date(r.modified).toLocaleString()),
+    h('td', { class: 'actions' }, h('a', { href: recordingPath(r), download: r.name.split('/').pop() }, 'Download')),
+  ));
+  if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: '6', class: 'empty' }, 'No recordings')));
+  $('recordings').replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows));
+}
+
 function simpleTable(id, cols, items, cells, empty) {
   const rows = items.map((it) => h('tr', {}, ...cells(it).map((c) => h('td', {}, c))));
   if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: String(cols.length), class: 'empty' }, empty)));
@@ -121,6 +152,10 @@ function renderDetail() {
   const s = state.streams.find((x) => streamKey(x) === key);
   $('sd-title').textContent = s ? `${s.name} — ${s.app}/${s.instance}` : `${key} (not live)`;
   $('sd-stop').disabled = !s || !s.published;
+  const rec = $('sd-record');
+  rec.disabled = !s || !s.published;
+  rec.textContent = s && s.recording ? 'Stop recording' : 'Record';
+  rec.classList.toggle('recording', Boolean(s && s.recording));
   if (!s) { $('sd-cards').replaceChildren(); return; }
   const card = (t, v, extra = '') => h('div', { class: 'card' }, h('h3', {}, t), h('p', {}, v), extra ? h('small', { class: 'muted' }, extra) : null);
   $('sd-cards').replaceChildren(
@@ -184,10 +219,12 @@ function refreshLists() {
   refreshing = setTimeout(async () => {
     refreshing = null;
     try {
-      const [clients, apps, sos, groups] = await Promise.all([
+      const [clients, apps, sos, groups, recordings] = await Promise.all([
         request('GET', '/api/v1/clients'), request('GET', '/api/v1/apps'),
         request('GET', '/api/v1/sharedobjects'), request('GET', '/api/v1/netgroups'),
+        request('GET', '/api/v1/recordings'),
       ]);
+      recordingsTable(recordings);
       state.clients = clients;
       state.apps = apps;
       clientsTable();
@@ -215,12 +252,16 @@ function route() {
   for (const a of document.querySelectorAll('#nav a')) {
     a.classList.toggle('active', a.dataset.view === view || (view === 'stream' && a.dataset.view === 'streams'));
   }
-  if (view === 'clients' || view === 'apps') refreshLists();
+  if (view === 'clients' || view === 'apps' || view === 'streams') refreshLists();
 }
 
 $('sd-stop').addEventListener('click', () => {
   const s = state.streams.find((x) => streamKey(x) === state.detail);
   if (s) stopStream(s);
+});
+$('sd-record').addEventListener('click', () => {
+  const s = state.streams.find((x) => streamKey(x) === state.detail);
+  if (s) toggleRecording(s);
 });
 
 async function main() {
@@ -241,8 +282,9 @@ async function main() {
       renderServer(msg.server, msg.time);
       state.streams = msg.streams || [];
       renderStreams();
-      // Byte counters and "connected since" move every second too.
-      if (++tick % 2 === 0 && !$('view-clients').hidden) refreshLists();
+      // Byte counters, "connected since" and the sizes of recordings
+      // being written move every second too.
+      if (++tick % 2 === 0 && (!$('view-clients').hidden || !$('view-streams').hidden)) refreshLists();
       return;
     }
     logEvent(msg);
