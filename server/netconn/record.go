@@ -40,7 +40,7 @@ func (ns *netStream) startRecording(kind string) error {
 		}
 		return c.sendStatus(ns.id, protocol.LevelError, protocol.RecordNoAccess, desc, amf.Property{Key: "details", Value: name})
 	}
-	rel, err := streamFile(name)
+	rel, format, err := streamFile(name)
 	if err != nil {
 		return refuse(err, "Cannot record "+name+": "+err.Error()+".")
 	}
@@ -50,7 +50,7 @@ func (ns *netStream) startRecording(kind string) error {
 	}
 	r := &recording{notify: asked}
 	opts := recorder.Options{
-		Dir: dir, Name: rel, Append: kind == "append" || kind == "appendWithGap",
+		Dir: dir, Name: rel, Append: kind == "append" || kind == "appendWithGap", MP4: format == formatMP4,
 		Subscriber: c.cfg.Subscriber,
 		OnEnd:      func(err error) { ns.recordingEnded(r, name, err) },
 	}
@@ -58,8 +58,11 @@ func (ns *netStream) startRecording(kind string) error {
 	r.rec, err = recorder.Start(c.inst.Streams(), name, opts)
 	if err != nil {
 		desc := "Cannot record " + name + "; the file cannot be written."
-		if errors.Is(err, recorder.ErrBusy) {
+		switch {
+		case errors.Is(err, recorder.ErrBusy):
 			desc = name + " is being recorded already."
+		case errors.Is(err, recorder.ErrAppendMP4):
+			desc = "Cannot append to " + name + ": MP4 recordings cannot be appended to; record it anew, or record FLV."
 		}
 		return refuse(err, desc)
 	}
