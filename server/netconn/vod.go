@@ -83,9 +83,13 @@ type vodPlay struct {
 	oneFrame   bool
 	anchorTS   uint32    // a sent timestamp and
 	anchorWall time.Time // when the client plays it
-	lastOut    uint32
-	next       flvfile.Tag // read, waiting until it is due
-	hasNext    bool
+	// lastOut is the latest audio or video timestamp sent since the
+	// play or its last seek: the next item starts after it. The latest,
+	// not the last: a file's last tag (an AVC end of sequence) may come
+	// before audio sent earlier.
+	lastOut uint32
+	next    flvfile.Tag // read, waiting until it is due
+	hasNext bool
 }
 
 // newVODPlay starts playing first on ns; the play's status replies must
@@ -235,7 +239,9 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 		return 0, false, false // a seek or stop came meanwhile
 	}
 	if t.Type != protocol.TypeDataAMF0 {
-		v.lastOut = out
+		if int32(out-v.lastOut) > 0 {
+			v.lastOut = out
+		}
 		picture := !o.SeqHeader && (t.Type == protocol.TypeVideo || !v.item.src.Info().hasVideo)
 		if picture {
 			v.mu.Lock()
@@ -333,7 +339,7 @@ func (v *vodPlay) seek(ms int64, now time.Time) {
 	// before it ended at): sent = file + off in 32-bit arithmetic.
 	target := max(ms-int64(int32(v.off)), 0)
 	ts := v.item.src.Seek(uint32(target))
-	v.hasNext = false
+	v.hasNext, v.lastOut = false, ts+v.off
 	v.anchorTS, v.anchorWall = ts+v.off, now
 }
 
