@@ -620,8 +620,11 @@ func (s *scanner) finish() (*Index, error) {
 	for _, t := range tracks {
 		ix.FirstTimestamp = min(ix.FirstTimestamp, t.samples[0].dts)
 		ix.Samples += len(t.samples)
-		// Samples share a slice grown by appends: trim it to its length.
-		t.samples = t.samples[:len(t.samples):len(t.samples)]
+		// Fragments grew the table by appends: the index lives as long as
+		// the file is played, so it keeps no spare capacity.
+		if cap(t.samples) > len(t.samples)+len(t.samples)/16 {
+			t.samples = append([]sample(nil), t.samples...)
+		}
 	}
 	if v := ix.Video; v != nil {
 		for i, smp := range v.samples {
