@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
@@ -16,7 +18,7 @@ import (
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // scanFile indexes path.
 func scanFile(t testing.TB, path string) (*Index, *os.File) {
