@@ -3,6 +3,7 @@ module github.com/nimbus-media/nimbus
 go 1.26.0
 
 require (
+	github.com/Eyevinn/mp4ff v0.50.0
 	github.com/dop251/goja v0.0.0-20260917113740-793a2a65c13b
 	github.com/gorilla/websocket v1.5.3
 	github.com/pelletier/go-toml/v2 v2.4.3

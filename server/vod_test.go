@@ -405,7 +405,7 @@ func TestVODStatusSequences(t *testing.T) {
 }
 
 // TestVODBadInput: a missing file, names that leave the streams folder
-// (.., absolute, a symbolic link), an MP4 name, a file that is not FLV
+// (.., absolute, a symbolic link), a missing MP4, a file that is not FLV
 // and one cut inside its header each get their status and a log line, and
 // the connection plays a good file afterwards.
 func TestVODBadInput(t *testing.T) {
@@ -428,7 +428,7 @@ func TestVODBadInput(t *testing.T) {
 		{"../../../../etc/passwd", protocol.PlayFailed},
 		{"/etc/passwd", protocol.PlayFailed},
 		{"escape", protocol.PlayFailed},
-		{"mp4:movie.mp4", protocol.PlayFailed},
+		{"mp4:movie.mp4", protocol.PlayStreamNotFound},
 		{"text", protocol.PlayFailed},
 		{"cut", protocol.PlayFailed},
 	} {
@@ -437,8 +437,8 @@ func TestVODBadInput(t *testing.T) {
 			t.Errorf("play %q: %s, want %s", tc.name, got, tc.code)
 		}
 	}
-	if n := len(ts.logs.FilterMessage("play: recorded stream unplayable").All()); n != 6 {
-		t.Errorf("%d unplayable streams logged, want 6", n)
+	if n := len(ts.logs.FilterMessage("play: recorded stream unplayable").All()); n != 5 {
+		t.Errorf("%d unplayable streams logged, want 5", n)
 	}
 	v.command("play", "good", 0.0)
 	v.expect(false, "uc:StreamIsRecorded", "uc:StreamBegin", "status:NetStream.Play.Reset", "status:NetStream.Play.Start",

@@ -1,12 +1,13 @@
-// Package recorder writes a live stream to an FLV file while it plays to
-// its players. A Recorder is one more subscriber of the stream
+// Package recorder writes a live stream to an FLV or a fragmented MP4
+// file while it plays to its players. A Recorder is one more subscriber of the stream
 // (media.Subscriber): the publisher pushes into its bounded queue and
 // never waits for the disk; the recorder's own goroutine pops the queue
 // and writes through a buffer. A recorder the disk cannot keep up with
 // drops to the next keyframe like a slow player, and past the
 // subscriber's lag bound stops (ErrLagging); a write error (a full disk)
 // stops it too. Either way the stream goes on, and the file holds every
-// complete tag written before (media/flvfile reads a file cut anywhere).
+// complete tag (FLV) or fragment (MP4) written before: media/flvfile and
+// media/mp4file read a file cut anywhere.
 //
 // A recording is of one publication: it ends when the publisher leaves,
 // however it was started (the publisher's "record", the application's
@@ -27,6 +28,7 @@ import (
 
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/media/flvfile"
+	"github.com/nimbus-media/nimbus/media/mp4file"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
@@ -36,6 +38,12 @@ var (
 	ErrBusy = errors.New("recorder: the file is being recorded already")
 	// ErrLagging: the recorder fell behind the stream past its lag bound.
 	ErrLagging = errors.New("recorder: writing fell behind the stream")
+	// ErrAppendMP4: appending to an MP4 recording is refused. Its init
+	// segment fixes the tracks and their codec configuration, which a new
+	// publisher's sequence headers only tell after recording has begun,
+	// and an encoder restarted with other settings would make the whole
+	// file undecodable past the join; FLV carries its headers inline.
+	ErrAppendMP4 = errors.New("recorder: MP4 recordings cannot be appended to")
 )
 
 // Options say what to record where.
@@ -48,6 +56,9 @@ type Options struct {
 	// with timestamps following its last; without it the file is
 	// replaced.
 	Append bool
+	// MP4 writes fragmented MP4 (media/mp4file) instead of FLV; it
+	// cannot be combined with Append.
+	MP4 bool
 	// Subscriber bounds the recorder's queue (Label defaults to "record").
 	Subscriber media.SubscriberConfig
 	// OnEnd is called once, from the recorder's goroutine, when the
@@ -117,6 +128,7 @@ type Recorder struct {
 	f     file
 	w     *bufio.Writer
 	fw    *flvfile.Writer
+	mw    *mp4file.Writer // instead of fw, for MP4
 	wake  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
@@ -142,6 +154,9 @@ type Recorder struct {
 // Start opens the file and subscribes to stream in reg, which must be
 // published. The recording runs until Stop, a write error or lag.
 func Start(reg *media.Registry, stream string, o Options) (*Recorder, error) {
+	if o.MP4 && o.Append {
+		return nil, ErrAppendMP4
+	}
 	path := filePath(o.Dir, o.Name)
 	r := &Recorder{path: path, opts: o, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), lag: make(chan struct{})}
@@ -362,6 +377,10 @@ func (r *Recorder) writeHeader(first *media.Frame) error {
 	if !r.newFile {
 		return nil
 	}
+	if r.opts.MP4 {
+		r.mw = mp4file.NewWriter(r.w)
+		return nil
+	}
 	var audio, video bool
 	for _, f := range append(r.pending, first) {
 		audio = audio || f.Type == protocol.TypeAudio
@@ -379,6 +398,13 @@ func (r *Recorder) writeFrame(f *media.Frame) error {
 	ts := r.base
 	if f.Timestamp-r.first < 1<<31 { // not before the first frame
 		ts += f.Timestamp - r.first
+	}
+	if r.mw != nil {
+		// MP4 keeps audio and video; its duration is in the fragments.
+		if f.Type != protocol.TypeDataAMF0 && ts > r.last {
+			r.last = ts
+		}
+		return r.mw.WriteTag(flvfile.Tag{Type: f.Type, Timestamp: ts, Data: f.Payload})
 	}
 	if f.Metadata {
 		// The first onMetaData of a new file gets the duration patched
@@ -413,7 +439,13 @@ func (r *Recorder) writeFrame(f *media.Frame) error {
 // close flushes the buffer, fills in the duration and closes the file;
 // it returns the first error.
 func (r *Recorder) close() error {
-	err := r.w.Flush()
+	var err error
+	if r.mw != nil {
+		err = r.mw.Close()
+	}
+	if ferr := r.w.Flush(); err == nil {
+		err = ferr
+	}
 	if r.fw != nil {
 		if perr := flvfile.PatchDuration(r.f, r.fw.DurationAt, float64(r.last-r.startTS)/1000); err == nil {
 			err = perr

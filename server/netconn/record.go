@@ -60,6 +60,8 @@ func refusal(name string, err error) string {
 	switch {
 	case errors.Is(err, recorder.ErrBusy):
 		return name + " is being recorded already."
+	case errors.Is(err, recorder.ErrAppendMP4):
+		return "Cannot append to " + name + ": MP4 recordings cannot be appended to; record it anew, or record FLV."
 	case errors.Is(err, errNoStorage):
 		return "Cannot record " + name + ": recording is not configured."
 	case errors.Is(err, errBadName):

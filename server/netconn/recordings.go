@@ -14,6 +14,7 @@ import (
 	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/media/flvfile"
+	"github.com/nimbus-media/nimbus/media/mp4file"
 	"github.com/nimbus-media/nimbus/media/recorder"
 )
 
@@ -82,7 +83,7 @@ func folderName(n string) bool {
 // when the publisher leaves, on Stop, or on a write error; onEnd (which
 // must not block) is told which, as recorder.Options.OnEnd.
 func (r Recordings) Start(inst *apps.Instance, name string, appendMode bool, onEnd func(error)) (*recorder.Recorder, error) {
-	dir, rel, err := r.file(inst, name)
+	dir, rel, format, err := r.file(inst, name)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +93,7 @@ func (r Recordings) Start(inst *apps.Instance, name string, appendMode bool, onE
 	sub := r.Subscriber
 	sub.Label = "record"
 	rec, err := recorder.Start(inst.Streams(), name, recorder.Options{
-		Dir: dir, Name: rel, Append: appendMode, Subscriber: sub, OnEnd: onEnd,
+		Dir: dir, Name: rel, Append: appendMode, MP4: format == formatMP4, Subscriber: sub, OnEnd: onEnd,
 	})
 	if errors.Is(err, media.ErrNotFound) {
 		err = fmt.Errorf("%w: %w", ErrNotLive, err) // unpublished meanwhile
@@ -103,30 +104,30 @@ func (r Recordings) Start(inst *apps.Instance, name string, appendMode bool, onE
 // Active is the recorder writing the file of the stream called name of
 // inst, nil when nobody records it.
 func (r Recordings) Active(inst *apps.Instance, name string) *recorder.Recorder {
-	dir, rel, err := r.file(inst, name)
+	dir, rel, _, err := r.file(inst, name)
 	if err != nil {
 		return nil
 	}
 	return recorder.Active(dir, rel)
 }
 
-// file is the streams folder of inst and the path inside it of the stream
-// called name.
-func (r Recordings) file(inst *apps.Instance, name string) (dir, rel string, err error) {
-	if rel, err = streamFile(name); err != nil {
-		return "", "", fmt.Errorf("%w %s: %w", ErrCannotRecord, name, err)
+// file is the streams folder of inst, the path inside it of the stream
+// called name and the file's format.
+func (r Recordings) file(inst *apps.Instance, name string) (dir, rel string, format fileFormat, err error) {
+	if rel, format, err = streamFile(name); err != nil {
+		return "", "", 0, fmt.Errorf("%w %s: %w", ErrCannotRecord, name, err)
 	}
 	if dir, err = r.Folder(inst.App().Name(), inst.Name()); err != nil {
-		return "", "", fmt.Errorf("%w %s: %w", ErrCannotRecord, name, err)
+		return "", "", 0, fmt.Errorf("%w %s: %w", ErrCannotRecord, name, err)
 	}
-	return dir, rel, nil
+	return dir, rel, format, nil
 }
 
 // Length is the recorded stream called name's duration in seconds (AMS
 // Stream.length), read from the file's ends (flvfile.Duration). A missing
 // file is an error wrapping fs.ErrNotExist.
 func (r Recordings) Length(inst *apps.Instance, name string) (float64, error) {
-	dir, rel, err := r.file(inst, name)
+	dir, rel, _, err := r.file(inst, name)
 	if err != nil {
 		return 0, err
 	}
@@ -144,7 +145,8 @@ func (r Recordings) Length(inst *apps.Instance, name string) (float64, error) {
 	return float64(ms) / 1000, err
 }
 
-// fileDuration is an open FLV file's duration in milliseconds.
+// fileDuration is an open FLV or MP4 file's duration in milliseconds:
+// an FLV's read from its ends, an MP4's from its index.
 func fileDuration(f *os.File) (uint32, error) {
 	st, err := f.Stat()
 	if err != nil {
@@ -153,10 +155,17 @@ func fileDuration(f *os.File) (uint32, error) {
 	if !st.Mode().IsRegular() {
 		return 0, fmt.Errorf("%s: %w", f.Name(), flvfile.ErrNotFLV)
 	}
+	if _, format, err := streamFile(filepath.Base(f.Name())); err == nil && format == formatMP4 {
+		ix, err := mp4file.Scan(f, st.Size())
+		if err != nil {
+			return 0, err
+		}
+		return ix.Duration(), nil
+	}
 	return flvfile.Duration(f, st.Size())
 }
 
-// durationOf is the duration of the FLV file p of root, 0 when it cannot
+// durationOf is the duration of the FLV or MP4 file p of root, 0 when it cannot
 // be read: a listing shows the files it cannot measure too.
 func durationOf(root *os.Root, p string) time.Duration {
 	f, err := root.Open(filepath.FromSlash(p))
@@ -179,7 +188,7 @@ type RecordedFile struct {
 	Name     string
 	Size     int64
 	Modified time.Time
-	// Duration is the media's, 0 for a file that is not FLV.
+	// Duration is the media's, 0 for a file that is not FLV or MP4.
 	Duration time.Duration
 	// Recording: a recorder writes the file now; Duration is how much it
 	// has written.

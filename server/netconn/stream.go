@@ -10,6 +10,7 @@ import (
 
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/media"
+	"github.com/nimbus-media/nimbus/media/mp4file"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
@@ -231,7 +232,7 @@ func (ns *netStream) onPlay(cmd *protocol.Command) error {
 	case appending || args.recorded() || !live():
 		f, err := c.openVOD(name)
 		if err == nil {
-			it := &vodItem{name: name, file: f, start: int64(max(args.start, 0)), length: int64(args.length)}
+			it := &vodItem{name: name, src: f, start: int64(max(args.start, 0)), length: int64(args.length)}
 			if args.length < 0 {
 				it.length = -1
 			}
@@ -273,7 +274,8 @@ func (ns *netStream) notFound(name string) error {
 
 // vodRefused answers a play whose recorded stream cannot be played: not
 // there (StreamNotFound), or a bad name, an unsupported format, a file
-// that is not FLV or has no media (Play.Failed, with the reason logged).
+// that is neither FLV nor MP4 or has no media (Play.Failed, with the
+// reason logged).
 func (ns *netStream) vodRefused(name string, err error) error {
 	c := ns.c
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNoStorage) {
@@ -281,12 +283,14 @@ func (ns *netStream) vodRefused(name string, err error) error {
 		return ns.notFound(name)
 	}
 	c.log.Warn("play: recorded stream unplayable", zap.String("stream", name), zap.Error(err))
-	desc := "Failed to play " + name + "; the file is not a playable FLV."
+	desc := "Failed to play " + name + "; the file is not playable FLV or MP4 media."
 	switch {
 	case errors.Is(err, errBadName):
 		desc = "Failed to play " + name + "; invalid stream name."
 	case errors.Is(err, errUnsupported):
-		desc = "Failed to play " + name + "; only FLV files are supported."
+		desc = "Failed to play " + name + "; only FLV and MP4 files are supported."
+	case errors.Is(err, mp4file.ErrTooLarge):
+		desc = "Failed to play " + name + "; its sample tables are too large."
 	}
 	return c.sendStatus(ns.id, protocol.LevelError, protocol.PlayFailed, desc, amf.Property{Key: "details", Value: name})
 }
@@ -296,11 +300,11 @@ func (ns *netStream) vodRefused(name string, err error) error {
 func (ns *netStream) playVOD(it *vodItem, reset bool) error {
 	c := ns.c
 	if err := c.userControl(protocol.EventStreamIsRecorded, ns.id); err != nil {
-		_ = it.file.f.Close()
+		_ = it.src.Close()
 		return err
 	}
 	if err := ns.sendPlayStart(it.name, reset); err != nil {
-		_ = it.file.f.Close()
+		_ = it.src.Close()
 		return err
 	}
 	p := &play{streamID: ns.id, name: it.name}

@@ -41,7 +41,7 @@ const switchGap = 40
 // vodItem is one recorded stream of a play's playlist.
 type vodItem struct {
 	name   string
-	file   *vodFile
+	src    vodSource
 	start  int64 // ms into the file; 0 from its beginning
 	length int64 // ms; < 0 to the end, 0 one frame
 }
@@ -76,7 +76,6 @@ type vodPlay struct {
 	closed  bool // the goroutine has ended and closed the files
 
 	// The goroutine's own state.
-	cur        *flvfile.Cursor
 	item       *vodItem
 	off        uint32 // sent timestamp = file timestamp + off
 	endTS      uint32 // with limited: the item ends past this file timestamp
@@ -84,9 +83,13 @@ type vodPlay struct {
 	oneFrame   bool
 	anchorTS   uint32    // a sent timestamp and
 	anchorWall time.Time // when the client plays it
-	lastOut    uint32
-	next       flvfile.Tag // read, waiting until it is due
-	hasNext    bool
+	// lastOut is the latest audio or video timestamp sent since the
+	// play or its last seek: the next item starts after it. The latest,
+	// not the last: a file's last tag (an AVC end of sequence) may come
+	// before audio sent earlier.
+	lastOut uint32
+	next    flvfile.Tag // read, waiting until it is due
+	hasNext bool
 }
 
 // newVODPlay starts playing first on ns; the play's status replies must
@@ -155,7 +158,7 @@ func (v *vodPlay) closeFiles() {
 	v.items, v.closed = nil, true
 	v.mu.Unlock()
 	for _, it := range items {
-		_ = it.file.f.Close()
+		_ = it.src.Close()
 	}
 }
 
@@ -195,7 +198,7 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 		next := v.items[0]
 		v.ended = false
 		v.mu.Unlock()
-		_ = old.file.f.Close()
+		_ = old.src.Close()
 		v.push(v.c.statusMessage(v.streamID, protocol.LevelStatus, protocol.PlayStart, "Started playing "+next.name+".",
 			amf.Property{Key: "details", Value: next.name}))
 		v.startItem(next, false, now)
@@ -206,7 +209,7 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 	}
 	v.mu.Unlock()
 	if !v.hasNext {
-		t, err := v.cur.Next()
+		t, err := v.item.src.Next()
 		switch {
 		case errors.Is(err, io.EOF):
 			v.itemEnded(now)
@@ -236,8 +239,10 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 		return 0, false, false // a seek or stop came meanwhile
 	}
 	if t.Type != protocol.TypeDataAMF0 {
-		v.lastOut = out
-		picture := !o.SeqHeader && (t.Type == protocol.TypeVideo || !v.item.file.ix.HasVideo)
+		if int32(out-v.lastOut) > 0 {
+			v.lastOut = out
+		}
+		picture := !o.SeqHeader && (t.Type == protocol.TypeVideo || !v.item.src.Info().hasVideo)
 		if picture {
 			v.mu.Lock()
 			v.peek = false
@@ -303,54 +308,38 @@ func (v *vodPlay) clearLocked() {
 // there. The first item's timestamps are the file's; a later one's
 // follow the item before.
 func (v *vodPlay) startItem(it *vodItem, first bool, now time.Time) {
-	ix := it.file.ix
-	from, origin := ix.First, ix.FirstTimestamp
-	if it.start > 0 {
-		if sp, ok := ix.SeekPoint(uint32(it.start)); ok {
-			from, origin = sp.Offset, sp.Timestamp
-		}
+	info := it.src.Info()
+	origin, headers, err := it.src.Start(it.start)
+	if err != nil {
+		v.log.Warn("vod: sequence header unreadable", zap.Error(err))
 	}
 	v.item, v.hasNext = it, false
-	v.cur = flvfile.NewCursor(it.file.f, from, ix.End)
 	if !first {
 		v.off = v.lastOut + switchGap - origin
 	}
 	v.limited, v.oneFrame = it.length > 0, it.length == 0
-	v.endTS = uint32(max(it.start, int64(ix.FirstTimestamp)) + it.length)
+	v.endTS = uint32(max(it.start, int64(info.first)) + it.length)
 	start := origin + v.off
 	// A later item continues the first one's clock, unless the client has
 	// played past its start already (it was added after the end).
 	if first || now.Sub(v.anchorWall.Add(time.Duration(int32(start-v.anchorTS))*time.Millisecond)) > 0 {
 		v.anchorTS, v.anchorWall = start, now
 	}
-	v.push(Outgoing{Message: protocol.Message{Type: protocol.TypeDataAMF0, StreamID: v.streamID, Timestamp: start, Payload: ix.Meta},
+	v.push(Outgoing{Message: protocol.Message{Type: protocol.TypeDataAMF0, StreamID: v.streamID, Timestamp: start, Payload: info.meta},
 		Media: true, SeqHeader: true})
-	if from == ix.First {
-		return
-	}
-	for _, h := range ix.SeqHeadersBefore(from) {
-		t, err := flvfile.NewCursor(it.file.f, h.Offset, ix.End).Next()
-		if err != nil {
-			v.log.Warn("vod: sequence header unreadable", zap.Error(err))
-			continue
-		}
-		v.push(v.tagMessage(t, start))
+	for _, h := range headers {
+		v.push(v.tagMessage(h, start))
 	}
 }
 
 // seek moves to the keyframe at or before ms (the client's timeline) of
 // the current item.
 func (v *vodPlay) seek(ms int64, now time.Time) {
-	ix := v.item.file.ix
 	// off may be "negative" (an item from a later time than the one
 	// before it ended at): sent = file + off in 32-bit arithmetic.
 	target := max(ms-int64(int32(v.off)), 0)
-	off, ts := ix.First, ix.FirstTimestamp
-	if sp, ok := ix.SeekPoint(uint32(target)); ok {
-		off, ts = sp.Offset, sp.Timestamp
-	}
-	v.cur.Reposition(off)
-	v.hasNext = false
+	ts := v.item.src.Seek(uint32(target))
+	v.hasNext, v.lastOut = false, ts+v.off
 	v.anchorTS, v.anchorWall = ts+v.off, now
 }
 
@@ -364,7 +353,7 @@ func (v *vodPlay) itemEnded(now time.Time) {
 		v.items = v.items[1:]
 		next := v.items[0]
 		v.mu.Unlock()
-		_ = old.file.f.Close()
+		_ = old.src.Close()
 		details := amf.Property{Key: "details", Value: next.name}
 		v.push(v.c.dataMessage(v.streamID, "onPlayStatus", protocol.StatusObject(protocol.LevelStatus, protocol.PlaySwitch,
 			"Switching to "+next.name+".", details)))
@@ -379,11 +368,11 @@ func (v *vodPlay) itemEnded(now time.Time) {
 
 // finish queues the end of the playlist.
 func (v *vodPlay) finish() {
-	name := v.item.name
+	name, info := v.item.name, v.item.src.Info()
 	v.push(userControlMessage(protocol.EventStreamEOF, v.streamID))
 	v.push(v.c.dataMessage(v.streamID, "onPlayStatus", protocol.StatusObject(protocol.LevelStatus, protocol.PlayComplete,
-		"Finished playing "+name+".", amf.Property{Key: "duration", Value: float64(v.item.file.ix.Duration()) / 1000},
-		amf.Property{Key: "bytes", Value: float64(v.item.file.ix.End)})))
+		"Finished playing "+name+".", amf.Property{Key: "duration", Value: float64(info.duration) / 1000},
+		amf.Property{Key: "bytes", Value: float64(info.bytes)})))
 	v.push(v.c.statusMessage(v.streamID, protocol.LevelStatus, protocol.PlayStop, "Stopped playing "+name+".",
 		amf.Property{Key: "details", Value: name}))
 }
@@ -445,10 +434,10 @@ func (v *vodPlay) add(it *vodItem) bool {
 	v.mu.Unlock()
 	switch {
 	case full:
-		_ = it.file.f.Close()
+		_ = it.src.Close()
 		return false
 	case closed:
-		_ = it.file.f.Close() // the connection went meanwhile
+		_ = it.src.Close() // the connection went meanwhile
 		return true
 	}
 	v.signal()
