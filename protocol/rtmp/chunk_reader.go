@@ -17,11 +17,6 @@ const (
 	// chunks are read straight into the message buffer past it anyway,
 	// and one with 128-byte chunks makes a read per eight of them.
 	readerBufferSize = 1 << 10
-	// publisherBufferSize is the read buffer of a Reader that reads a
-	// stream's media (ReadLarge): a whole audio or video message of a
-	// typical stream, so that one read takes what the peer sent at once
-	// instead of a read for the buffer and one for the rest.
-	publisherBufferSize = 16 << 10
 
 	// maxReaderChunkStreams caps how many chunk streams a peer can make a
 	// Reader keep state for. Real clients use a handful.
@@ -71,9 +66,6 @@ type Reader struct {
 	bytesRead      uint64
 	lastCSID       uint32
 	hdr            [11]byte
-	// bufSize is the read buffer's size: readerBufferSize, or
-	// publisherBufferSize after ReadLarge.
-	bufSize int
 }
 
 // NewReader returns a Reader reading chunks from r through its own
@@ -89,14 +81,8 @@ func NewReader(r io.Reader, maxMessageSize uint32) *Reader {
 		chunkSize:      DefaultChunkSize,
 		maxMessageSize: maxMessageSize,
 		budget:         2 * uint64(maxMessageSize),
-		bufSize:        readerBufferSize,
 	}
 }
-
-// ReadLarge makes the Reader read through a larger buffer from the next
-// time it holds no unread bytes: for a connection that publishes, whose
-// messages are larger and come many a second.
-func (r *Reader) ReadLarge() { r.bufSize = publisherBufferSize }
 
 // Buffered returns how many bytes the Reader holds that it has not
 // returned yet.
@@ -110,18 +96,7 @@ func (r *Reader) Buffered() int {
 // readerBuffers holds the read buffers of Readers that hold no bytes: a
 // server's idle players give theirs back between the few messages they
 // send (Release).
-var (
-	readerBuffers    = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerBufferSize) }}
-	publisherBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, publisherBufferSize) }}
-)
-
-// buffers is the pool of read buffers of size n.
-func buffers(n int) *sync.Pool {
-	if n == publisherBufferSize {
-		return &publisherBuffers
-	}
-	return &readerBuffers
-}
+var readerBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerBufferSize) }}
 
 // Release gives the Reader's read buffer back to a pool shared by all
 // Readers when it holds no unread bytes, and drops the reassembly buffers
@@ -135,7 +110,7 @@ func (r *Reader) Release() {
 		return
 	}
 	r.br.Reset(nil)
-	buffers(r.br.Size()).Put(r.br)
+	readerBuffers.Put(r.br)
 	r.br = nil
 }
 
@@ -162,13 +137,8 @@ func (r *Reader) LastChunkStreamID() uint32 { return r.lastCSID }
 // A clean end of stream between chunks returns io.EOF; any other error
 // wraps its cause, and the Reader should not be used after it.
 func (r *Reader) ReadMessage() (protocol.Message, error) {
-	if r.br != nil && r.br.Size() != r.bufSize && r.br.Buffered() == 0 {
-		r.br.Reset(nil)
-		buffers(r.br.Size()).Put(r.br)
-		r.br = nil
-	}
 	if r.br == nil {
-		r.br = buffers(r.bufSize).Get().(*bufio.Reader)
+		r.br = readerBuffers.Get().(*bufio.Reader)
 		r.br.Reset(r.src)
 	}
 	for {

@@ -131,9 +131,6 @@ func (c *Conn) readLoop() error {
 		if err := c.handle(m); err != nil {
 			return err
 		}
-		if (m.Type == protocol.TypeCommandAMF0 || m.Type == protocol.TypeCommandAMF3) && c.core.Publishing() {
-			r.ReadLarge() // a publisher's messages are larger and come often
-		}
 	}
 }
 
