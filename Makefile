@@ -34,6 +34,10 @@ deps:
 		echo "installing chromium"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@command -v gst-launch-1.0 >/dev/null && gst-inspect-1.0 rtmp2src >/dev/null 2>&1 || { \
+		echo "installing gstreamer (rtmp2src, GStreamer's RTMP client, plays recordings in the tests)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gstreamer1.0-tools gstreamer1.0-plugins-bad >/dev/null; }
 	@command -v g++ >/dev/null && [ -f /usr/include/openssl/evp.h ] || { \
 		echo "installing build-essential libssl-dev (the Flash-like RTMFP client, built by ../shared/peers/flashlike/build.sh)"; \
 		$(SUDO) apt-get update -qq && \
