@@ -22,6 +22,13 @@ import (
 // files in socket buffers and make a seek or a stop wait for them.
 const vodLead = 3 * time.Second
 
+// vodBurst is how far past its time the reader lets the next tag wait,
+// so that it wakes about ten times a second and sends the tags of the
+// last tenth of a second together, in one write, rather than waking and
+// writing for every tag (73 a second for a typical stream). With vodLead
+// ahead of the client's clock, the client never notices.
+const vodBurst = 100 * time.Millisecond
+
 // Bounds of a VOD play's queue: what its reader may have read ahead of
 // the connection's sender (the socket is full, or the client reads
 // slowly). Past either, the reader waits; the pacing keeps the queue far
@@ -57,6 +64,9 @@ type vodPlay struct {
 	log      *zap.Logger
 	wake     chan struct{} // something under mu changed, or the queue has room
 	done     chan struct{}
+	// unsent counts what push queued that the connection has not been
+	// told of (flush). Run goroutine only.
+	unsent int
 
 	mu    sync.Mutex
 	q     []Outgoing // queued messages from head on
@@ -130,6 +140,9 @@ func (v *vodPlay) run(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		delay, block, quit := v.step(time.Now())
+		if quit || block || delay > 0 {
+			v.flush() // what the steps queued goes out in one write
+		}
 		switch {
 		case quit:
 			return
@@ -230,7 +243,7 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 	out := v.next.Timestamp + v.off
 	due := v.anchorWall.Add(time.Duration(int32(out-v.anchorTS))*time.Millisecond - vodLead)
 	if d := due.Sub(now); d > 0 {
-		return d, false, false
+		return d + vodBurst, false, false
 	}
 	t := v.next
 	v.next, v.hasNext = flvfile.Tag{}, false
@@ -272,7 +285,8 @@ func (v *vodPlay) tagMessage(t flvfile.Tag, ts uint32) Outgoing {
 }
 
 // push queues o unless a seek or stop is pending (o was read for the
-// position before it) and tells the connection.
+// position before it); the connection is told when the run loop is
+// about to wait (flush). Run goroutine only.
 func (v *vodPlay) push(o Outgoing) bool {
 	v.mu.Lock()
 	if v.seekTo >= 0 || v.stopped {
@@ -281,8 +295,25 @@ func (v *vodPlay) push(o Outgoing) bool {
 	}
 	v.pushLocked(o)
 	v.mu.Unlock()
-	v.c.out.signal()
+	if v.unsent++; v.unsent >= vodFlushEvery {
+		v.flush() // a start's or a seek's lead goes out as it is read
+	}
 	return true
+}
+
+// vodFlushEvery is the most messages push queues before the connection
+// is told: about a tenth of a second of a typical stream, so that the
+// seconds of lead read at a start or a seek reach the client as they are
+// read, not once all are.
+const vodFlushEvery = 8
+
+// flush tells the connection about what push queued since the last
+// flush. Run goroutine only.
+func (v *vodPlay) flush() {
+	if v.unsent > 0 {
+		v.unsent = 0
+		v.c.out.signal()
+	}
 }
 
 func (v *vodPlay) pushLocked(o Outgoing) {
