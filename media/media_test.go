@@ -511,3 +511,35 @@ func TestFanoutPerStream(t *testing.T) {
 	}
 	s.Unpublish(pub2)
 }
+
+// audienceSink is a sink that stands for several players.
+type audienceSink struct {
+	*ChanSink
+	n int
+}
+
+func (s audienceSink) Viewers() int { return s.n }
+
+// TestAudienceCounts: a sink that is an Audience counts as its viewers in
+// a stream's subscribers and in its protocol's count; others count one.
+func TestAudienceCounts(t *testing.T) {
+	reg := NewRegistry(Config{})
+	p := &testPublisher{}
+	st, err := reg.Publish("s", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []*Subscriber{
+		NewSubscriber(SubscriberConfig{Label: "hls"}, audienceSink{NewChanSink(nil), 3}),
+		NewSubscriber(SubscriberConfig{Label: "rtmp"}, NewChanSink(nil)),
+		NewSubscriber(SubscriberConfig{Label: "hls"}, audienceSink{NewChanSink(nil), 0}),
+	} {
+		if _, err := reg.Subscribe("s", sub, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info := st.Info()
+	if info.Subscribers != 4 || info.SubscribersByProtocol["hls"] != 3 || info.SubscribersByProtocol["rtmp"] != 1 {
+		t.Errorf("subscribers %d, by protocol %v; want 4, hls 3 and rtmp 1", info.Subscribers, info.SubscribersByProtocol)
+	}
+}

@@ -19,6 +19,15 @@ type Sink interface {
 	Lagging()
 }
 
+// Audience is implemented by a sink that serves many players at once (an
+// HLS muxer, shared by every HLS client of the stream): monitoring counts
+// its Viewers, not one, among the stream's subscribers of its label.
+// Viewers is called under the stream's lock: it must be cheap and must
+// not call back into the stream.
+type Audience interface {
+	Viewers() int
+}
+
 // Fanout wakes the sinks a frame of one stream was queued for. The
 // registry makes one per stream when it is first published
 // (Config.Fanout) and closes it when the publisher leaves. The default

@@ -377,7 +377,8 @@ type StreamInfo struct {
 	BytesIn     uint64
 	FramesIn    uint64
 	// SubscribersByProtocol counts subscribers by their
-	// SubscriberConfig.Label ("" for unlabelled ones).
+	// SubscriberConfig.Label ("" for unlabelled ones); a sink that is an
+	// Audience counts as its viewers, in Subscribers too.
 	SubscribersByProtocol map[string]int
 	// Stats measures what the current publisher sends; zero when unpublished.
 	Stats StreamStats
@@ -399,7 +400,12 @@ func (s *Stream) Info() StreamInfo {
 		FramesPerWrite:        max(1, int(s.framesPerWrite.Load())),
 	}
 	for _, sub := range s.subs {
-		info.SubscribersByProtocol[sub.cfg.Label]++
+		n := 1
+		if a, ok := sub.sink.(Audience); ok {
+			n = a.Viewers()
+			info.Subscribers += n - 1
+		}
+		info.SubscribersByProtocol[sub.cfg.Label] += n
 	}
 	if s.pub != nil {
 		info.Stats = s.stats.snapshot(now)

@@ -11,8 +11,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/protocol/rtmpt"
+	"github.com/nimbus-media/nimbus/server/config"
+	"github.com/nimbus-media/nimbus/server/hls"
 	"github.com/nimbus-media/nimbus/server/httpflv"
 	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 	"github.com/nimbus-media/nimbus/server/rtmpconn"
@@ -108,7 +111,12 @@ func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 // playDeps is what the playback listener needs of the server.
 func (s *Server) playDeps() httpflv.Deps {
 	cfg := s.config()
+	var next http.Handler
+	if s.hls != nil {
+		next = s.hls
+	}
 	return httpflv.Deps{
+		Next: next,
 		Apps: s.apps,
 		Core: s.core.Load,
 		Admit: func(remote net.Addr) (func(), bool) {
@@ -127,6 +135,26 @@ func (s *Server) playDeps() httpflv.Deps {
 		// its own; a second more for the rest.
 		SetupTimeout: cfg.Script.PendingConnectTimeout.Duration + 2*cfg.Auth.CallbackTimeout.Duration + time.Second,
 	}
+}
+
+// newHLS makes the HLS handler of the playback listener, or nil when
+// play.hls is off.
+func (s *Server) newHLS(cfg config.PlayConfig) *hls.Handler {
+	if !cfg.HLS {
+		return nil
+	}
+	return hls.New(hls.Config{
+		Segment: cfg.HLSSegment.Duration, Part: cfg.HLSPart.Duration,
+		Segments: cfg.HLSSegments, SegmentMaxBytes: cfg.HLSSegmentMaxBytes, Idle: cfg.HLSIdle.Duration,
+	}, hls.Deps{
+		Apps: s.apps,
+		// s.play is set before the listener serves.
+		Authorize: func(w http.ResponseWriter, r *http.Request, tg httpflv.Target, proto string) bool {
+			return s.play.Authorize(w, r, tg, proto)
+		},
+		Subscriber: func() media.SubscriberConfig { return s.core.Load().Subscriber },
+		Refused:    s.admit.count,
+	}, s.log)
 }
 
 // trackPlayer makes an HTTP player known to shutdown while it lives;

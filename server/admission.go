@@ -50,7 +50,7 @@ func newAdmission(cfg config.LimitsConfig) *admission {
 var refusalNames = []string{
 	refusedTotal, refusedPerIP, refusedRate,
 	"streams_per_instance", "publishers_per_connection", "amf", "message_size", "chunk_size",
-	"shared_object", "subscriber_queue",
+	"shared_object", "subscriber_queue", "hls_viewers",
 }
 
 // count records a refusal by a limit checked outside admission.

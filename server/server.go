@@ -27,6 +27,7 @@ import (
 	"github.com/nimbus-media/nimbus/p2p"
 	"github.com/nimbus-media/nimbus/protocol/rtmfp"
 	"github.com/nimbus-media/nimbus/server/config"
+	"github.com/nimbus-media/nimbus/server/hls"
 	"github.com/nimbus-media/nimbus/server/httpflv"
 	"github.com/nimbus-media/nimbus/server/netconn"
 	"github.com/nimbus-media/nimbus/server/rtmfpconn"
@@ -84,6 +85,7 @@ type Server struct {
 	rtmpt   *rtmpconn.RTMPT // nil when RTMPT is off
 	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
 	play    *httpflv.Server // nil when the playback listener is off
+	hls     *hls.Handler    // nil when HLS is off
 	admit   *admission
 	nextID  atomic.Uint64
 	// batches gathers the fan-outs' RTMP writes into io_uring batches;
@@ -316,6 +318,7 @@ func (s *Server) Listen() (err error) {
 			zap.String("peer_id", hex.EncodeToString(id[:])))
 	}
 	if s.cfg.Play.Listen != "" {
+		s.hls = s.newHLS(s.cfg.Play)
 		s.play, err = httpflv.Listen(s.cfg.Play, s.playDeps(), s.log)
 		switch {
 		case err != nil && httpflv.Optional(s.cfg.Play.Listen, err):
@@ -480,6 +483,9 @@ func (s *Server) Serve(ctx context.Context) error {
 				err = rerr
 			}
 		}
+	}
+	if s.hls != nil {
+		s.hls.Close() // answers the requests waiting in the muxers
 	}
 	if s.play != nil {
 		s.play.Stop()

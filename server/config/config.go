@@ -177,6 +177,23 @@ type PlayConfig struct {
 	HeaderTimeout Duration `toml:"header_timeout"`
 	// WriteTimeout closes a player that takes longer to accept our data.
 	WriteTimeout Duration `toml:"write_timeout"`
+
+	// HLS serves /APP/STREAM/index.m3u8 (LL-HLS, fMP4) and
+	// /APP/STREAM/ts/index.m3u8 (MPEG-TS) on the same listener.
+	HLS bool `toml:"hls"`
+	// HLSSegment is a segment's least duration (a segment ends at the
+	// first keyframe past it); HLSPart a Low-Latency part's, which sets
+	// how far behind live an LL-HLS player can be.
+	HLSSegment Duration `toml:"hls_segment"`
+	HLSPart    Duration `toml:"hls_part"`
+	// HLSSegments is how many segments a playlist lists and memory
+	// holds (LL-HLS needs 7); HLSSegmentMaxBytes bounds one, so a
+	// stream's muxer holds at most about (HLSSegments+1) times it.
+	HLSSegments        int `toml:"hls_segments"`
+	HLSSegmentMaxBytes int `toml:"hls_segment_max_bytes"`
+	// HLSIdle stops a stream's muxer when no HLS request has come for
+	// it this long; the next request starts it again.
+	HLSIdle Duration `toml:"hls_idle"`
 }
 
 // MediaConfig tunes stream routing.
@@ -344,6 +361,10 @@ func (c *Config) Validate() error {
 		return errors.New("config: play.cert_file and play.key_file go together")
 	case c.Play.Listen != "" && (c.Play.HeaderTimeout.Duration <= 0 || c.Play.WriteTimeout.Duration <= 0):
 		return errors.New("config: play.header_timeout and play.write_timeout must be positive")
+	case c.Play.HLS && (c.Play.HLSPart.Duration < 50*time.Millisecond || c.Play.HLSSegment.Duration < c.Play.HLSPart.Duration):
+		return fmt.Errorf("config: play.hls_part %v must be at least 50ms and play.hls_segment %v at least as long", c.Play.HLSPart, c.Play.HLSSegment)
+	case c.Play.HLS && (c.Play.HLSSegments < 7 || c.Play.HLSSegmentMaxBytes < 1<<20 || c.Play.HLSIdle.Duration < time.Second):
+		return errors.New("config: play.hls_segments must be at least 7, play.hls_segment_max_bytes at least 1048576 and play.hls_idle at least 1s")
 	case c.RTMPT.Listen != "" && (c.RTMPT.IdleTimeout.Duration < time.Second || c.RTMPT.MaxSessions < 1 || c.RTMPT.BufferBytes < 64<<10):
 		return errors.New("config: rtmpt.idle_timeout must be at least 1s, rtmpt.max_sessions at least 1 and rtmpt.buffer_bytes at least 65536")
 	case c.RTMFP.Listen != "" && (c.RTMFP.IdleTimeout.Duration <= 0 || c.RTMFP.MediaDeadline.Duration <= 0 ||

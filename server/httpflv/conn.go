@@ -47,6 +47,9 @@ var (
 	// players reconnect.
 	ErrUnpublished  = errors.New("httpflv: the stream was unpublished")
 	errSetupTimeout = errors.New("httpflv: the application did not decide in time")
+	// errAuthorized ends an authorization check (Server.Authorize) at
+	// Play.Start: the application allowed the play.
+	errAuthorized = errors.New("httpflv: the play was allowed")
 )
 
 // answer is how the NetConnection layer's replies to the synthesized
@@ -74,8 +77,11 @@ func (a *answer) Error() string { return fmt.Sprintf("%d %s", a.status, a.text) 
 // deadline; meanwhile its subscriber queue (bounded) drops to keyframes,
 // and past the lag bound the core closes the Conn.
 type Conn struct {
-	id     string
-	proto  string // "http-flv" or "ws-flv"
+	id    string
+	proto string // "http-flv", "ws-flv", or another transport's name for a check
+	// check ends the Conn at Play.Start without playing: it only asks
+	// the application whether the request may play (Server.Authorize).
+	check  bool
 	remote net.Addr
 	target Target
 	req    *http.Request
@@ -116,11 +122,7 @@ type Conn struct {
 	readerDone    chan struct{} // closed when a WebSocket's reader has ended
 }
 
-func newConn(id string, r *http.Request, tg Target, srv *Server) *Conn {
-	proto := "http-flv"
-	if websocket.IsWebSocketUpgrade(r) {
-		proto = "ws-flv"
-	}
+func newConn(id, proto string, r *http.Request, tg Target, srv *Server) *Conn {
 	remote := remoteAddr(r)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Conn{
@@ -314,6 +316,9 @@ func (c *Conn) run(w http.ResponseWriter) error {
 // refuse answers err's status to a request that has not started playing;
 // once it has, err just ends it. It returns err.
 func (c *Conn) refuse(w http.ResponseWriter, err error) error {
+	if errors.Is(err, errAuthorized) {
+		return err // nothing to answer: the caller goes on
+	}
 	if c.out != nil {
 		if c.wc != nil {
 			// Say goodbye the WebSocket way: 1000 for the end of the
@@ -425,6 +430,9 @@ func (c *Conn) handle(w http.ResponseWriter, m *netconn.Outgoing) error {
 	}
 	switch code {
 	case protocol.PlayStart:
+		if c.check {
+			return errAuthorized
+		}
 		if c.out == nil {
 			return c.startPlaying(w)
 		}

@@ -35,7 +35,7 @@ func ParsePath(path string) (Target, bool) {
 	}
 	parts := strings.Split(rest, "/")
 	for _, p := range parts {
-		if !validName(p) {
+		if !ValidName(p) {
 			return Target{}, false
 		}
 	}
@@ -48,9 +48,9 @@ func ParsePath(path string) (Target, bool) {
 	return Target{}, false
 }
 
-// validName tells whether one segment of a playback path may name an
+// ValidName tells whether one segment of a playback path may name an
 // application, an instance or a stream.
-func validName(s string) bool {
+func ValidName(s string) bool {
 	if s == "" || s == "." || s == ".." {
 		return false
 	}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -45,6 +46,10 @@ type Deps struct {
 	// SetupTimeout bounds the wait for the application's decisions
 	// (connect, play) before a request is answered 504.
 	SetupTimeout time.Duration
+	// Next, if set, answers the GET requests whose path is not an FLV
+	// play's (HLS): the transports share the listener, its admission
+	// and its CORS answers.
+	Next http.Handler
 }
 
 // Server is the public playback listener.
@@ -194,12 +199,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if s.deps.Next != nil && !strings.HasSuffix(r.URL.Path, ".flv") {
+		s.deps.Next.ServeHTTP(w, r)
+		return
+	}
 	tg, ok := ParsePath(r.URL.Path)
 	if !ok {
 		http.Error(w, "not a playback URL: /APP/STREAM.flv or /APP/INSTANCE/STREAM.flv", http.StatusNotFound)
 		return
 	}
-	c := newConn(s.deps.NewID(), r, tg, s)
+	proto := "http-flv"
+	if websocket.IsWebSocketUpgrade(r) {
+		proto = "ws-flv"
+	}
+	c := newConn(s.deps.NewID(), proto, r, tg, s)
 	done, ok := s.deps.Track(c)
 	if !ok {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
@@ -208,6 +221,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer done()
 	c.serve(w)
+}
+
+// Authorize asks the application whether request r may play tg, as
+// ServeHTTP does for an FLV player but without playing: a client of the
+// NetConnection layer whose protocol is proto is fed connect,
+// createStream and play, and ends at Play.Start. The application's rules
+// (tokens, HTTP callbacks, the script's hooks) decide as for any play. If
+// it refuses, the refusal's status has been answered to w and Authorize
+// returns false; if it allows, nothing has been written to w.
+//
+// Transports without a connection of their own (HLS) call it when a
+// player starts, and keep what it decided in their own session.
+func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, tg Target, proto string) bool {
+	c := newConn(s.deps.NewID(), proto, r, tg, s)
+	c.check = true
+	done, ok := s.deps.Track(c)
+	if !ok {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		c.cancel(netconn.ErrShutdown)
+		return false
+	}
+	defer done()
+	err := c.run(w)
+	if cause := context.Cause(c.ctx); cause != nil {
+		err = cause
+	}
+	c.Close(err)
+	c.core.Close()
+	if errors.Is(err, errAuthorized) {
+		return true
+	}
+	c.log.Info("player refused", zap.String("stream", tg.Stream), zap.Int("status", c.status), zap.Error(err))
+	return false
 }
 
 // admissionListener admits each TCP connection as the RTMP listener does,
