@@ -14,6 +14,22 @@
 // Stream does not handle), trace, load, setInterval, setTimeout,
 // clearInterval and clearTimeout.
 //
+// Server-side streams. Stream.get(name).play(item, start, len, reset)
+// makes name a stream the server publishes (playlist.go): its items, live
+// streams of the instance or recorded FLV/MP4 files (read through
+// media/vod, opened by Config.Recordings as clients' plays open them),
+// play one after another on one goroutine per stream, in real time, with
+// each item's timestamps rebased after the one before, so that the
+// stream's players see a single live stream — AMS's server-side
+// playlists. start and len are seconds, as in AMS's Server-Side
+// ActionScript (clients send milliseconds on the wire). Statuses
+// (NetStream.Play.Reset, Start, Switch, Complete, Stop, StreamNotFound,
+// Failed, details naming the item) go to the Stream's onStatus; the
+// goroutine ends with play(false), a takeover of the name, and the
+// script's stop (instance unloaded, script reloaded). A
+// remoteConnection (pulling from another server) throws an Error: there
+// is no server-side NetConnection yet.
+//
 // Threading follows AMS's single-threaded script model (§6.7): goja
 // runtimes are not safe for concurrent use, so each instance's runtime is
 // owned by one goroutine that takes events (connects, calls, publishes,

@@ -29,7 +29,8 @@ type Config struct {
 	// MaxTimers bounds setInterval/setTimeout timers per instance
 	// (default 1024).
 	MaxTimers int
-	// Subscriber bounds the queue of a server-side Stream.play relay.
+	// Subscriber bounds the queue through which a server-side stream
+	// (Stream.play) takes a live stream's frames.
 	Subscriber media.SubscriberConfig
 	// Recordings serves Stream.record and Stream.length; without it,
 	// record is refused (NetStream.Record.NoAccess) and length is 0.
@@ -231,7 +232,7 @@ drain:
 		delete(h.sos, name)
 	}
 	for name, s := range h.streams {
-		s.stopRelay()
+		s.stopPlaylist()
 		s.stopRecording()
 		delete(h.streams, name)
 	}

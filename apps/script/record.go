@@ -9,14 +9,17 @@ import (
 
 	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/media/recorder"
+	"github.com/nimbus-media/nimbus/media/vod"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
-// Recordings is what Stream.record and Stream.length need of the server.
-// The server gives its netconn.Recordings, which publishers and the admin
-// API start their recorders through too, so that a stream a script
-// records goes to the same file under the same recorder (and a second
-// recorder of it is refused).
+// Recordings is what Stream.record, Stream.length and Stream.play need of
+// the server. The server gives its netconn.Recordings, which publishers
+// and the admin API start their recorders through too, so that a stream a
+// script records goes to the same file under the same recorder (and a
+// second recorder of it is refused), and which clients' plays open files
+// through, so that a name means the same file (and shares its index)
+// whoever plays it.
 type Recordings interface {
 	// Start records the live stream called name of inst until the
 	// recorder is stopped or the publisher leaves; onEnd (from the
@@ -24,6 +27,9 @@ type Recordings interface {
 	Start(inst *apps.Instance, name string, appendMode bool, onEnd func(error)) (*recorder.Recorder, error)
 	// Length is the recorded stream's duration in seconds.
 	Length(inst *apps.Instance, name string) (float64, error)
+	// OpenVOD opens the recorded stream called name of inst to play it;
+	// a missing file is an error wrapping fs.ErrNotExist.
+	OpenVOD(inst *apps.Instance, name string) (vod.Source, error)
 }
 
 // errNoRecordings: the engine was configured without Recordings.
@@ -109,19 +115,27 @@ func (s *stream) recordingEnded(rec *recorder.Recorder, err error) {
 }
 
 // postStatus delivers a status once the running handler has returned.
-func (s *stream) postStatus(level, code, desc string) {
-	s.h.post(event{run: func() { s.status(level, code, desc) }})
+func (s *stream) postStatus(level, code, desc string) { s.postStatusFor(level, code, desc, s.name) }
+
+// postStatusFor is postStatus with details naming another stream (a
+// playlist's item).
+func (s *stream) postStatusFor(level, code, desc, details string) {
+	s.h.post(event{run: func() { s.statusFor(level, code, desc, details) }})
 }
 
-// status calls the Stream's onStatus with the info object; an error the
-// stream does not handle goes to application.onStatus (AMS's catch-all
-// for unhandled status events).
-func (s *stream) status(level, code, desc string) {
+// status calls the Stream's onStatus with the info object, details
+// naming the stream; an error the stream does not handle goes to
+// application.onStatus (AMS's catch-all for unhandled status events).
+func (s *stream) status(level, code, desc string) { s.statusFor(level, code, desc, s.name) }
+
+// statusFor is status with details naming another stream: AMS names the
+// playlist item a play status is about.
+func (s *stream) statusFor(level, code, desc, details string) {
 	info := s.h.vm.NewObject()
 	_ = info.Set("level", level)
 	_ = info.Set("code", code)
 	_ = info.Set("description", desc)
-	_ = info.Set("details", s.name)
+	_ = info.Set("details", details)
 	if fn, ok := goja.AssertFunction(s.obj.Get("onStatus")); ok {
 		_, err := fn(s.obj, info)
 		s.h.check("Stream.onStatus", err)

@@ -10,8 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nimbus-media/nimbus/apps"
 	"github.com/nimbus-media/nimbus/media/flvfile"
 	"github.com/nimbus-media/nimbus/media/mp4file"
+	"github.com/nimbus-media/nimbus/media/vod"
 )
 
 // Why a stream name has no file.
@@ -71,130 +73,25 @@ func streamFile(name string) (string, fileFormat, error) {
 	return name, format, nil
 }
 
-// streamsDir is the instance's streams folder,
-// <apps_dir>/<app>/streams/<instance>, where AMS keeps recordings.
-func (c *Conn) streamsDir() (string, error) {
-	return c.cfg.Recordings().Folder(c.inst.App().Name(), c.inst.Name())
+// openVOD opens the recorded stream called name of the connection's
+// instance. A missing file fails with an error wrapping fs.ErrNotExist.
+func (c *Conn) openVOD(name string) (vod.Source, error) {
+	return c.cfg.Recordings().OpenVOD(c.inst, name)
 }
 
-// vodSource is a recorded stream's open file as a play reads it: FLV and
-// MP4 files each implement it over their shared index, so that the play
-// (vodPlay) does not care which it reads. Each play has its own source.
-type vodSource interface {
-	// Start positions the reader for a play from ms (≤ 0: from the
-	// first tag) on the seek point at or before it; it returns that
-	// point's timestamp and the sequence headers a decoder starting
-	// there needs that the reader will not meet. An error says a header
-	// was unreadable; the ones returned are still good.
-	Start(ms int64) (ts uint32, headers []flvfile.Tag, err error)
-	// Seek positions the reader on the seek point at or before ms
-	// (a decoder already has the sequence headers) and returns its
-	// timestamp.
-	Seek(ms uint32) uint32
-	// Next returns the next tag; io.EOF after the last.
-	Next() (flvfile.Tag, error)
-	// Info is what the play tells the client about the file.
-	Info() vodInfo
-	Close() error
-}
-
-// vodInfo describes a recorded stream.
-type vodInfo struct {
-	first    uint32 // the first timestamp, ms
-	duration uint32 // ms
-	bytes    int64  // the media's size, for Play.Complete
-	hasVideo bool
-	meta     []byte // the onMetaData payload players get
-}
-
-// flvSource reads an FLV file.
-type flvSource struct {
-	f   *os.File
-	ix  *flvfile.Index
-	cur *flvfile.Cursor
-}
-
-func (s *flvSource) Start(ms int64) (uint32, []flvfile.Tag, error) {
-	ix := s.ix
-	from, ts := ix.First, ix.FirstTimestamp
-	if ms > 0 {
-		if sp, ok := ix.SeekPoint(uint32(ms)); ok {
-			from, ts = sp.Offset, sp.Timestamp
-		}
-	}
-	s.cur.Reposition(from)
-	if from == ix.First {
-		return ts, nil, nil // the file's own headers come first
-	}
-	var headers []flvfile.Tag
-	var err error
-	for _, h := range ix.SeqHeadersBefore(from) {
-		t, herr := flvfile.NewCursor(s.f, h.Offset, ix.End).Next()
-		if herr != nil {
-			err = herr
-			continue
-		}
-		headers = append(headers, t)
-	}
-	return ts, headers, err
-}
-
-func (s *flvSource) Seek(ms uint32) uint32 {
-	off, ts := s.ix.First, s.ix.FirstTimestamp
-	if sp, ok := s.ix.SeekPoint(ms); ok {
-		off, ts = sp.Offset, sp.Timestamp
-	}
-	s.cur.Reposition(off)
-	return ts
-}
-
-func (s *flvSource) Next() (flvfile.Tag, error) { return s.cur.Next() }
-
-func (s *flvSource) Info() vodInfo {
-	return vodInfo{first: s.ix.FirstTimestamp, duration: s.ix.Duration(), bytes: s.ix.End,
-		hasVideo: s.ix.HasVideo, meta: s.ix.Meta}
-}
-
-func (s *flvSource) Close() error { return s.f.Close() }
-
-// mp4Source reads an MP4 file: its samples become tags as they are read,
-// and its sequence headers come from the sample descriptions.
-type mp4Source struct {
-	f   *os.File
-	ix  *mp4file.Index
-	cur *mp4file.Cursor
-}
-
-func (s *mp4Source) Start(ms int64) (uint32, []flvfile.Tag, error) {
-	var ts uint32
-	if ms > 0 {
-		ts = s.cur.Seek(uint32(ms))
-	} else {
-		s.cur.Rewind()
-		ts = s.ix.FirstTimestamp
-	}
-	return ts, s.ix.SeqHeaders(ts), nil
-}
-
-func (s *mp4Source) Seek(ms uint32) uint32 { return s.cur.Seek(ms) }
-
-func (s *mp4Source) Next() (flvfile.Tag, error) { return s.cur.Next() }
-
-func (s *mp4Source) Info() vodInfo {
-	return vodInfo{first: s.ix.FirstTimestamp, duration: s.ix.Duration(), bytes: s.ix.Size,
-		hasVideo: s.ix.Video != nil, meta: s.ix.Meta}
-}
-
-func (s *mp4Source) Close() error { return s.f.Close() }
-
-// openVOD opens the recorded stream called name. A missing file fails
-// with an error wrapping fs.ErrNotExist.
-func (c *Conn) openVOD(name string) (vodSource, error) {
+// OpenVOD opens the recorded stream called name of inst (see streamFile)
+// for a play, its index shared with every other play of the file: a
+// client's play, or a server-side stream's playlist (apps/script). A
+// missing file fails with an error wrapping fs.ErrNotExist; a bad name,
+// an unsupported format and a missing apps_dir with errBadName,
+// errUnsupported and errNoStorage, a file that is not FLV or MP4 with the
+// scanner's error.
+func (r Recordings) OpenVOD(inst *apps.Instance, name string) (vod.Source, error) {
 	rel, format, err := streamFile(name)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := c.streamsDir()
+	dir, err := r.Folder(inst.App().Name(), inst.Name())
 	if err != nil {
 		return nil, err
 	}
@@ -214,16 +111,14 @@ func (c *Conn) openVOD(name string) (vodSource, error) {
 			_ = f.Close()
 			return nil, err
 		}
-		mix := ix.(*mp4file.Index)
-		return &mp4Source{f: f, ix: mix, cur: mp4file.NewCursor(f, mix)}, nil
+		return vod.NewMP4(f, ix.(*mp4file.Index)), nil
 	}
 	ix, err := indexes.get(path, f, func(r io.ReaderAt, size int64) (any, error) { return flvfile.Scan(r, size) })
 	if err != nil {
 		_ = f.Close()
 		return nil, err
 	}
-	fix := ix.(*flvfile.Index)
-	return &flvSource{f: f, ix: fix, cur: flvfile.NewCursor(f, fix.First, fix.End)}, nil
+	return vod.NewFLV(f, ix.(*flvfile.Index)), nil
 }
 
 // indexes keeps the index of recently played files, so that players of
@@ -287,5 +182,5 @@ func (c *Conn) streamLength(raw string) float64 {
 		return 0
 	}
 	_ = src.Close()
-	return float64(src.Info().duration) / 1000
+	return float64(src.Info().Duration) / 1000
 }

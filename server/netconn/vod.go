@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/media/flvfile"
+	"github.com/nimbus-media/nimbus/media/vod"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
@@ -48,7 +49,7 @@ const switchGap = 40
 // vodItem is one recorded stream of a play's playlist.
 type vodItem struct {
 	name   string
-	src    vodSource
+	src    vod.Source
 	start  int64 // ms into the file; 0 from its beginning
 	length int64 // ms; < 0 to the end, 0 one frame
 }
@@ -255,7 +256,7 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 		if int32(out-v.lastOut) > 0 {
 			v.lastOut = out
 		}
-		picture := !o.SeqHeader && (t.Type == protocol.TypeVideo || !v.item.src.Info().hasVideo)
+		picture := !o.SeqHeader && (t.Type == protocol.TypeVideo || !v.item.src.Info().HasVideo)
 		if picture {
 			v.mu.Lock()
 			v.peek = false
@@ -349,14 +350,14 @@ func (v *vodPlay) startItem(it *vodItem, first bool, now time.Time) {
 		v.off = v.lastOut + switchGap - origin
 	}
 	v.limited, v.oneFrame = it.length > 0, it.length == 0
-	v.endTS = uint32(max(it.start, int64(info.first)) + it.length)
+	v.endTS = uint32(max(it.start, int64(info.First)) + it.length)
 	start := origin + v.off
 	// A later item continues the first one's clock, unless the client has
 	// played past its start already (it was added after the end).
 	if first || now.Sub(v.anchorWall.Add(time.Duration(int32(start-v.anchorTS))*time.Millisecond)) > 0 {
 		v.anchorTS, v.anchorWall = start, now
 	}
-	v.push(Outgoing{Message: protocol.Message{Type: protocol.TypeDataAMF0, StreamID: v.streamID, Timestamp: start, Payload: info.meta},
+	v.push(Outgoing{Message: protocol.Message{Type: protocol.TypeDataAMF0, StreamID: v.streamID, Timestamp: start, Payload: info.Meta},
 		Media: true, SeqHeader: true})
 	for _, h := range headers {
 		v.push(v.tagMessage(h, start))
@@ -402,8 +403,8 @@ func (v *vodPlay) finish() {
 	name, info := v.item.name, v.item.src.Info()
 	v.push(userControlMessage(protocol.EventStreamEOF, v.streamID))
 	v.push(v.c.dataMessage(v.streamID, "onPlayStatus", protocol.StatusObject(protocol.LevelStatus, protocol.PlayComplete,
-		"Finished playing "+name+".", amf.Property{Key: "duration", Value: float64(info.duration) / 1000},
-		amf.Property{Key: "bytes", Value: float64(info.bytes)})))
+		"Finished playing "+name+".", amf.Property{Key: "duration", Value: float64(info.Duration) / 1000},
+		amf.Property{Key: "bytes", Value: float64(info.Bytes)})))
 	v.push(v.c.statusMessage(v.streamID, protocol.LevelStatus, protocol.PlayStop, "Stopped playing "+name+".",
 		amf.Property{Key: "details", Value: name}))
 }
