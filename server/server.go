@@ -31,6 +31,7 @@ import (
 	"github.com/nimbus-media/nimbus/server/netconn"
 	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 	"github.com/nimbus-media/nimbus/server/rtmpconn"
+	"github.com/nimbus-media/nimbus/server/webrtc"
 	"github.com/nimbus-media/nimbus/web"
 )
 
@@ -84,6 +85,7 @@ type Server struct {
 	rtmpt   *rtmpconn.RTMPT // nil when RTMPT is off
 	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
 	play    *httpflv.Server // nil when the playback listener is off
+	webrtc  *webrtc.Server  // nil when WebRTC (on the playback listener) is off
 	admit   *admission
 	nextID  atomic.Uint64
 	// batches gathers the fan-outs' RTMP writes into io_uring batches;
@@ -314,12 +316,24 @@ func (s *Server) Listen() (err error) {
 		s.log.Info("rtmfp listening", zap.String("addr", s.rtmfpEP.LocalAddr().String()),
 			zap.String("peer_id", hex.EncodeToString(id[:])))
 	}
+	if s.cfg.Play.Listen != "" && s.cfg.WebRTC.Enabled {
+		if s.webrtc, err = webrtc.New(s.cfg.WebRTC, s.cfg.Play.CORSOrigin, s.webrtcDeps(), s.log); err != nil {
+			return err
+		}
+		if a := s.webrtc.ICETCPAddr(); a != nil {
+			s.log.Info("webrtc ice-tcp listening", zap.String("addr", a.String()))
+		}
+	}
 	if s.cfg.Play.Listen != "" {
 		s.play, err = httpflv.Listen(s.cfg.Play, s.playDeps(), s.log)
 		switch {
 		case err != nil && httpflv.Optional(s.cfg.Play.Listen, err):
 			s.log.Warn("playback not served", zap.Error(err))
 			err = nil
+			if s.webrtc != nil {
+				s.webrtc.Close()
+				s.webrtc = nil
+			}
 		case err != nil:
 			return err
 		default:
@@ -351,6 +365,10 @@ func (s *Server) closeListeners() {
 	if s.play != nil {
 		_ = s.play.Close()
 		s.play = nil
+	}
+	if s.webrtc != nil {
+		s.webrtc.Close()
+		s.webrtc = nil
 	}
 }
 
@@ -487,6 +505,9 @@ func (s *Server) Serve(ctx context.Context) error {
 				err = perr
 			}
 		}
+	}
+	if s.webrtc != nil {
+		s.webrtc.Close() // its sessions are gone (wg)
 	}
 	if s.poller != nil {
 		if perr := s.poller.Stop(); perr != nil {

@@ -45,6 +45,10 @@ type Deps struct {
 	// SetupTimeout bounds the wait for the application's decisions
 	// (connect, play) before a request is answered 504.
 	SetupTimeout time.Duration
+	// Route, when set, claims the listener's other resources (WebRTC's
+	// /whep and /whip): it returns the handler of a path, or nil for
+	// HTTP-FLV to serve it.
+	Route func(path string) http.Handler
 }
 
 // Server is the public playback listener.
@@ -178,6 +182,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	if s.cfg.CORSOrigin != "" {
 		h.Set("Access-Control-Allow-Origin", s.cfg.CORSOrigin)
+	}
+	if s.deps.Route != nil {
+		if route := s.deps.Route(r.URL.Path); route != nil {
+			route.ServeHTTP(w, r)
+			return
+		}
 	}
 	switch r.Method {
 	case http.MethodOptions:
