@@ -42,9 +42,9 @@ type auAssembler struct {
 	// skipping drops the packets of the spoiled picture at skipTS.
 	skipping bool
 	skipTS   uint32
-	sps     []byte
-	pps     []byte
-	dirty   bool // sps or pps changed since the last record
+	sps      []byte
+	pps      []byte
+	dirty    bool // sps or pps changed since the last record
 }
 
 func newAUAssembler() *auAssembler {
