@@ -145,4 +145,3 @@ func benchDelete(rawURL, location string) {
 		_ = resp.Body.Close()
 	}
 }
-
