@@ -375,7 +375,9 @@ func sendOgg(ctx context.Context, track *pion.TrackLocalStaticSample, file strin
 // of an ffmpeg-made FLV and Opus from an ffmpeg-made Ogg in real time.
 // ffmpeg plays the stream over RTMP (ffprobe sees H.264, and the frames
 // of 3 s); a pion WHEP client gets the H.264 (SPS, PPS, keyframe,
-// increasing timestamps) and the Opus passed through.
+// increasing timestamps) and the Opus passed through. A viewer and then
+// the publisher that close their PeerConnections without DELETE are
+// cleaned up, and the stream ends.
 func TestWHIPPublishPlaysEverywhere(t *testing.T) {
 	src := testFLV(t)
 	dir := t.TempDir()
@@ -425,7 +427,7 @@ func TestWHIPPublishPlaysEverywhere(t *testing.T) {
 		t.Errorf("ffmpeg got %d video frames over RTMP in 3 s of 25 fps", n)
 	}
 
-	_, v, a := startWHEP(t, ts, "/live/wp/whep")
+	viewer, v, a := startWHEP(t, ts, "/live/wp/whep")
 	time.Sleep(1500 * time.Millisecond)
 	checkH264(t, v, 25)
 	a.mu.Lock()
@@ -433,6 +435,15 @@ func TestWHIPPublishPlaysEverywhere(t *testing.T) {
 		t.Errorf("audio: codec %q, %d packets in 1.5 s; want Opus, 50 a second", a.codec, a.packets)
 	}
 	a.mu.Unlock()
+
+	// Clients that go without DELETE are cleaned up: the viewer, then
+	// the publisher, whose stream ends.
+	_ = viewer.pc.Close()
+	testtools.WaitFor(t, 15*time.Second, "the viewer's session to end", func() bool { return ts.webrtc.Sessions() == 1 })
+	_ = pub.pc.Close()
+	testtools.WaitFor(t, 15*time.Second, "the publisher's session to end", func() bool {
+		return ts.webrtc.Sessions() == 0 && ts.stream(t, "wp") == nil
+	})
 	cancel()
 	for range 2 {
 		if err := <-sent; err != nil && !errors.Is(err, context.Canceled) {
