@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-media/nimbus/server/httpflv"
 	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 	"github.com/nimbus-media/nimbus/server/rtmpconn"
+	"github.com/nimbus-media/nimbus/server/webrtc"
 )
 
 // accept runs one TCP listener's accept loop until the listener closes.
@@ -128,12 +129,13 @@ func (s *Server) playDeps() httpflv.Deps {
 			}
 			return release, true
 		},
-		Track: s.trackPlayer,
+		Track: func(c *httpflv.Conn) (func(), bool) { return s.trackPlayer(c) },
 		NewID: func() string { return strconv.FormatUint(s.nextID.Add(1), 10) },
 		// The application decides a connect within the scripting
 		// bound and each HTTP callback (connect, then play) within
 		// its own; a second more for the rest.
 		SetupTimeout: cfg.Script.PendingConnectTimeout.Duration + 2*cfg.Auth.CallbackTimeout.Duration + time.Second,
+		Route:        s.playRoute(),
 	}
 }
 
@@ -157,10 +159,28 @@ func (s *Server) newHLS(cfg config.PlayConfig) *hls.Handler {
 	}, s.log)
 }
 
-// trackPlayer makes an HTTP player known to shutdown while it lives;
-// its handler goroutine serves it and calls done. Once shutdown waits for
+// playRoute is what the playback listener serves besides HTTP-FLV: WHEP
+// and WHIP when WebRTC is on.
+func (s *Server) playRoute() func(string) http.Handler {
+	if s.webrtc == nil {
+		return nil
+	}
+	return s.webrtc.Route
+}
+
+// webrtcDeps is what WebRTC sessions need of the server.
+func (s *Server) webrtcDeps() webrtc.Deps {
+	d := s.playDeps()
+	return webrtc.Deps{
+		Apps: s.apps, Core: s.core.Load, NewID: d.NewID, SetupTimeout: d.SetupTimeout,
+		Track: func(c webrtc.Closer) (func(), bool) { return s.trackPlayer(c) }, Refused: s.admit.count,
+	}
+}
+
+// trackPlayer makes an HTTP player or a WebRTC session known to
+// shutdown while it lives; the goroutine that serves it calls done. Once shutdown waits for
 // the connections, new ones are refused.
-func (s *Server) trackPlayer(c *httpflv.Conn) (done func(), ok bool) {
+func (s *Server) trackPlayer(c closer) (done func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nimbus-media/nimbus/server/config"
+	"github.com/nimbus-media/nimbus/server/webrtc"
 )
 
 // Refusal reasons, also the label of the refusal counters.
@@ -50,7 +51,7 @@ func newAdmission(cfg config.LimitsConfig) *admission {
 var refusalNames = []string{
 	refusedTotal, refusedPerIP, refusedRate,
 	"streams_per_instance", "publishers_per_connection", "amf", "message_size", "chunk_size",
-	"shared_object", "subscriber_queue", "hls_viewers",
+	"shared_object", "subscriber_queue", "hls_viewers", webrtc.RefusedSessions,
 }
 
 // count records a refusal by a limit checked outside admission.

@@ -32,6 +32,7 @@ import (
 	"github.com/nimbus-media/nimbus/server/netconn"
 	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 	"github.com/nimbus-media/nimbus/server/rtmpconn"
+	"github.com/nimbus-media/nimbus/server/webrtc"
 	"github.com/nimbus-media/nimbus/web"
 )
 
@@ -86,6 +87,7 @@ type Server struct {
 	rtmfpEP *rtmfp.Endpoint // nil when RTMFP is off
 	play    *httpflv.Server // nil when the playback listener is off
 	hls     *hls.Handler    // nil when HLS is off
+	webrtc  *webrtc.Server  // nil when WebRTC (on the playback listener) is off
 	admit   *admission
 	nextID  atomic.Uint64
 	// batches gathers the fan-outs' RTMP writes into io_uring batches;
@@ -317,6 +319,14 @@ func (s *Server) Listen() (err error) {
 		s.log.Info("rtmfp listening", zap.String("addr", s.rtmfpEP.LocalAddr().String()),
 			zap.String("peer_id", hex.EncodeToString(id[:])))
 	}
+	if s.cfg.Play.Listen != "" && s.cfg.WebRTC.Enabled {
+		if s.webrtc, err = webrtc.New(s.cfg.WebRTC, s.cfg.Play.CORSOrigin, s.webrtcDeps(), s.log); err != nil {
+			return err
+		}
+		if a := s.webrtc.ICETCPAddr(); a != nil {
+			s.log.Info("webrtc ice-tcp listening", zap.String("addr", a.String()))
+		}
+	}
 	if s.cfg.Play.Listen != "" {
 		s.hls = s.newHLS(s.cfg.Play)
 		s.play, err = httpflv.Listen(s.cfg.Play, s.playDeps(), s.log)
@@ -324,6 +334,10 @@ func (s *Server) Listen() (err error) {
 		case err != nil && httpflv.Optional(s.cfg.Play.Listen, err):
 			s.log.Warn("playback not served", zap.Error(err))
 			err = nil
+			if s.webrtc != nil {
+				s.webrtc.Close()
+				s.webrtc = nil
+			}
 		case err != nil:
 			return err
 		default:
@@ -355,6 +369,10 @@ func (s *Server) closeListeners() {
 	if s.play != nil {
 		_ = s.play.Close()
 		s.play = nil
+	}
+	if s.webrtc != nil {
+		s.webrtc.Close()
+		s.webrtc = nil
 	}
 }
 
@@ -494,6 +512,9 @@ func (s *Server) Serve(ctx context.Context) error {
 				err = perr
 			}
 		}
+	}
+	if s.webrtc != nil {
+		s.webrtc.Close() // its sessions are gone (wg)
 	}
 	if s.poller != nil {
 		if perr := s.poller.Stop(); perr != nil {

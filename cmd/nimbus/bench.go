@@ -56,7 +56,7 @@ type benchResult struct {
 // latency, and (with -server-pid) the server's CPU and memory per player.
 func bench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	playURL := fs.String("url", "", "stream URL the players play (rtmp://, rtmpe://, rtmpt://, rtmfp://, or http(s)://HOST/APP/STREAM.flv for HTTP-FLV)")
+	playURL := fs.String("url", "", "stream URL the players play (rtmp://, rtmpe://, rtmpt://, rtmfp://, http(s)://HOST/APP/STREAM.flv for HTTP-FLV, or http(s)://HOST/APP/STREAM/whep for WebRTC viewers)")
 	pubURL := fs.String("publish-url", "", "stream URL the publisher uses (default: -url)")
 	flv := fs.String("flv", "", "FLV file to publish in a loop (default: synthetic 2 Mbit/s frames)")
 	players := fs.Int("players", 100, "number of players")
@@ -70,7 +70,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *playURL == "" || *players < 0 {
-		return errors.New("usage: nimbus bench -url rtmp[e|t|fp]://host/app/stream|http://host/app/stream.flv [-publish-url URL] [-players N] [-flv FILE] [-duration 20s]")
+		return errors.New("usage: nimbus bench -url rtmp[e|t|fp]://host/app/stream|http://host/app/stream.flv|http://host/app/stream/whep [-publish-url URL] [-players N] [-flv FILE] [-duration 20s]")
 	}
 	httpFLV := strings.HasPrefix(*playURL, "http://") || strings.HasPrefix(*playURL, "https://")
 	if *pubURL == "" {
@@ -126,8 +126,12 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 			}
 			var err error
 			if httpFLV {
+				play := benchPlayHTTP
+				if strings.HasSuffix(*playURL, "/whep") {
+					play = benchPlayWHEP
+				}
 				var playing bool
-				playing, err = benchPlayHTTP(ctx, *playURL, report)
+				playing, err = play(ctx, *playURL, report)
 				if playing {
 					connected.Add(1)
 					if err != nil && ctx.Err() == nil {

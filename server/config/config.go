@@ -44,6 +44,7 @@ type Config struct {
 	RTMFP   RTMFPConfig   `toml:"rtmfp"`
 	HTTP    HTTPConfig    `toml:"http"`
 	Play    PlayConfig    `toml:"play"`
+	WebRTC  WebRTCConfig  `toml:"webrtc"`
 	Media   MediaConfig   `toml:"media"`
 	NetConn NetConnConfig `toml:"netconn"`
 	Auth    AuthConfig    `toml:"auth"`
@@ -194,6 +195,29 @@ type PlayConfig struct {
 	// HLSIdle stops a stream's muxer when no HLS request has come for
 	// it this long; the next request starts it again.
 	HLSIdle Duration `toml:"hls_idle"`
+}
+
+// WebRTCConfig configures WebRTC on the playback listener
+// (docs/playback.md, WebRTC): WHEP viewers and WHIP publishers, and the
+// ICE transport their media takes, which is not the listener's TCP port.
+type WebRTCConfig struct {
+	Enabled bool `toml:"enabled"`
+	// MaxSessions bounds WHEP viewers and WHIP publishers together: each
+	// holds sockets, SRTP state and a retransmission buffer.
+	MaxSessions int `toml:"max_sessions"`
+	// UDPPortMin and UDPPortMax bound the UDP ports ICE takes, for a
+	// firewall to open; both 0 lets the system choose.
+	UDPPortMin uint16 `toml:"udp_port_min"`
+	UDPPortMax uint16 `toml:"udp_port_max"`
+	// IPs are the local addresses offered as host candidates; empty
+	// offers every address but loopback.
+	IPs []string `toml:"ips"`
+	// NAT1To1IPs replace the local addresses in the candidates, for a
+	// host that reaches the internet through a 1:1 NAT.
+	NAT1To1IPs []string `toml:"nat_1to1_ips"`
+	// ICETCPListen serves ICE over TCP on this address (one port shared
+	// by every session) for clients whose networks block UDP; "" is off.
+	ICETCPListen string `toml:"ice_tcp_listen"`
 }
 
 // MediaConfig tunes stream routing.
@@ -365,6 +389,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: play.hls_part %v must be at least 50ms and play.hls_segment %v at least as long", c.Play.HLSPart, c.Play.HLSSegment)
 	case c.Play.HLS && (c.Play.HLSSegments < 7 || c.Play.HLSSegmentMaxBytes < 1<<20 || c.Play.HLSIdle.Duration < time.Second):
 		return errors.New("config: play.hls_segments must be at least 7, play.hls_segment_max_bytes at least 1048576 and play.hls_idle at least 1s")
+	case c.WebRTC.Enabled && c.WebRTC.MaxSessions < 1:
+		return errors.New("config: webrtc.max_sessions must be at least 1")
+	case c.WebRTC.Enabled && c.WebRTC.UDPPortMin > c.WebRTC.UDPPortMax:
+		return fmt.Errorf("config: webrtc.udp_port_min %d is above webrtc.udp_port_max %d", c.WebRTC.UDPPortMin, c.WebRTC.UDPPortMax)
+	case c.WebRTC.Enabled && c.WebRTC.UDPPortMin == 0 && c.WebRTC.UDPPortMax != 0:
+		return errors.New("config: webrtc.udp_port_min and webrtc.udp_port_max are both set or both 0")
 	case c.RTMPT.Listen != "" && (c.RTMPT.IdleTimeout.Duration < time.Second || c.RTMPT.MaxSessions < 1 || c.RTMPT.BufferBytes < 64<<10):
 		return errors.New("config: rtmpt.idle_timeout must be at least 1s, rtmpt.max_sessions at least 1 and rtmpt.buffer_bytes at least 65536")
 	case c.RTMFP.Listen != "" && (c.RTMFP.IdleTimeout.Duration <= 0 || c.RTMFP.MediaDeadline.Duration <= 0 ||
@@ -384,6 +414,13 @@ func (c *Config) Validate() error {
 	for _, a := range c.RTMFP.RedirectTo {
 		if _, err := net.ResolveUDPAddr("udp", a); err != nil {
 			return fmt.Errorf("config: rtmfp.redirect_to %q: %w", a, err)
+		}
+	}
+	for key, ips := range map[string][]string{"webrtc.ips": c.WebRTC.IPs, "webrtc.nat_1to1_ips": c.WebRTC.NAT1To1IPs} {
+		for _, ip := range ips {
+			if net.ParseIP(ip) == nil {
+				return fmt.Errorf("config: %s: %q is not an IP address", key, ip)
+			}
 		}
 	}
 	if c.HTTP.Listen != "" {

@@ -50,6 +50,10 @@ type Deps struct {
 	// play's (HLS): the transports share the listener, its admission
 	// and its CORS answers.
 	Next http.Handler
+	// Route, when set, claims the listener's other resources (WebRTC's
+	// /whep and /whip): it returns the handler of a path, or nil for
+	// HTTP-FLV to serve it.
+	Route func(path string) http.Handler
 }
 
 // Server is the public playback listener.
@@ -183,6 +187,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	if s.cfg.CORSOrigin != "" {
 		h.Set("Access-Control-Allow-Origin", s.cfg.CORSOrigin)
+	}
+	if s.deps.Route != nil {
+		if route := s.deps.Route(r.URL.Path); route != nil {
+			route.ServeHTTP(w, r)
+			return
+		}
 	}
 	switch r.Method {
 	case http.MethodOptions:
