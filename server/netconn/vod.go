@@ -101,6 +101,9 @@ type vodPlay struct {
 	lastOut uint32
 	next    flvfile.Tag // read, waiting until it is due
 	hasNext bool
+	// ending: the last item's media has all been sent, and the play
+	// waits for the client to play it (itemEnded) before it ends.
+	ending bool
 }
 
 // newVODPlay starts playing first on ns; the play's status replies must
@@ -222,12 +225,14 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 		return 0, true, false
 	}
 	v.mu.Unlock()
+	if v.ending {
+		return v.itemEnded(now), false, false
+	}
 	if !v.hasNext {
 		t, err := v.item.src.Next()
 		switch {
 		case errors.Is(err, io.EOF):
-			v.itemEnded(now)
-			return 0, false, false
+			return v.itemEnded(now), false, false
 		case err != nil:
 			v.failed(err)
 			return 0, false, false
@@ -236,8 +241,7 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 			return 0, false, false // the item's start sent the indexed one
 		}
 		if v.limited && t.Type != protocol.TypeDataAMF0 && t.Timestamp-v.endTS-1 < 1<<31 {
-			v.itemEnded(now)
-			return 0, false, false
+			return v.itemEnded(now), false, false
 		}
 		v.next, v.hasNext = t, true
 	}
@@ -263,7 +267,7 @@ func (v *vodPlay) step(now time.Time) (delay time.Duration, block, quit bool) {
 			v.mu.Unlock()
 		}
 		if v.oneFrame && picture {
-			v.itemEnded(now)
+			return v.itemEnded(now), false, false
 		}
 	}
 	return 0, false, false
@@ -345,7 +349,7 @@ func (v *vodPlay) startItem(it *vodItem, first bool, now time.Time) {
 	if err != nil {
 		v.log.Warn("vod: sequence header unreadable", zap.Error(err))
 	}
-	v.item, v.hasNext = it, false
+	v.item, v.hasNext, v.ending = it, false, false
 	if !first {
 		v.off = v.lastOut + switchGap - origin
 	}
@@ -371,16 +375,22 @@ func (v *vodPlay) seek(ms int64, now time.Time) {
 	// before it ended at): sent = file + off in 32-bit arithmetic.
 	target := max(ms-int64(int32(v.off)), 0)
 	ts := v.item.src.Seek(uint32(target))
-	v.hasNext, v.lastOut = false, ts+v.off
+	v.hasNext, v.ending, v.lastOut = false, false, ts+v.off
 	v.anchorTS, v.anchorWall = ts+v.off, now
 }
 
 // itemEnded moves to the playlist's next item (Play.Switch, Play.Start)
 // or, after the last, ends the play as nginx-rtmp does: StreamEOF, then
 // onPlayStatus NetStream.Play.Complete, then NetStream.Play.Stop.
-func (v *vodPlay) itemEnded(now time.Time) {
+//
+// The last item's end waits until the client has played what was sent
+// (vodLead ahead of it), returning how long is left: a play appended
+// (reset false) meanwhile still follows on with Play.Switch, as it does
+// in AMS, rather than after a Play.Complete the client had not reached.
+func (v *vodPlay) itemEnded(now time.Time) time.Duration {
 	v.mu.Lock()
 	if len(v.items) > 1 {
+		v.ending = false
 		old := v.items[0]
 		v.items = v.items[1:]
 		next := v.items[0]
@@ -391,11 +401,18 @@ func (v *vodPlay) itemEnded(now time.Time) {
 			"Switching to "+next.name+".", details)))
 		v.push(v.c.statusMessage(v.streamID, protocol.LevelStatus, protocol.PlayStart, "Started playing "+next.name+".", details))
 		v.startItem(next, false, now)
-		return
+		return 0
 	}
+	if played := v.anchorWall.Add(time.Duration(int32(v.lastOut-v.anchorTS)) * time.Millisecond); now.Before(played) {
+		v.mu.Unlock()
+		v.ending = true
+		return played.Sub(now)
+	}
+	v.ending = false
 	v.ended = true
 	v.mu.Unlock()
 	v.finish()
+	return 0
 }
 
 // finish queues the end of the playlist.
