@@ -107,14 +107,17 @@ type Conn struct {
 	// sender is the role of writing to the socket once playing (Wake);
 	// its holder owns the state below, which the handler goroutine owns
 	// until then.
-	sender        netconn.SenderRole
-	sendOff       func() // a blocking send, for SenderRole.GoSend; made once
-	nc            net.Conn
-	streamID      uint32
-	dec           amf.Decoder
-	tw            tagWriter
-	clock         clock
-	coalesced     []byte // over TLS, one write's bytes (a record per piece would cost more)
+	sender    netconn.SenderRole
+	sendOff   func() // a blocking send, for SenderRole.GoSend; made once
+	nc        net.Conn
+	streamID  uint32
+	dec       amf.Decoder
+	tw        tagWriter
+	clock     clock
+	coalesced []byte // over TLS, one write's bytes (a record per piece would cost more)
+	// vec is the vector of a write the Conn makes itself, a field so that
+	// handing WriteBuffers a pointer to it costs no allocation.
+	vec           net.Buffers
 	writeDeadline time.Time
 }
 

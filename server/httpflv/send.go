@@ -113,22 +113,29 @@ func (c *Conn) send(blocking bool) {
 // drained deals with how a drain ended, holding the sender role, and
 // reports whether the caller is to drain again (more was queued meanwhile).
 func (c *Conn) drained(err error) bool {
-	var end *playEnded
 	switch {
 	case err == nil:
 		return c.sender.Release()
 	case errors.Is(err, errSocketFull):
 		c.sender.GoSend(c.sendOff)
-	case errors.As(err, &end) && !c.closed.Load():
-		// The goodbye may wait for the socket.
-		c.sender.GoSend(func() { c.goodbye(end.cause) })
 	default:
-		// Close does not wait for locks: this may run in a publisher's
-		// goroutine, inside the stream's fan-out.
-		c.Close(err)
-		c.sender.Drop()
+		c.end(err)
 	}
 	return false
+}
+
+// end ends the sending, holding the sender role: after the end of the
+// play, with a goodbye, which may wait for the socket; after a failure,
+// at once. Close does not wait for locks: this may run in a publisher's
+// goroutine, inside the stream's fan-out.
+func (c *Conn) end(err error) {
+	var ended *playEnded
+	if errors.As(err, &ended) && !c.closed.Load() {
+		c.sender.GoSend(func() { c.goodbye(ended.cause) })
+		return
+	}
+	c.Close(err)
+	c.sender.Drop()
 }
 
 // drain writes the outbox out. Non-blocking, it stops with errSocketFull
@@ -191,7 +198,9 @@ func (c *Conn) Sent(segs net.Buffers, written int, err error) {
 // SendNow implements egress.Sender: the Conn writes the tag writer's
 // pieces itself, for a batch that could not.
 func (c *Conn) SendNow(segs net.Buffers) {
-	n, err := c.sock.WriteBuffers(&segs)
+	c.vec = segs
+	n, err := c.sock.WriteBuffers(&c.vec)
+	c.vec = nil
 	c.bytesOut.Add(uint64(n))
 	c.tw.reset()
 	c.finishSend(c.settle(writeErr(err)))
@@ -324,8 +333,9 @@ func (c *Conn) write() error {
 	}
 	defer c.tw.reset()
 	if c.sock.Direct() {
-		segs := c.tw.buffers()
-		n, err := c.sock.WriteBuffers(&segs)
+		c.vec = c.tw.buffers()
+		n, err := c.sock.WriteBuffers(&c.vec)
+		c.vec = nil
 		c.bytesOut.Add(uint64(n))
 		return writeErr(err)
 	}
