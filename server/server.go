@@ -194,6 +194,19 @@ func sameApps(a, b []config.AppConfig) bool {
 	return true
 }
 
+// batchWaker finds the transport behind a frame's sink when it can join
+// a fan-out share's send batch (egress.Share): an RTMP or HTTP-FLV
+// player's. The fan-out knows sinks and batches, the NetConnection layer
+// which transport a play writes through; this is where both are in sight.
+func batchWaker(s media.Sink) (egress.BatchWaker, bool) {
+	w, ok := netconn.SinkWaker(s)
+	if !ok {
+		return nil, false
+	}
+	bw, ok := w.(egress.BatchWaker)
+	return bw, ok
+}
+
 // New builds a server from a validated configuration.
 func New(cfg config.Config, log *zap.Logger) *Server {
 	names := make([]string, 0, len(cfg.Apps))
@@ -219,7 +232,7 @@ func New(cfg config.Config, log *zap.Logger) *Server {
 		}
 	}
 	if cfg.Media.IOURing {
-		s.batches = egress.NewBatchPool(log.Named("rtmp"), 8*runtime.GOMAXPROCS(0))
+		s.batches = egress.NewBatchPool(log.Named("egress"), 8*runtime.GOMAXPROCS(0))
 	}
 	s.apps = apps.NewRegistry(apps.Config{
 		Apps: names, Events: events, Media: media.Config{
@@ -232,7 +245,7 @@ func New(cfg config.Config, log *zap.Logger) *Server {
 			Fanout: egress.NewFanout(egress.Config{
 				MergeWrites: cfg.Media.MergeWrites.Duration,
 				MergeAbove:  cfg.Media.MergeAbove,
-				Share:       rtmpconn.Share(s.batches),
+				Share:       egress.Share(s.batches, batchWaker),
 			}),
 		},
 		Dir:                 cfg.AppsDir,

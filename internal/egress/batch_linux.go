@@ -214,7 +214,7 @@ func (p *BatchPool) Get() *SendBatch {
 	ring, err := newURing(batchEntries)
 	if err != nil {
 		p.broken = true
-		p.log.Info("RTMP fan-out writes go one system call per player: io_uring unavailable", zap.Error(err))
+		p.log.Info("fan-out writes go one system call per player: io_uring unavailable", zap.Error(err))
 		return nil
 	}
 	p.made++
@@ -238,7 +238,7 @@ func (p *BatchPool) broke(err error) {
 	defer p.mu.Unlock()
 	if !p.broken {
 		p.broken = true
-		p.log.Warn("io_uring failed; RTMP fan-out writes go one system call per player from now on", zap.Error(err))
+		p.log.Warn("io_uring failed; fan-out writes go one system call per player from now on", zap.Error(err))
 	}
 	for _, b := range p.free {
 		b.ring.close()

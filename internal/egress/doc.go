@@ -1,7 +1,7 @@
 // Package egress is the I/O engine of the live fan-out: what makes
-// writing one frame to thousands of RTMP players cheap, kept apart from
-// the transport glue that uses it and from package media, which knows
-// its consumers only as media.Sink.
+// writing one frame to thousands of players (RTMP, HTTP-FLV) cheap, kept
+// apart from the transport glue that uses it and from package media,
+// which knows its consumers only as media.Sink.
 //
 //   - Socket: a TCP connection written with writev and read with read(2)
 //     directly (raw system calls, no poll bookkeeping), never blocking the
@@ -10,6 +10,9 @@
 //   - SendBatch and BatchPool: the writes of a fan-out share gathered and
 //     made with one io_uring_enter (Linux), which costs a third less CPU
 //     than a writev per player where entering the kernel is dear.
+//   - Share and BatchWaker: a fan-out share's sinks woken with one batch,
+//     into which each transport that can (a BatchWaker, which the glue
+//     finds behind a sink) prepares its write.
 //   - SharedFD and Loan: the rule that keeps a batch from writing to a
 //     descriptor number the kernel has already given to another socket.
 //     The number is reachable only through a Loan, and closing waits for

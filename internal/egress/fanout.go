@@ -28,8 +28,8 @@ type Config struct {
 	// share, waiting at most maxAdaptiveHold. 0 never merges for load.
 	MergeAbove float64
 	// Share wakes one share of a frame's sinks on the goroutine given it,
-	// which is where a transport gathers the share's writes into one
-	// batch (the RTMP glue's SendBatch). nil wakes each sink in turn.
+	// which is where the transports gather the share's writes into one
+	// SendBatch (Share). nil wakes each sink in turn.
 	Share func(sinks []media.Sink)
 }
 

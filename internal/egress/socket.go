@@ -46,7 +46,15 @@ type Socket struct {
 
 // NewSocket wraps nc, in blocking mode. A TCP connection on a platform
 // with direct system calls is written and read without the net package.
-func NewSocket(nc net.Conn) *Socket {
+func NewSocket(nc net.Conn) *Socket { return NewSocketClosedBy(nc, nc.Close) }
+
+// NewSocketClosedBy is NewSocket for a connection that close closes
+// rather than nc.Close: a TCP connection its owner holds wrapped, whose
+// Close also frees an admission slot (the wrapper's writes would lose
+// writev, which the net package makes only for its own types), or a TLS
+// connection that is to be closed under a blocked write, which
+// tls.Conn.Close would wait for.
+func NewSocketClosedBy(nc net.Conn, close func() error) *Socket {
 	s := &Socket{nc: nc, blocking: true}
 	fd := int32(-1)
 	if tc, ok := nc.(*net.TCPConn); ok && directWrites {
@@ -57,7 +65,7 @@ func NewSocket(nc net.Conn) *Socket {
 			s.readFn = s.readControl
 		}
 	}
-	s.fd = NewSharedFD(fd, nc.Close)
+	s.fd = NewSharedFD(fd, close)
 	return s
 }
 

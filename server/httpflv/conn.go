@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/amf"
+	"github.com/nimbus-media/nimbus/internal/egress"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/server/netconn"
 )
@@ -26,18 +27,6 @@ import (
 const (
 	txnConnect      = 1
 	txnCreateStream = 2
-)
-
-// batchMax is how many messages one drain of the outbox takes, and so how
-// many tags at most go in one vectored write.
-const batchMax = 64
-
-// WebSocket liveness: the server pings this often, and a client that
-// answers nothing (no pong, no message) for wsReadTimeout is closed. A
-// browser answers pings by itself; a client that stopped reading does not.
-const (
-	wsPingEvery   = 15 * time.Second
-	wsReadTimeout = 3 * wsPingEvery
 )
 
 // Close causes of a Conn.
@@ -71,11 +60,14 @@ func (a *answer) Error() string { return fmt.Sprintf("%d %s", a.status, a.text) 
 // replies decide the HTTP answer; once Play.Start comes the response
 // carries the FLV file header and then the play's frames as tags.
 //
-// One goroutine, the request's handler, does all the writing: Wake only
-// signals it, so a publisher's goroutine never waits for an HTTP client.
-// A client that stops reading blocks only that goroutine, up to the write
-// deadline; meanwhile its subscriber queue (bounded) drops to keyframes,
-// and past the lag bound the core closes the Conn.
+// The request's handler goroutine sets the play up and takes the
+// connection over; from then on the Conn is written as an RTMP player is
+// (send.go): whoever wakes it (the publisher's goroutine, a fan-out
+// share's, with the share's send batch) writes there and then without
+// waiting for the socket, and a client that stops reading holds up only
+// a sender goroutine of its own, up to the write deadline; meanwhile its
+// subscriber queue (bounded) drops to keyframes, and past the lag bound
+// the core closes the Conn.
 type Conn struct {
 	id    string
 	proto string // "http-flv", "ws-flv", or another transport's name for a check
@@ -91,35 +83,48 @@ type Conn struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	wake   chan struct{}
+	wake   chan struct{} // Wake's signal to the handler goroutine while it sets the play up
 	start  time.Time
 
 	bytesOut atomic.Uint64
+	// playing is set once the handler goroutine has taken the connection
+	// over and handed the sending to the sender role (play).
+	playing atomic.Bool
+	closed  atomic.Bool // set by Close; cheaper than ctx.Err on the send path
 
-	// mu guards the connection, taken over from the HTTP server once
-	// the play starts, and closed.
-	mu     sync.Mutex
-	sock   net.Conn // closing it ends a blocked write; nil before the play starts
-	closed bool
+	// mu guards sock while the play starts, for Close.
+	mu   sync.Mutex
+	sock *egress.Socket // nil before the play starts
 
-	// pong is the payload of a ping the client sent, for the writer to
-	// answer; pongDue says there is one.
-	pongMu  sync.Mutex
+	// WebSocket control frames due, which the sender writes between
+	// tags: a pong for the reader goroutine, a ping for the handler's
+	// ticker. ctrlDue says there is one without taking ctrlMu.
+	ctrlMu  sync.Mutex
 	pong    []byte
 	pongDue bool
+	pingDue bool
+	ctrlDue atomic.Bool
 
-	// The handler goroutine's own.
-	dec           amf.Decoder
-	status        int // the HTTP status answered
-	streamID      uint32
-	tw            tagWriter
-	clock         clock
-	wc            *websocket.Conn // a WebSocket player's, for its reader
-	out           net.Conn        // where tags go: the TLS conn, or the TCP one
-	direct        *net.TCPConn    // the socket, for vectored writes; nil over TLS
-	coalesced     []byte          // over TLS, one write's bytes (a record per piece would cost more)
+	// The handler goroutine's.
+	status     int             // the HTTP status answered
+	wc         *websocket.Conn // a WebSocket player's, for its reader
+	readerDone chan struct{}   // closed when a WebSocket's reader has ended
+
+	// sender is the role of writing to the socket once playing (Wake);
+	// its holder owns the state below, which the handler goroutine owns
+	// until then.
+	sender    netconn.SenderRole
+	sendOff   func() // a blocking send, for SenderRole.GoSend; made once
+	nc        net.Conn
+	streamID  uint32
+	dec       amf.Decoder
+	tw        tagWriter
+	clock     clock
+	coalesced []byte // over TLS, one write's bytes (a record per piece would cost more)
+	// vec is the vector of a write the Conn makes itself, a field so that
+	// handing WriteBuffers a pointer to it costs no allocation.
+	vec           net.Buffers
 	writeDeadline time.Time
-	readerDone    chan struct{} // closed when a WebSocket's reader has ended
 }
 
 func newConn(id, proto string, r *http.Request, tg Target, srv *Server) *Conn {
@@ -131,6 +136,7 @@ func newConn(id, proto string, r *http.Request, tg Target, srv *Server) *Conn {
 		ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), start: time.Now(),
 	}
 	c.tw.ws = proto == "ws-flv"
+	c.sendOff = func() { c.send(true) }
 	c.core = netconn.NewConn(id, c, srv.deps.Apps, srv.deps.Core(), c.log)
 	c.core.Outbox().SetWaker(c)
 	return c
@@ -185,32 +191,22 @@ func (c *Conn) Stats() netconn.TransportStats {
 // Context implements netconn.Transport: cancelled by Close.
 func (c *Conn) Context() context.Context { return c.ctx }
 
-// Wake implements netconn.Waker: it signals the handler goroutine, which
-// drains the outbox, and never waits.
-func (c *Conn) Wake() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Close implements netconn.Transport. It closes the socket under a write
-// in progress, not the TLS connection over it, whose Close would wait for
-// that write to send its alert.
+// Close implements netconn.Transport. It closes the TCP socket, under a
+// write in progress too, not the TLS connection over it, whose Close would
+// wait for that write to send its alert.
 func (c *Conn) Close(cause error) {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed.Load() {
 		c.mu.Unlock()
 		return
 	}
-	c.closed = true
+	c.closed.Store(true)
 	c.cancel(cause)
 	sock := c.sock
 	c.mu.Unlock()
 	if sock != nil {
 		_ = sock.Close()
 	}
-	c.Wake()
 }
 
 // Shutdown tells the core the server is going away; the player is then
@@ -230,8 +226,10 @@ func (c *Conn) serve(w http.ResponseWriter) {
 	if c.readerDone != nil {
 		<-c.readerDone
 	}
+	// A sender goroutine ends with its write, which the closed socket
+	// fails; a waker finds the Conn closed.
+	c.sender.Stop()
 	c.core.Close()
-	c.tw.reset()
 	fields := []zap.Field{zap.String("stream", c.target.Stream), zap.Int("status", c.status),
 		zap.Duration("duration", time.Since(c.start)), zap.Uint64("bytes_out", c.bytesOut.Load())}
 	var a *answer
@@ -249,46 +247,31 @@ func (c *Conn) serve(w http.ResponseWriter) {
 }
 
 // run drives the core until the play ends: it feeds connect, and the rest
-// as the replies come, and drains the outbox whenever woken. Before the
-// play starts an error is answered with its HTTP status (answer).
+// as the replies come (setUp), then hands the sending over (play). Before
+// the play starts an error is answered with its HTTP status (answer).
 func (c *Conn) run(w http.ResponseWriter) error {
 	if err := c.command(0, "connect", txnConnect, c.connectObject()); err != nil {
 		return c.refuse(w, err)
 	}
+	if err := c.setUp(w); err != nil {
+		return err
+	}
+	return c.play()
+}
+
+// setUp takes the core's replies one at a time until the play starts
+// (startPlaying), leaving what follows Play.Start (the play's first tags)
+// in the outbox for the sender. It answers a refusal, and returns the
+// error that ended the request.
+func (c *Conn) setUp(w http.ResponseWriter) error {
 	setup := time.NewTimer(c.srv.deps.SetupTimeout)
 	defer setup.Stop()
-	setupC := setup.C
-	// The request's context tells that the client left while the
-	// application decided; once the connection is taken over, writes do.
-	left := c.req.Context().Done()
-	var ping <-chan time.Time
 	out := c.core.Outbox()
-	var scratch [batchMax]netconn.Outgoing
-	for {
-		batch := out.NextBatch(scratch[:0], batchMax)
-		var err error
-		for i := range batch {
-			if err = c.handle(w, &batch[i]); err != nil {
-				break
+	for c.sock == nil {
+		if m, ok := out.Next(); ok {
+			if err := c.handle(w, &m); err != nil {
+				return c.refuse(w, err)
 			}
-		}
-		clear(batch)
-		if err == nil && c.out != nil {
-			if setupC != nil {
-				// Playing: the setup bound no longer applies.
-				setupC, left = nil, nil
-				if c.wc != nil {
-					t := time.NewTicker(wsPingEvery)
-					defer t.Stop()
-					ping = t.C
-				}
-			}
-			err = c.flush()
-		}
-		if err != nil {
-			return c.refuse(w, err)
-		}
-		if len(batch) == batchMax {
 			continue
 		}
 		if cause := out.Closing(); cause != nil {
@@ -296,41 +279,25 @@ func (c *Conn) run(w http.ResponseWriter) error {
 		}
 		select {
 		case <-c.wake:
-			c.answerPing()
-		case <-ping:
-			c.tw.scratch = appendWSControl(c.tw.scratch, opPing, nil)
-			if err := c.flush(); err != nil {
-				return err
-			}
-		case <-left:
+		case <-c.req.Context().Done():
 			// The client left while the application decided.
 			return context.Cause(c.req.Context())
 		case <-c.ctx.Done():
 			return context.Cause(c.ctx)
-		case <-setupC:
+		case <-setup.C:
 			return c.refuse(w, &answer{http.StatusGatewayTimeout, errSetupTimeout.Error()})
 		}
 	}
+	return nil
 }
 
 // refuse answers err's status to a request that has not started playing;
-// once it has, err just ends it. It returns err.
+// once the connection is taken over, err just ends it. It returns err.
 func (c *Conn) refuse(w http.ResponseWriter, err error) error {
 	if errors.Is(err, errAuthorized) {
 		return err // nothing to answer: the caller goes on
 	}
-	if c.out != nil {
-		if c.wc != nil {
-			// Say goodbye the WebSocket way: 1000 for the end of the
-			// stream, 1001 when the server or the application sends
-			// the client away.
-			code := websocket.CloseGoingAway
-			if errors.Is(err, ErrUnpublished) {
-				code = websocket.CloseNormalClosure
-			}
-			c.tw.scratch = appendWSControl(c.tw.scratch, opClose, websocket.FormatCloseMessage(code, ""))
-			_ = c.flush()
-		}
+	if c.nc != nil {
 		return err
 	}
 	var a *answer
@@ -385,23 +352,13 @@ func (c *Conn) command(streamID uint32, name string, txn float64, obj any, args 
 	return c.core.HandleMessage(protocol.Message{Type: protocol.TypeCommandAMF0, StreamID: streamID, Payload: payload})
 }
 
-// handle takes one message of the outbox: the replies to the synthesized
-// commands move the request on or end it, and once playing, the play's
-// frames become tags.
+// handle takes one message of the outbox while the play is set up: the
+// replies to the synthesized commands move the request on or end it.
+// Frames that come before Play.Start have nowhere to go yet.
 func (c *Conn) handle(w http.ResponseWriter, m *netconn.Outgoing) error {
-	if m.Media {
-		if c.out == nil || m.StreamID != c.streamID {
-			return nil
-		}
-		c.tw.tag(m.Type, c.clock.stamp(m.Timestamp, m.SeqHeader), m.Payload)
-		return nil
-	}
-	if m.Type != protocol.TypeCommandAMF0 {
-		return nil // control messages and |RtmpSampleAccess: RTMP's own
-	}
-	cmd, err := protocol.DecodeCommand(&c.dec, m.Type, m.Payload)
-	if err != nil {
-		return fmt.Errorf("decode the core's %v message: %w", m.Type, err)
+	cmd, ok, err := c.decode(m)
+	if !ok {
+		return err
 	}
 	code, desc := status(&cmd)
 	switch {
@@ -433,19 +390,27 @@ func (c *Conn) handle(w http.ResponseWriter, m *netconn.Outgoing) error {
 		if c.check {
 			return errAuthorized
 		}
-		if c.out == nil {
-			return c.startPlaying(w)
-		}
+		return c.startPlaying(w)
 	case protocol.PlayStreamNotFound:
 		return &answer{http.StatusNotFound, desc}
 	case protocol.PlayFailed:
 		return &answer{http.StatusForbidden, desc}
-	case protocol.PlayUnpublishNotify:
-		if c.out != nil {
-			return ErrUnpublished
-		}
 	}
 	return nil
+}
+
+// decode decodes a command the core sent; ok is false, with no error, for
+// any other message (frames, control messages and |RtmpSampleAccess,
+// which are RTMP's own).
+func (c *Conn) decode(m *netconn.Outgoing) (cmd protocol.Command, ok bool, err error) {
+	if m.Media || m.Type != protocol.TypeCommandAMF0 {
+		return cmd, false, nil
+	}
+	cmd, err = protocol.DecodeCommand(&c.dec, m.Type, m.Payload)
+	if err != nil {
+		return cmd, false, fmt.Errorf("decode the core's %v message: %w", m.Type, err)
+	}
+	return cmd, true, nil
 }
 
 // status returns the code and description of a status reply: the
@@ -460,8 +425,8 @@ func status(cmd *protocol.Command) (code, desc string) {
 }
 
 // startPlaying answers 200 and takes the connection over from the HTTP
-// server (a WebSocket's after the upgrade), so that tags go out in
-// vectored writes under the Conn's own write deadline; the FLV header
+// server (a WebSocket's after the upgrade), so that tags go out as the
+// sender writes them under the Conn's own write deadline; the FLV header
 // goes first, with the flags of the codecs the stream has.
 func (c *Conn) startPlaying(w http.ResponseWriter) error {
 	c.status = http.StatusOK
@@ -485,28 +450,21 @@ func (c *Conn) startPlaying(w http.ResponseWriter) error {
 		}
 		c.tw.raw([]byte("\r\n"))
 	}
-	c.out = nc
-	sock := nc
-	if tc, ok := nc.(*tls.Conn); ok {
-		sock = tc.NetConn()
-	}
-	if a, ok := sock.(*admitted); ok {
-		c.direct = a.tcp
-		if _, tls := nc.(*tls.Conn); tls {
-			c.direct = nil
-		}
-	}
+	// The HTTP server's read deadline (for the request's header) must
+	// not end the play.
+	_ = nc.SetReadDeadline(time.Time{})
+	var sock *egress.Socket
+	c.nc, sock = socket(nc)
 	c.mu.Lock()
-	c.sock = sock
-	closed := c.closed
+	closed := c.closed.Load()
+	if !closed {
+		c.sock = sock
+	}
 	c.mu.Unlock()
 	if closed {
 		_ = sock.Close()
 		return context.Cause(c.ctx)
 	}
-	// The HTTP server's read deadline (for the request's header) must
-	// not end the play.
-	_ = nc.SetReadDeadline(time.Time{})
 	audio, video := c.codecs()
 	c.tw.header(audio, video)
 	if c.wc != nil {
@@ -514,6 +472,25 @@ func (c *Conn) startPlaying(w http.ResponseWriter) error {
 	}
 	c.log.Debug("http play started", zap.Bool("audio", audio), zap.Bool("video", video))
 	return nil
+}
+
+// socket wraps a connection taken over for the sender, returning the
+// connection the socket writes to. Over plain TCP that is the TCP socket
+// itself, which the sender writes with writev, and without blocking from
+// a publisher's goroutine; over TLS the TLS connection, which it writes a
+// copy to from a goroutine of its own. Either way the socket closes the
+// connection the server accepted (which frees its admission slot), under
+// the TLS one, whose Close would wait for a blocked write.
+func socket(nc net.Conn) (net.Conn, *egress.Socket) {
+	accepted := nc
+	tc, isTLS := nc.(*tls.Conn)
+	if isTLS {
+		accepted = tc.NetConn()
+	}
+	if a, ok := accepted.(*admitted); ok && !isTLS && a.tcp != nil {
+		nc = a.tcp
+	}
+	return nc, egress.NewSocketClosedBy(nc, accepted.Close)
 }
 
 // codecs tells which of audio and video the stream has, for the FLV
@@ -534,97 +511,4 @@ func (c *Conn) codecs() (audio, video bool) {
 		return true, true
 	}
 	return audio, video
-}
-
-// startReader runs a WebSocket player's reader: it answers the client's
-// pings (through the writer, which owns the connection's writes), ends
-// the Conn when the client closes or goes quiet past wsReadTimeout, and
-// discards the messages a player has no reason to send.
-func (c *Conn) startReader() {
-	wc := c.wc
-	c.readerDone = make(chan struct{})
-	wc.SetReadLimit(4 << 10)
-	extend := func() { _ = wc.SetReadDeadline(time.Now().Add(wsReadTimeout)) }
-	extend()
-	wc.SetPongHandler(func(string) error { extend(); return nil })
-	wc.SetPingHandler(func(data string) error {
-		extend()
-		c.pongMu.Lock()
-		c.pong, c.pongDue = append(c.pong[:0], data...), true
-		c.pongMu.Unlock()
-		c.Wake()
-		return nil
-	})
-	// The writer says goodbye; gorilla's default would write the echo
-	// from this goroutine.
-	wc.SetCloseHandler(func(int, string) error { return nil })
-	go func() {
-		defer close(c.readerDone)
-		for {
-			_, r, err := wc.NextReader()
-			if err != nil {
-				c.Close(fmt.Errorf("websocket read: %w", err))
-				return
-			}
-			extend()
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				c.Close(fmt.Errorf("websocket read: %w", err))
-				return
-			}
-		}
-	}()
-}
-
-// answerPing queues the pong for a ping the client sent.
-func (c *Conn) answerPing() {
-	if c.wc == nil {
-		return
-	}
-	c.pongMu.Lock()
-	if c.pongDue {
-		c.tw.scratch = appendWSControl(c.tw.scratch, opPong, c.pong)
-		c.pongDue = false
-	}
-	c.pongMu.Unlock()
-}
-
-// flush writes what the tag writer holds, with one vectored write on a
-// plain TCP connection, under the write deadline.
-func (c *Conn) flush() error {
-	if c.tw.empty() {
-		return nil
-	}
-	defer c.tw.reset()
-	// Re-arming the deadline per write is wasted work; keep it within a
-	// second of exact.
-	timeout := c.srv.cfg.WriteTimeout.Duration
-	if now := time.Now(); c.writeDeadline.Sub(now) < timeout-time.Second {
-		c.writeDeadline = now.Add(timeout)
-		if err := c.out.SetWriteDeadline(c.writeDeadline); err != nil {
-			return fmt.Errorf("set write deadline: %w", err)
-		}
-	}
-	segs := c.tw.buffers()
-	var n int64
-	var err error
-	if c.direct != nil {
-		n, err = segs.WriteTo(c.direct)
-	} else {
-		buf := c.coalesced[:0]
-		for _, s := range segs {
-			buf = append(buf, s...)
-		}
-		var m int
-		m, err = c.out.Write(buf)
-		n = int64(m)
-		c.coalesced = buf[:0]
-		if cap(buf) > 1<<20 {
-			c.coalesced = nil // a burst of large frames: do not keep its buffer
-		}
-	}
-	c.bytesOut.Add(uint64(n))
-	if err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
 }

@@ -23,6 +23,7 @@ type tagWriter struct {
 	scratch  []byte
 	ends     []int    // where the piece before payloads[i] ends in scratch
 	payloads [][]byte // shared frame payloads, in order
+	payBytes int      // the payloads' length in all
 	segs     net.Buffers
 }
 
@@ -56,28 +57,39 @@ func (w *tagWriter) tag(t protocol.Type, ts uint32, payload []byte) {
 		byte(ts>>16), byte(ts>>8), byte(ts), byte(ts>>24), 0, 0, 0)
 	w.ends = append(w.ends, len(w.scratch))
 	w.payloads = append(w.payloads, payload)
+	w.payBytes += n
 	w.scratch = binary.BigEndian.AppendUint32(w.scratch, uint32(11+n))
 }
 
 // empty tells whether nothing was added since the last reset.
 func (w *tagWriter) empty() bool { return len(w.scratch) == 0 }
 
-// buffers returns what was added, as the pieces of one vectored write.
-// They stay valid until reset.
-func (w *tagWriter) buffers() net.Buffers {
-	segs, start := w.segs[:0], 0
+// size is how many bytes were added since the last reset.
+func (w *tagWriter) size() int { return len(w.scratch) + w.payBytes }
+
+// appendBuffers appends what was added to dst, as the pieces of one
+// vectored write (a send batch's, see Conn.Pending). They stay valid
+// until reset.
+func (w *tagWriter) appendBuffers(dst net.Buffers) net.Buffers {
+	start := 0
 	for i, end := range w.ends {
-		segs = append(segs, w.scratch[start:end])
+		dst = append(dst, w.scratch[start:end])
 		if len(w.payloads[i]) > 0 {
-			segs = append(segs, w.payloads[i])
+			dst = append(dst, w.payloads[i])
 		}
 		start = end
 	}
 	if start < len(w.scratch) {
-		segs = append(segs, w.scratch[start:])
+		dst = append(dst, w.scratch[start:])
 	}
-	w.segs = segs
-	return segs
+	return dst
+}
+
+// buffers is appendBuffers into the writer's own vector, for a write the
+// connection makes itself.
+func (w *tagWriter) buffers() net.Buffers {
+	w.segs = w.appendBuffers(w.segs[:0])
+	return w.segs
 }
 
 // reset forgets what was added (and the frames it held on to).
@@ -85,6 +97,7 @@ func (w *tagWriter) reset() {
 	clear(w.payloads)
 	clear(w.segs[:cap(w.segs)])
 	w.scratch, w.ends, w.payloads, w.segs = w.scratch[:0], w.ends[:0], w.payloads[:0], w.segs[:0]
+	w.payBytes = 0
 }
 
 // maxBackStep is the largest step back in a publisher's timestamps that

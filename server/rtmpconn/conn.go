@@ -2,7 +2,7 @@
 // connection (and RTMPS, RTMPE, RTMPT ones) to the NetConnection layer
 // (package netconn): the handshake, a read loop that may park while the
 // client is quiet (egress.Poller), and sends from whichever goroutine
-// queued something, batched in a fan-out share (Share). It also opens the
+// queued something, batched in a fan-out share (egress.Share). It also opens the
 // RTMPS and RTMPT listeners; admitting connections is the server's.
 package rtmpconn
 
@@ -157,6 +157,7 @@ var (
 	_ netconn.Transport = (*Conn)(nil)
 	_ egress.Parker     = (*Conn)(nil)
 	_ egress.Sender     = (*Conn)(nil)
+	_ egress.BatchWaker = (*Conn)(nil)
 )
 
 // Resume implements egress.Parker: a reader goroutine takes the parked

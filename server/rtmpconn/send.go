@@ -36,12 +36,12 @@ func csidFor(m *protocol.Message) uint32 {
 // which waits for room under the write deadline and keeps sending until
 // the outbox is empty; the subscriber queues meanwhile hold, and past
 // their bound drop, the player's media. Over TLS every send is handed off.
-func (c *Conn) Wake() { c.wakeInto(nil) }
+func (c *Conn) Wake() { c.WakeInto(nil) }
 
-// wakeInto is Wake in a fan-out share with a send batch (Share): the
-// write is prepared here and made with the rest of the share's
-// (deferSend).
-func (c *Conn) wakeInto(b *egress.SendBatch) {
+// WakeInto implements egress.BatchWaker: Wake in a fan-out share with a
+// send batch (egress.Share), where the write is prepared here and made
+// with the rest of the share's (deferSend).
+func (c *Conn) WakeInto(b *egress.SendBatch) {
 	if c.closed.Load() {
 		return // closed: the reader goroutine is releasing the streams
 	}
