@@ -17,6 +17,7 @@ import (
 	"github.com/nimbus-media/nimbus/server/config"
 	"github.com/nimbus-media/nimbus/server/hls"
 	"github.com/nimbus-media/nimbus/server/httpflv"
+	"github.com/nimbus-media/nimbus/server/playpage"
 	"github.com/nimbus-media/nimbus/server/rtmfpconn"
 	"github.com/nimbus-media/nimbus/server/rtmpconn"
 	"github.com/nimbus-media/nimbus/server/webrtc"
@@ -112,12 +113,13 @@ func (s *Server) startRTMFP(sess *rtmfp.Session, release func()) {
 // playDeps is what the playback listener needs of the server.
 func (s *Server) playDeps() httpflv.Deps {
 	cfg := s.config()
-	var next http.Handler
+	var hlsNext http.Handler
 	if s.hls != nil {
-		next = s.hls
+		hlsNext = s.hls
 	}
 	return httpflv.Deps{
-		Next: next,
+		// The player page, then HLS.
+		Next: playpage.New(s.apps, playpage.Transports{WHEP: s.webrtc != nil, HLS: s.hls != nil}, hlsNext),
 		Apps: s.apps,
 		Core: s.core.Load,
 		Admit: func(remote net.Addr) (func(), bool) {

@@ -43,9 +43,21 @@ func (b adminBackend) Listeners() []web.Listener {
 		proto string
 		addr  net.Addr
 	}{{"rtmp", addrOf(b.s.rtmpLn)}, {"rtmps", addrOf(b.s.rtmpsLn)}, {"rtmpt", b.s.RTMPTAddr()}, {"rtmfp", b.s.rtmfpAddr()}, {"http", b.s.HTTPAddr()}, {"play", b.s.PlayAddr()}} {
-		if l.addr != nil {
-			out = append(out, web.Listener{Protocol: l.proto, Addr: l.addr.String()})
+		if l.addr == nil {
+			continue
 		}
+		wl := web.Listener{Protocol: l.proto, Addr: l.addr.String()}
+		if l.proto == "play" {
+			wl.TLS = b.s.config().Play.CertFile != ""
+			wl.Serves = []string{"http-flv", "ws-flv"}
+			if b.s.hls != nil {
+				wl.Serves = append(wl.Serves, "hls")
+			}
+			if b.s.webrtc != nil {
+				wl.Serves = append(wl.Serves, "webrtc")
+			}
+		}
+		out = append(out, wl)
 	}
 	return out
 }

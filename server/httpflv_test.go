@@ -201,7 +201,7 @@ func TestHTTPFLVAnswers(t *testing.T) {
 		{"/live/nobody.flv", http.StatusNotFound},
 		{"/live/room/nobody.flv", http.StatusNotFound},
 		{"/noapp/cam.flv", http.StatusNotFound},
-		{"/live/cam", http.StatusNotFound},
+		{"/live/cam.mp4", http.StatusNotFound}, // /live/cam is the player page
 		{"/", http.StatusNotFound},
 	} {
 		resp := httpGet(t, ts.playURL(tc.path))

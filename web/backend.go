@@ -68,6 +68,12 @@ type Backend interface {
 type Listener struct {
 	Protocol string `json:"protocol"`
 	Addr     string `json:"addr"`
+	// TLS: the listener speaks TLS (the playback listener's https:// and
+	// wss://), so that the dashboard writes its URLs right.
+	TLS bool `json:"tls,omitempty"`
+	// Serves lists what the playback listener ("play") serves of
+	// http-flv, ws-flv, hls and webrtc, which are switched separately.
+	Serves []string `json:"serves,omitempty"`
 }
 
 // AppInfo describes an application.

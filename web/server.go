@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -168,7 +169,7 @@ func (s *Server) routes() {
 }
 
 // Handler is the server's HTTP handler, for tests and embedding.
-func (s *Server) Handler() http.Handler { return securityHeaders(s.mux) }
+func (s *Server) Handler() http.Handler { return securityHeaders(s.mux, s.backend) }
 
 // Listen opens the listener, so that callers learn the bound address
 // before Serve.
@@ -356,14 +357,43 @@ func NewStreamInfo(app, instance string, si media.StreamInfo) StreamInfo {
 }
 
 // securityHeaders keeps the dashboard out of frames (clickjacking on its
-// action buttons) and restricts it to its own scripts.
-func securityHeaders(h http.Handler) http.Handler {
+// action buttons) and restricts it to its own scripts. The only frames it
+// may show are the playback listener's player pages (the stream view's
+// preview).
+func securityHeaders(h http.Handler, b Backend) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-src "+
+			playerFrames(b.Listeners())+"; frame-ancestors 'none'")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// playerFrames is the CSP source list of the playback listener's pages:
+// its scheme and port on any host, as the dashboard reaches the server by
+// a name the server does not know (a listener on all addresses); 'none'
+// when playback is off.
+func playerFrames(ls []Listener) string {
+	var srcs []string
+	for _, l := range ls {
+		if l.Protocol != "play" {
+			continue
+		}
+		_, port, err := net.SplitHostPort(l.Addr)
+		if err != nil {
+			continue
+		}
+		scheme := "http"
+		if l.TLS {
+			scheme = "https"
+		}
+		srcs = append(srcs, scheme+"://*:"+port)
+	}
+	if len(srcs) == 0 {
+		return "'none'"
+	}
+	return strings.Join(srcs, " ")
 }

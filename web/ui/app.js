@@ -146,6 +146,99 @@ function renderStreams() {
   renderDetail();
 }
 
+// Playback of a stream: the preview (the playback listener's player page
+// in a frame: that listener is another origin, which the page's WebRTC
+// and HLS requests need), its players by protocol and its URLs to copy.
+
+// listener is the server's listener of protocol p, from the latest stats.
+const listener = (p) => ((state.server && state.server.listeners) || []).find((l) => l.protocol === p);
+
+// hostPort is a listener's address as this browser reaches it: a listener
+// on every address by the name the dashboard was reached by.
+function hostPort(addr) {
+  const i = addr.lastIndexOf(':');
+  const host = addr.slice(0, i);
+  return `${host === '0.0.0.0' || host === '[::]' ? location.hostname : host}:${addr.slice(i + 1)}`;
+}
+
+// playbackURLs lists [label, URL] of the ways to play s. The playback
+// listener's paths cannot name a stream with '/' in it, and the player
+// page none with a '.'.
+function playbackURLs(s) {
+  const path = [s.app, ...(s.instance === '_definst_' ? [] : [s.instance]), s.name].map(encodeURIComponent).join('/');
+  const out = [];
+  for (const [p, label] of [['rtmp', 'RTMP'], ['rtmps', 'RTMPS'], ['rtmfp', 'RTMFP']]) {
+    const l = listener(p);
+    if (l) out.push([label, `${p}://${hostPort(l.addr)}/${path}`]);
+  }
+  const play = listener('play');
+  if (!play || s.name.includes('/')) return out;
+  const host = hostPort(play.addr);
+  const base = `${play.tls ? 'https' : 'http'}://${host}/${path}`;
+  const serves = play.serves || [];
+  if (!s.name.includes('.')) out.push(['Player page', base]);
+  out.push(['HTTP-FLV', `${base}.flv`], ['WebSocket-FLV', `${play.tls ? 'wss' : 'ws'}://${host}/${path}.flv`]);
+  if (serves.includes('hls')) out.push(['LL-HLS', `${base}/index.m3u8`], ['HLS (MPEG-TS)', `${base}/ts/index.m3u8`]);
+  if (serves.includes('webrtc')) out.push(['WebRTC (WHEP)', `${base}/whep`]);
+  return out;
+}
+
+// renderPreview shows the player page at src, or why there is none. The
+// frame is made again only when src changes: every stats tick renders.
+let previewShown = null;
+function renderPreview(src, why) {
+  if (previewShown === (src || why)) return;
+  previewShown = src || why;
+  $('sd-preview').replaceChildren(src
+    ? h('iframe', { id: 'sd-player', src, title: 'Preview', allow: 'autoplay; fullscreen', allowfullscreen: '' })
+    : h('p', {}, why));
+}
+
+const protocolGroups = [['RTMP', ['rtmp', 'rtmps', 'rtmpt', 'rtmpe', 'rtmpte']], ['RTMFP', ['rtmfp']], ['HTTP-FLV', ['http-flv']],
+  ['WS-FLV', ['ws-flv']], ['HLS', ['hls']], ['WebRTC', ['webrtc']]];
+
+function protocolsTable(s) {
+  const by = s.subscribersByProtocol || {};
+  const known = new Set(protocolGroups.flatMap(([, ps]) => ps));
+  const rows = protocolGroups.map(([label, ps]) => [label, ps[0], ps.reduce((n, p) => n + (by[p] || 0), 0)]);
+  const other = Object.entries(by).filter(([p]) => !known.has(p)).reduce((n, [, c]) => n + c, 0);
+  if (other) rows.push(['Other', 'other', other]);
+  $('sd-protocols').replaceChildren(
+    h('thead', {}, h('tr', {}, h('th', {}, 'Players by protocol'), h('th', {}, String(s.subscribers)))),
+    h('tbody', {}, ...rows.map(([label, key, n]) => h('tr', { data: { protocol: key } }, h('td', {}, label), h('td', { class: 'count' }, String(n))))));
+}
+
+// copyURL copies a URL field's value: through the clipboard API where the
+// page may use it (a secure context), else as the selection.
+async function copyURL(input, label) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+  } catch {
+    input.select();
+    if (!document.execCommand('copy')) {
+      toast(`Select the ${label} URL and copy it`, true);
+      return;
+    }
+  }
+  toast(`Copied the ${label} URL`);
+}
+
+// urlsTable lists the URLs with copy buttons, made again only when they
+// change, so that a selection survives the stats ticks.
+let urlsShown = '';
+function urlsTable(urls) {
+  const key = JSON.stringify(urls);
+  if (key === urlsShown) return;
+  urlsShown = key;
+  const rows = urls.map(([label, url]) => {
+    const input = h('input', { readonly: '', value: url, 'aria-label': `${label} URL` });
+    return h('tr', { data: { kind: label } }, h('td', {}, label), h('td', { class: 'url' }, input),
+      h('td', { class: 'actions' }, h('button', { class: 'small', onclick: () => copyURL(input, label) }, 'Copy')));
+  });
+  if (!rows.length) rows.push(h('tr', {}, h('td', { class: 'empty' }, 'Not live')));
+  $('sd-urls').replaceChildren(h('tbody', {}, ...rows));
+}
+
 function renderDetail() {
   const key = state.detail;
   if (!key) return;
@@ -156,7 +249,20 @@ function renderDetail() {
   rec.disabled = !s || !s.published;
   rec.textContent = s && s.recording ? 'Stop recording' : 'Record';
   rec.classList.toggle('recording', Boolean(s && s.recording));
-  if (!s) { $('sd-cards').replaceChildren(); return; }
+  if (!s || !s.published) {
+    $('sd-cards').replaceChildren();
+    $('sd-protocols').replaceChildren();
+    urlsTable([]);
+    renderPreview(null, 'Not live');
+    return;
+  }
+  const urls = playbackURLs(s);
+  const page = urls.find(([label]) => label === 'Player page');
+  renderPreview(page && page[1], listener('play')
+    ? 'The player page takes no stream name with a dot or a slash: use the URLs below.'
+    : 'No preview: the playback listener is off ([play] listen).');
+  protocolsTable(s);
+  urlsTable(urls);
   const card = (t, v, extra = '') => h('div', { class: 'card' }, h('h3', {}, t), h('p', {}, v), extra ? h('small', { class: 'muted' }, extra) : null);
   $('sd-cards').replaceChildren(
     card('Publisher', s.publisher ? `#${s.publisher}` : '–', `${s.publisherProtocol || ''} ${s.publisherAddress || ''}`),
@@ -242,6 +348,7 @@ function route() {
   const hash = location.hash || '#/';
   let view = hash.slice(2).split('/')[0] || 'overview';
   state.detail = null;
+  renderPreview(null, ''); // a view left stops its player
   if (view === 'stream') {
     state.detail = decodeURIComponent(hash.slice('#/stream/'.length));
     streamChart.data = [[]];
