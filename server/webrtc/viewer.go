@@ -12,6 +12,7 @@ import (
 
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/protocol"
+	"github.com/nimbus-media/nimbus/server/httpflv"
 	"github.com/nimbus-media/nimbus/server/netconn"
 )
 
@@ -103,7 +104,7 @@ func (v *viewer) handle(s *session, m *netconn.Outgoing, now time.Time) error {
 		if m.Type == protocol.TypeCommandAMF0 {
 			var dec amf.Decoder
 			if cmd, err := protocol.DecodeCommand(&dec, m.Type, m.Payload); err == nil && cmd.Name == "onStatus" {
-				if code, _ := status(&cmd); code == protocol.PlayUnpublishNotify {
+				if code, _ := httpflv.Status(&cmd); code == protocol.PlayUnpublishNotify {
 					return ErrUnpublished
 				}
 			}
