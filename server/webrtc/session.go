@@ -257,6 +257,36 @@ func (s *session) setupReply(m *netconn.Outgoing) (done bool, err error) {
 	return false, nil
 }
 
+// drainOutbox takes the outbox in bounded batches, handing each to handle
+// (nil drops them), whenever the session is woken, until handle fails,
+// the core closes the client or the session ends.
+func (s *session) drainOutbox(handle func(batch []netconn.Outgoing) error) error {
+	out := s.core.Outbox()
+	var scratch [batchMax]netconn.Outgoing
+	for {
+		batch := out.NextBatch(scratch[:0], batchMax)
+		var err error
+		if handle != nil {
+			err = handle(batch)
+		}
+		clear(batch)
+		if err != nil {
+			return err
+		}
+		if len(batch) == batchMax {
+			continue
+		}
+		if cause := out.Closing(); cause != nil {
+			return cause
+		}
+		select {
+		case <-s.wake:
+		case <-s.ctx.Done():
+			return context.Cause(s.ctx)
+		}
+	}
+}
+
 // watchPeer ends the session when its PeerConnection fails or closes
 // (ICE gave up: the client is gone), and tells run when it connects.
 func (s *session) watchPeer() {

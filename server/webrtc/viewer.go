@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	// batchMax is how many messages one drain of a viewer's outbox takes.
+	// batchMax is how many messages one drain of a session's outbox takes.
 	batchMax = 64
 	// rtpMTU bounds an RTP payload: with the RTP, SRTP, UDP and IP
 	// headers a packet stays under the 1280 bytes IPv6 guarantees.
@@ -53,33 +53,15 @@ func (s *session) runViewer() error {
 	if err := s.waitConnected(); err != nil {
 		return err
 	}
-	out := s.core.Outbox()
-	var scratch [batchMax]netconn.Outgoing
-	for {
-		batch := out.NextBatch(scratch[:0], batchMax)
+	return s.drainOutbox(func(batch []netconn.Outgoing) error {
 		now := time.Now()
-		var err error
 		for i := range batch {
-			if err = s.viewer.handle(s, &batch[i], now); err != nil {
-				break
+			if err := s.viewer.handle(s, &batch[i], now); err != nil {
+				return err
 			}
 		}
-		clear(batch)
-		if err != nil {
-			return err
-		}
-		if len(batch) == batchMax {
-			continue
-		}
-		if cause := out.Closing(); cause != nil {
-			return cause
-		}
-		select {
-		case <-s.wake:
-		case <-s.ctx.Done():
-			return context.Cause(s.ctx)
-		}
-	}
+		return nil
+	})
 }
 
 // waitConnected waits for ICE and DTLS: frames written before would be
