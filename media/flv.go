@@ -82,6 +82,26 @@ func (fr *FLVReader) ReadTag() (FLVTag, error) {
 	return FLVTag{Type: protocol.Type(h[0] & 0x1f), Timestamp: ts, Data: data}, nil
 }
 
+// AppendFLVHeader appends an FLV file header flagged for the media the
+// file has, and the zero previous-tag size that follows it: the 13 bytes
+// before the first tag.
+func AppendFLVHeader(b []byte, hasAudio, hasVideo bool) []byte {
+	var flags byte
+	if hasAudio {
+		flags |= 4
+	}
+	if hasVideo {
+		flags |= 1
+	}
+	return append(b, 'F', 'L', 'V', 1, flags, 0, 0, 0, 9, 0, 0, 0, 0)
+}
+
+// AppendFLVTagHeader appends the 11-byte header of a tag of size bytes.
+func AppendFLVTagHeader(b []byte, t protocol.Type, ts uint32, size int) []byte {
+	return append(b, byte(t), byte(size>>16), byte(size>>8), byte(size),
+		byte(ts>>16), byte(ts>>8), byte(ts), byte(ts>>24), 0, 0, 0)
+}
+
 // FLVWriter writes an FLV file.
 type FLVWriter struct {
 	w   io.Writer
@@ -90,15 +110,7 @@ type FLVWriter struct {
 
 // NewFLVWriter writes the FLV header and returns a writer for the tags.
 func NewFLVWriter(w io.Writer, hasAudio, hasVideo bool) (*FLVWriter, error) {
-	var flags byte
-	if hasAudio {
-		flags |= 4
-	}
-	if hasVideo {
-		flags |= 1
-	}
-	hdr := []byte{'F', 'L', 'V', 1, flags, 0, 0, 0, 9, 0, 0, 0, 0}
-	if _, err := w.Write(hdr); err != nil {
+	if _, err := w.Write(AppendFLVHeader(nil, hasAudio, hasVideo)); err != nil {
 		return nil, err
 	}
 	return &FLVWriter{w: w}, nil
@@ -109,10 +121,8 @@ func (fw *FLVWriter) WriteTag(t FLVTag) error {
 	if len(t.Data) > 0xFFFFFF {
 		return fmt.Errorf("media: FLV tag of %d bytes is too large", len(t.Data))
 	}
-	b := fw.buf[:0]
 	n := len(t.Data)
-	b = append(b, byte(t.Type), byte(n>>16), byte(n>>8), byte(n),
-		byte(t.Timestamp>>16), byte(t.Timestamp>>8), byte(t.Timestamp), byte(t.Timestamp>>24), 0, 0, 0)
+	b := AppendFLVTagHeader(fw.buf[:0], t.Type, t.Timestamp, n)
 	b = append(b, t.Data...)
 	b = binary.BigEndian.AppendUint32(b, uint32(11+n))
 	fw.buf = b

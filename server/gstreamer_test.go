@@ -20,12 +20,7 @@ func TestRecordingPlaysInGStreamer(t *testing.T) {
 	ts, _ := startVODServer(t, "all")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if out, err := testtools.FFmpeg(t, ctx, "-re", "-i", src, "-c", "copy", "-f", "flv", ts.url+"/gst").CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg publish: %v\n%s", err, out)
-	}
-	testtools.WaitFor(t, 10*time.Second, "the recording to close", func() bool {
-		return len(ts.logs.FilterMessage("recording stopped").All()) == 1
-	})
+	publishRecorded(t, ctx, ts, src, "gst")
 	out := filepath.Join(t.TempDir(), "gst.flv")
 	start := time.Now()
 	// -e: end of stream (Play.Complete, then Play.Stop) finishes the file.

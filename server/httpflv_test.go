@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +22,6 @@ import (
 
 	"github.com/nimbus-media/nimbus/apps/auth"
 	"github.com/nimbus-media/nimbus/internal/testtools"
-	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/protocol/rtmp"
 	"github.com/nimbus-media/nimbus/server/config"
@@ -417,36 +415,7 @@ func TestHTTPFLVStalledPlayers(t *testing.T) {
 		return by["http-flv"] == 1 && by["ws-flv"] == 1
 	})
 
-	player, id := startPlaying(t, ts, "fan", rtmp.ClientConfig{})
-	const frames = 300
-	var received atomic.Int64
-	done := make(chan error, 1)
-	go func() {
-		_ = player.SetDeadline(time.Now().Add(30 * time.Second))
-		for received.Load() < frames {
-			m, err := player.ReadMessage()
-			if err != nil {
-				done <- err
-				return
-			}
-			if m.StreamID == id && m.Type == protocol.TypeVideo && !media.ParseVideo(m.Payload).SeqHeader {
-				received.Add(1)
-			}
-		}
-		done <- nil
-	}()
-	for i := range frames {
-		// 60 KB every 10 ms: 6 MB/s, far more than the stalled players'
-		// buffers and queues hold.
-		send(t, pub, pid, protocol.TypeVideo, uint32(i*10), avcFrame(i%25 == 0, i, 60<<10))
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("RTMP player: %v after %d frames", err, received.Load())
-	}
-	if n := received.Load(); n != frames {
-		t.Fatalf("RTMP player got %d frames, want %d", n, frames)
-	}
+	playsPastStalled(t, ts, pub, pid, "fan", "RTMP player")
 	testtools.WaitFor(t, 5*time.Second, "the stalled players to be dropped", func() bool {
 		return ts.stream(t, "fan").Info().Subscribers == 1
 	})

@@ -46,12 +46,8 @@ func TestMP4PlayRTMP(t *testing.T) {
 				t.Errorf("getStreamLength = %v s, ffprobe says %.2f", n, want)
 			}
 
-			out := filepath.Join(t.TempDir(), "played.flv")
 			start := time.Now()
-			player := testtools.FFmpeg(t, ctx, "-i", ts.url+"/mp4:"+name, "-c", "copy", "-f", "flv", out)
-			if b, err := player.CombinedOutput(); err != nil {
-				t.Fatalf("ffmpeg play: %v\n%s", err, b)
-			}
+			out := ffmpegPlayFLV(t, ctx, ts.url+"/mp4:"+name)
 			if d := time.Since(start); d < 2*time.Second {
 				t.Errorf("a 6 s file played in %v: not paced", d)
 			}
@@ -215,23 +211,14 @@ func TestMP4Record(t *testing.T) {
 	ts, dir := startVODServer(t, "all")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	publisher := testtools.FFmpeg(t, ctx, "-re", "-i", src, "-c", "copy", "-f", "flv", ts.url+"/mp4:rec.mp4")
-	if out, err := publisher.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg publish: %v\n%s", err, out)
-	}
-	testtools.WaitFor(t, 10*time.Second, "the recording to close", func() bool {
-		return len(ts.logs.FilterMessage("recording stopped").All()) == 1
-	})
+	publishRecorded(t, ctx, ts, src, "mp4:rec.mp4")
 	recorded := filepath.Join(dir, "rec.mp4")
 	testtools.CheckPlayed(t, recorded, src)
 	if got, want := testtools.Packets(t, recorded, "video"), testtools.Packets(t, src, "video"); got != want {
 		t.Errorf("recorded %d video frames of %d", got, want)
 	}
 
-	out := filepath.Join(t.TempDir(), "played.flv")
-	if b, err := testtools.FFmpeg(t, ctx, "-i", ts.url+"/mp4:rec.mp4", "-c", "copy", "-f", "flv", out).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg play: %v\n%s", err, b)
-	}
+	out := ffmpegPlayFLV(t, ctx, ts.url+"/mp4:rec.mp4")
 	testtools.CheckPlayed(t, out, src)
 
 	// Cut in the middle, as a server killed while recording leaves it.
@@ -246,10 +233,7 @@ func TestMP4Record(t *testing.T) {
 	if d := testtools.FFprobe(t, filepath.Join(dir, "cut.mp4")).Duration(t); d < full*0.3 || d > full*0.7 {
 		t.Errorf("the cut recording ffprobes %.2f s of %.2f", d, full)
 	}
-	cutOut := filepath.Join(t.TempDir(), "cut.flv")
-	if b, err := testtools.FFmpeg(t, ctx, "-i", ts.url+"/mp4:cut.mp4", "-c", "copy", "-f", "flv", cutOut).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg play of the cut recording: %v\n%s", err, b)
-	}
+	cutOut := ffmpegPlayFLV(t, ctx, ts.url+"/mp4:cut.mp4")
 	if d := testtools.FFprobe(t, cutOut).Duration(t); d < full*0.3 || d > full*0.7 {
 		t.Errorf("the cut recording played %.2f s of %.2f", d, full)
 	}
@@ -297,7 +281,7 @@ func TestMP4BadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := newVODClient(t, ts)
-	for _, tc := range []struct{ name, code string }{
+	v.failThenPlay(ts, []badPlay{
 		{"mp4:missing.mp4", protocol.PlayStreamNotFound},
 		{"mp4:text.mp4", protocol.PlayFailed},
 		{"mp4:flv.mp4", protocol.PlayFailed},
@@ -305,17 +289,5 @@ func TestMP4BadInput(t *testing.T) {
 		{"mp4:huge.mp4", protocol.PlayFailed},
 		{"mp4:../../../good.mp4", protocol.PlayFailed},
 		{"mp3:song", protocol.PlayFailed},
-	} {
-		v.command("play", tc.name, 0.0)
-		if got, _ := v.next(); got != "status:"+tc.code {
-			t.Errorf("play %q: %s, want %s", tc.name, got, tc.code)
-		}
-	}
-	if n := len(ts.logs.FilterMessage("play: recorded stream unplayable").All()); n != 6 {
-		t.Errorf("%d unplayable streams logged, want 6", n)
-	}
-	v.command("play", "mp4:good.mp4", 0.0)
-	v.expect(false, "uc:StreamIsRecorded", "uc:StreamBegin", "status:NetStream.Play.Reset", "status:NetStream.Play.Start",
-		"data:|RtmpSampleAccess", "data:onMetaData")
-	v.firstVideoFrame()
+	}, 6, "mp4:good.mp4")
 }

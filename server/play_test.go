@@ -98,7 +98,22 @@ func TestStalledSubscriberDoesNotHurtOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	player, id := startPlaying(t, ts, "fan", rtmp.ClientConfig{})
+	send(t, pub, pid, protocol.TypeVideo, 0, avcSeqHeader())
+	playsPastStalled(t, ts, pub, pid, "fan", "normal player")
+	testtools.WaitFor(t, 5*time.Second, "the stalled player to be dropped", func() bool {
+		return ts.stream(t, "fan").Info().Subscribers == 1
+	})
+	if len(ts.logs.FilterMessage("slow subscriber dropped").All()) == 0 {
+		t.Error(`no "slow subscriber dropped" log line`)
+	}
+}
+
+// playsPastStalled has an RTMP player play name while the publisher sends
+// 60 KB video frames every 10 ms (6 MB/s, far more than stalled players'
+// buffers and queues hold), and checks that it gets every frame.
+func playsPastStalled(t *testing.T, ts *testServer, pub *rtmp.Client, pid uint32, name, who string) {
+	t.Helper()
+	player, id := startPlaying(t, ts, name, rtmp.ClientConfig{})
 	const frames = 300
 	var received atomic.Int64
 	done := make(chan error, 1)
@@ -116,25 +131,15 @@ func TestStalledSubscriberDoesNotHurtOthers(t *testing.T) {
 		}
 		done <- nil
 	}()
-
-	send(t, pub, pid, protocol.TypeVideo, 0, avcSeqHeader())
 	for i := range frames {
-		// 60 KB frames every 10 ms: 6 MB/s, far more than the stalled
-		// player's buffers and queue can hold.
 		send(t, pub, pid, protocol.TypeVideo, uint32(i*10), avcFrame(i%25 == 0, i, 60<<10))
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err := <-done; err != nil {
-		t.Fatalf("normal player: %v after %d frames", err, received.Load())
+		t.Fatalf("%s: %v after %d frames", who, err, received.Load())
 	}
 	if n := received.Load(); n != frames {
-		t.Fatalf("normal player got %d frames, want %d", n, frames)
-	}
-	testtools.WaitFor(t, 5*time.Second, "the stalled player to be dropped", func() bool {
-		return ts.stream(t, "fan").Info().Subscribers == 1
-	})
-	if len(ts.logs.FilterMessage("slow subscriber dropped").All()) == 0 {
-		t.Error(`no "slow subscriber dropped" log line`)
+		t.Fatalf("%s got %d frames, want %d", who, n, frames)
 	}
 }
 

@@ -88,7 +88,7 @@ func TestScriptRecord(t *testing.T) {
 		t.Fatal("record(false) returned false")
 	}
 	waitEvents("cam NetStream.Record.Stop")
-	first, last, n := videoSpan(fileTags(t, filepath.Join(streams, "cam.flv")))
+	first, last, n := videoSpan(testtools.FLVTags(t, filepath.Join(streams, "cam.flv")))
 	if first != 0 || last != 49*40 || n != 50 {
 		t.Errorf("recorded %d frames from %d to %d ms, want 50 from 0 to 1960", n, first, last)
 	}
@@ -119,7 +119,7 @@ func TestScriptRecord(t *testing.T) {
 	})
 	// The appending recorder joined with the GOP cache: the 10 frames
 	// from the first publication's last keyframe, then the 50 new ones.
-	first, last, n = videoSpan(fileTags(t, filepath.Join(streams, "cam.flv")))
+	first, last, n = videoSpan(testtools.FLVTags(t, filepath.Join(streams, "cam.flv")))
 	if got := length("cam"); first != 0 || n != 50+10+50 || last <= 1960+40+1960 || got != float64(last)/1000 {
 		t.Errorf("after append: %d frames from %d to %d ms, Stream.length %v s; want 110 frames, the length their span", n, first, last, got)
 	}

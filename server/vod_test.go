@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +34,29 @@ func startVODServer(t *testing.T, record string) (*testServer, string) {
 	return ts, dir
 }
 
+// publishRecorded has ffmpeg publish src in real time as live/name to a
+// server that records it, and waits for the recording to close.
+func publishRecorded(t *testing.T, ctx context.Context, ts *testServer, src, name string) {
+	t.Helper()
+	if out, err := testtools.FFmpeg(t, ctx, "-re", "-i", src, "-c", "copy", "-f", "flv", ts.url+"/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg publish: %v\n%s", err, out)
+	}
+	testtools.WaitFor(t, 10*time.Second, "the recording to close", func() bool {
+		return len(ts.logs.FilterMessage("recording stopped").All()) == 1
+	})
+}
+
+// ffmpegPlayFLV has ffmpeg play url to its end into an FLV file, which it
+// returns.
+func ffmpegPlayFLV(t *testing.T, ctx context.Context, url string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "played.flv")
+	if b, err := testtools.FFmpeg(t, ctx, "-i", url, "-c", "copy", "-f", "flv", out).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg play %s: %v\n%s", url, err, b)
+	}
+	return out
+}
+
 // copyFile copies src to dir/name.
 func copyFile(t *testing.T, src, dir, name string) string {
 	t.Helper()
@@ -49,38 +71,11 @@ func copyFile(t *testing.T, src, dir, name string) string {
 	return dst
 }
 
-// fileTags reads an FLV file's tags with the server's own reader.
-func fileTags(t *testing.T, path string) []flvfile.Tag {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	ix, err := flvfile.Scan(f, st.Size())
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var tags []flvfile.Tag
-	c := flvfile.NewCursor(f, ix.First, ix.End)
-	for {
-		tag, err := c.Next()
-		if err == io.EOF {
-			return tags
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tags = append(tags, tag)
-	}
-}
-
 // keyframes returns the timestamps of a file's video keyframes.
 func keyframes(t *testing.T, path string) []uint32 {
 	t.Helper()
 	var out []uint32
-	for _, tag := range fileTags(t, path) {
+	for _, tag := range testtools.FLVTags(t, path) {
 		if tag.Type == protocol.TypeVideo && len(tag.Data) > 1 && tag.Data[0]>>4 == 1 && tag.Data[1] == 1 {
 			out = append(out, tag.Timestamp)
 		}
@@ -114,13 +109,7 @@ func TestRecordAllAndPlayBack(t *testing.T) {
 	ts, dir := startVODServer(t, "all")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	publisher := testtools.FFmpeg(t, ctx, "-re", "-i", src, "-c", "copy", "-f", "flv", ts.url+"/rec")
-	if out, err := publisher.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg publish: %v\n%s", err, out)
-	}
-	testtools.WaitFor(t, 10*time.Second, "the recording to close", func() bool {
-		return len(ts.logs.FilterMessage("recording stopped").All()) == 1
-	})
+	publishRecorded(t, ctx, ts, src, "rec")
 	recorded := filepath.Join(dir, "rec.flv")
 	testtools.CheckPlayed(t, recorded, src)
 
@@ -135,12 +124,8 @@ func TestRecordAllAndPlayBack(t *testing.T) {
 	}
 
 	// ffmpeg plays it whole (start -2000: not live, so the recording).
-	out := filepath.Join(t.TempDir(), "played.flv")
 	start := time.Now()
-	player := testtools.FFmpeg(t, ctx, "-i", ts.url+"/rec", "-c", "copy", "-f", "flv", out)
-	if b, err := player.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg play: %v\n%s", err, b)
-	}
+	out := ffmpegPlayFLV(t, ctx, ts.url+"/rec")
 	if d := time.Since(start); d < 2*time.Second {
 		t.Errorf("a 6 s recording played in %v: not paced", d)
 	}
@@ -166,7 +151,7 @@ func TestRecordAllAndPlayBack(t *testing.T) {
 	// about 2 s, and the play ends at 5 s. rtmpdump writes timestamps
 	// shifted by its --start.
 	key := keyframes(t, recorded)
-	first, last, n := videoSpan(fileTags(t, mid))
+	first, last, n := videoSpan(testtools.FLVTags(t, mid))
 	first, last = first-3000, last-3000
 	if len(key) < 2 || first != key[1] || last < 4900 || last > 5000 || n < 70 || n > 80 {
 		t.Errorf("rtmpdump --start 3 --stop 5 got %d video frames from %d to %d ms; want about 75 from the keyframe at %v to 5000", n, first, last, key)
@@ -270,6 +255,28 @@ func (v *vodClient) expect(skipMedia bool, want ...string) protocol.Message {
 		}
 	}
 	return m
+}
+
+// badPlay is a name to play and the status it gets.
+type badPlay struct{ name, code string }
+
+// failThenPlay plays each bad name, expecting its status, checks that
+// logged of them were logged as unplayable, and then plays good.
+func (v *vodClient) failThenPlay(ts *testServer, bad []badPlay, logged int, good string) {
+	v.t.Helper()
+	for _, tc := range bad {
+		v.command("play", tc.name, 0.0)
+		if got, _ := v.next(); got != "status:"+tc.code {
+			v.t.Errorf("play %q: %s, want %s", tc.name, got, tc.code)
+		}
+	}
+	if n := len(ts.logs.FilterMessage("play: recorded stream unplayable").All()); n != logged {
+		v.t.Errorf("%d unplayable streams logged, want %d", n, logged)
+	}
+	v.command("play", good, 0.0)
+	v.expect(false, "uc:StreamIsRecorded", "uc:StreamBegin", "status:NetStream.Play.Reset", "status:NetStream.Play.Start",
+		"data:|RtmpSampleAccess", "data:onMetaData")
+	v.firstVideoFrame()
 }
 
 // firstVideoFrame reads until a video frame that is not a sequence
@@ -423,7 +430,7 @@ func TestVODBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := newVODClient(t, ts)
-	for _, tc := range []struct{ name, code string }{
+	v.failThenPlay(ts, []badPlay{
 		{"missing", protocol.PlayStreamNotFound},
 		{"../../../../etc/passwd", protocol.PlayFailed},
 		{"/etc/passwd", protocol.PlayFailed},
@@ -431,19 +438,7 @@ func TestVODBadInput(t *testing.T) {
 		{"mp4:movie.mp4", protocol.PlayStreamNotFound},
 		{"text", protocol.PlayFailed},
 		{"cut", protocol.PlayFailed},
-	} {
-		v.command("play", tc.name, 0.0)
-		if got, _ := v.next(); got != "status:"+tc.code {
-			t.Errorf("play %q: %s, want %s", tc.name, got, tc.code)
-		}
-	}
-	if n := len(ts.logs.FilterMessage("play: recorded stream unplayable").All()); n != 5 {
-		t.Errorf("%d unplayable streams logged, want 5", n)
-	}
-	v.command("play", "good", 0.0)
-	v.expect(false, "uc:StreamIsRecorded", "uc:StreamBegin", "status:NetStream.Play.Reset", "status:NetStream.Play.Start",
-		"data:|RtmpSampleAccess", "data:onMetaData")
-	v.firstVideoFrame()
+	}, 5, "good")
 }
 
 // TestRecordStatuses: publish "record" gets Record.Start and, when it
@@ -492,7 +487,7 @@ func TestRecordStatuses(t *testing.T) {
 	if _, err := c.WaitStatus(id, protocol.UnpublishSuccess); err != nil {
 		t.Fatal(err)
 	}
-	first, last, n := videoSpan(fileTags(t, filepath.Join(dir, "rec.flv")))
+	first, last, n := videoSpan(testtools.FLVTags(t, filepath.Join(dir, "rec.flv")))
 	if first != 0 || last != 19*40 || n != 20 {
 		t.Errorf("recorded %d frames from %d to %d ms, want 20 from 0 to 760", n, first, last)
 	}
@@ -509,7 +504,7 @@ func TestRecordStatuses(t *testing.T) {
 	if _, err := c.WaitStatus(id, protocol.RecordStop); err != nil {
 		t.Fatal(err)
 	}
-	first, last, n = videoSpan(fileTags(t, filepath.Join(dir, "rec.flv")))
+	first, last, n = videoSpan(testtools.FLVTags(t, filepath.Join(dir, "rec.flv")))
 	if first != 0 || last != 760+40+760 || n != 40 {
 		t.Errorf("after append: %d frames from %d to %d ms, want 40 from 0 to 1560", n, first, last)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
 	"github.com/nimbus-media/nimbus/internal/testtools"
+	"github.com/nimbus-media/nimbus/media/flvfile"
 	"github.com/nimbus-media/nimbus/protocol"
 	"github.com/nimbus-media/nimbus/server/config"
 	"github.com/nimbus-media/nimbus/web"
@@ -273,48 +274,28 @@ func TestWHEPPionReceivesH264(t *testing.T) {
 	}
 }
 
-// flvFileTags reads every tag of an FLV file.
-func flvFileTags(t *testing.T, file string) []flvTag {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tags []flvTag
-	for p := b[13:]; len(p) >= 15; {
-		size := int(p[1])<<16 | int(p[2])<<8 | int(p[3])
-		ts := uint32(p[4])<<16 | uint32(p[5])<<8 | uint32(p[6]) | uint32(p[7])<<24
-		if len(p) < 11+size+4 {
-			break
-		}
-		tags = append(tags, flvTag{typ: protocol.Type(p[0]), ts: ts, payload: p[11 : 11+size]})
-		p = p[11+size+4:]
-	}
-	return tags
-}
-
 // sendFLVVideo sends the H.264 of an FLV file's tags on a WHIP track in
 // real time, as Annex B access units (parameter sets before keyframes),
 // the file loops times over.
-func sendFLVVideo(ctx context.Context, track *pion.TrackLocalStaticSample, tags []flvTag, loops int) error {
+func sendFLVVideo(ctx context.Context, track *pion.TrackLocalStaticSample, tags []flvfile.Tag, loops int) error {
 	var sps, pps []byte
 	start := time.Now()
 	var prev uint32
 	for i := range loops * len(tags) {
 		tg := tags[i%len(tags)]
-		tg.ts += uint32(i/len(tags)) * (tags[len(tags)-1].ts + 40)
-		if tg.typ != protocol.TypeVideo || len(tg.payload) < 5 || tg.payload[0]&0x0f != 7 {
+		tg.Timestamp += uint32(i/len(tags)) * (tags[len(tags)-1].Timestamp + 40)
+		if tg.Type != protocol.TypeVideo || len(tg.Data) < 5 || tg.Data[0]&0x0f != 7 {
 			continue
 		}
-		data := tg.payload[5:]
-		if tg.payload[1] == 0 { // AVCDecoderConfigurationRecord, one SPS and one PPS
+		data := tg.Data[5:]
+		if tg.Data[1] == 0 { // AVCDecoderConfigurationRecord, one SPS and one PPS
 			n := int(binary.BigEndian.Uint16(data[6:]))
 			sps = data[8 : 8+n]
 			pps = data[8+n+3 : 8+n+3+int(binary.BigEndian.Uint16(data[8+n+1:]))]
 			continue
 		}
 		var au []byte
-		if tg.payload[0]>>4 == 1 {
+		if tg.Data[0]>>4 == 1 {
 			au = append(append(append(au, 0, 0, 0, 1), sps...), append([]byte{0, 0, 0, 1}, pps...)...)
 		}
 		for len(data) >= 4 {
@@ -325,12 +306,12 @@ func sendFLVVideo(ctx context.Context, track *pion.TrackLocalStaticSample, tags 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Until(start.Add(time.Duration(tg.ts) * time.Millisecond))):
+		case <-time.After(time.Until(start.Add(time.Duration(tg.Timestamp) * time.Millisecond))):
 		}
-		if err := track.WriteSample(pionmedia.Sample{Data: au, Duration: time.Duration(tg.ts-prev) * time.Millisecond}); err != nil {
+		if err := track.WriteSample(pionmedia.Sample{Data: au, Duration: time.Duration(tg.Timestamp-prev) * time.Millisecond}); err != nil {
 			return err
 		}
-		prev = tg.ts
+		prev = tg.Timestamp
 	}
 	return nil
 }
@@ -405,7 +386,7 @@ func TestWHIPPublishPlaysEverywhere(t *testing.T) {
 		}
 	}
 	pub.negotiate(t, ts, "/live/wp/whip")
-	tags := flvFileTags(t, src)
+	tags := testtools.FLVTags(t, src)
 	sent := make(chan error, 2)
 	go func() { sent <- sendFLVVideo(ctx, video, tags, 2) }()
 	go func() { sent <- sendOgg(ctx, audio, ogg) }()

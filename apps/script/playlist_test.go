@@ -1,7 +1,6 @@
 package script
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nimbus-media/nimbus/apps"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/media/flvfile"
 	"github.com/nimbus-media/nimbus/media/recorder"
@@ -39,40 +39,6 @@ func (d dirRecordings) OpenVOD(_ *apps.Instance, name string) (vod.Source, error
 	}
 	_ = f.Close()
 	return nil, err
-}
-
-// writeClip writes secs seconds of 25 fps AVC (a keyframe a second) and
-// AAC to dir/name.flv, with an onMetaData, as an encoder would.
-func writeClip(t *testing.T, dir, name string, secs int) {
-	t.Helper()
-	var b bytes.Buffer
-	w, err := flvfile.NewWriter(&b, true, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, _ := protocol.AppendValues(nil, "onMetaData", map[string]any{"duration": float64(secs)})
-	tags := []flvfile.Tag{
-		{Type: protocol.TypeDataAMF0, Data: meta},
-		{Type: protocol.TypeVideo, Data: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f}},
-		{Type: protocol.TypeAudio, Data: []byte{0xaf, 0, 0x12, 0x10}},
-	}
-	for i := range secs * 25 {
-		v := make([]byte, 200)
-		v[0], v[1] = 0x27, 1
-		if i%25 == 0 {
-			v[0] = 0x17
-		}
-		tags = append(tags, flvfile.Tag{Type: protocol.TypeVideo, Timestamp: uint32(i * 40), Data: v},
-			flvfile.Tag{Type: protocol.TypeAudio, Timestamp: uint32(i*40 + 20), Data: []byte{0xaf, 1, 0, 0, 0, 0}})
-	}
-	for _, tag := range tags {
-		if err := w.WriteTag(tag); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".flv"), b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // watcher is a player of a stream of the instance: it keeps every frame.
@@ -168,8 +134,8 @@ Client.prototype.remote = function () {
 func newPlaylistEnv(t *testing.T) (*env, *fakeClient, string) {
 	t.Helper()
 	files := t.TempDir()
-	writeClip(t, files, "one", 1)
-	writeClip(t, files, "two", 1)
+	testtools.SyntheticFLV(t, filepath.Join(files, "one.flv"), 1, 200, true)
+	testtools.SyntheticFLV(t, filepath.Join(files, "two.flv"), 1, 200, true)
 	e := newEnv(t, Config{Recordings: dirRecordings{files}}, map[string]string{"main.js": playlistScript})
 	c := &fakeClient{id: "1"}
 	e.connect(c)

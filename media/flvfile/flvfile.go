@@ -81,12 +81,6 @@ func parseTagHeader(h []byte) (tagHeader, error) {
 	}, nil
 }
 
-// appendTagHeader appends the 11-byte header of a tag of size bytes.
-func appendTagHeader(b []byte, t protocol.Type, ts uint32, size int) []byte {
-	return append(b, byte(t), byte(size>>16), byte(size>>8), byte(size),
-		byte(ts>>16), byte(ts>>8), byte(ts), byte(ts>>24), 0, 0, 0)
-}
-
 // Cursor reads a file's tags in order from an offset an Index gave (a
 // keyframe, a sequence header, the first tag) up to the index's End. It
 // reads each tag together with the header of the next in one positioned

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
@@ -23,14 +24,7 @@ type Writer struct {
 
 // NewWriter writes an FLV header to w, the start of a new file.
 func NewWriter(w io.Writer, hasAudio, hasVideo bool) (*Writer, error) {
-	var flags byte
-	if hasAudio {
-		flags |= 4
-	}
-	if hasVideo {
-		flags |= 1
-	}
-	if _, err := w.Write([]byte{'F', 'L', 'V', 1, flags, 0, 0, 0, 9, 0, 0, 0, 0}); err != nil {
+	if _, err := w.Write(media.AppendFLVHeader(nil, hasAudio, hasVideo)); err != nil {
 		return nil, fmt.Errorf("flvfile: write header: %w", err)
 	}
 	return &Writer{w: w, off: HeaderSize, DurationAt: -1}, nil
@@ -51,7 +45,7 @@ func (fw *Writer) WriteTag(t Tag) error {
 	if len(t.Data) > MaxTagData {
 		return fmt.Errorf("flvfile: tag of %d bytes is too large", len(t.Data))
 	}
-	b := appendTagHeader(fw.buf[:0], t.Type, t.Timestamp, len(t.Data))
+	b := media.AppendFLVTagHeader(fw.buf[:0], t.Type, t.Timestamp, len(t.Data))
 	b = append(b, t.Data...)
 	b = binary.BigEndian.AppendUint32(b, uint32(TagHeaderSize+len(t.Data)))
 	fw.buf = b

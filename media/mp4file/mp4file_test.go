@@ -187,33 +187,6 @@ func recordTags(t testing.TB, tags []flvfile.Tag) []byte {
 	return b.Bytes()
 }
 
-// flvTags reads an FLV file's tags.
-func flvTags(t testing.TB, path string) []flvfile.Tag {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	ix, err := flvfile.Scan(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tags []flvfile.Tag
-	c := flvfile.NewCursor(f, ix.First, ix.End)
-	for {
-		tag, err := c.Next()
-		if err == io.EOF {
-			return tags
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tags = append(tags, tag)
-	}
-}
-
 // TestWriterRoundTrip: an FLV's tags written as fragmented MP4 ffprobe
 // as H.264/AAC of the same length, index back to the same frames with the
 // same timestamps and bodies, and a copy cut in the middle indexes and
@@ -221,7 +194,7 @@ func flvTags(t testing.TB, path string) []flvfile.Tag {
 func TestWriterRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	src := testtools.ClipFLV(t, dir, 4, 10)
-	in := flvTags(t, src)
+	in := testtools.FLVTags(t, src)
 	out := recordTags(t, in)
 	path := filepath.Join(dir, "rec.mp4")
 	if err := os.WriteFile(path, out, 0o644); err != nil {

@@ -2,7 +2,6 @@ package recorder
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
-	"github.com/nimbus-media/nimbus/media/flvfile"
 	"github.com/nimbus-media/nimbus/media/mp4file"
 	"github.com/nimbus-media/nimbus/protocol"
 )
@@ -20,16 +18,7 @@ import (
 // appending to an MP4 is refused before anything is opened.
 func TestRecordMP4(t *testing.T) {
 	src := testtools.ClipFLV(t, t.TempDir(), 3, 10)
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	ix, err := flvfile.Scan(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix := testtools.ScanFLV(t, src)
 	reg := media.NewRegistry(media.Config{GOPCache: true})
 	s, err := reg.Publish("s", publisher{})
 	if err != nil {
@@ -40,15 +29,7 @@ func TestRecordMP4(t *testing.T) {
 	r, ended := record(t, reg, Options{Dir: dir, Name: "rec.mp4", MP4: true})
 	var frames int
 	var first uint32
-	c := flvfile.NewCursor(f, ix.First, ix.End)
-	for {
-		tag, err := c.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, tag := range testtools.FLVTags(t, src) {
 		fr := media.NewFrame(tag.Type, tag.Timestamp+5000, tag.Data)
 		if tag.Type == protocol.TypeDataAMF0 {
 			fr.Metadata = media.IsMetaData(tag.Data)
@@ -70,7 +51,7 @@ func TestRecordMP4(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	st, _ = out.Stat()
+	st, _ := out.Stat()
 	mix, err := mp4file.Scan(out, st.Size())
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/nimbus-media/nimbus/amf"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/media"
 	"github.com/nimbus-media/nimbus/media/flvfile"
 	"github.com/nimbus-media/nimbus/protocol"
@@ -65,21 +66,6 @@ func record(t *testing.T, reg *media.Registry, o Options) (*Recorder, <-chan err
 	return r, ended
 }
 
-func scan(t *testing.T, path string) *flvfile.Index {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	ix, err := flvfile.Scan(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ix
-}
-
 func readDuration(t *testing.T, path string, at int64) float64 {
 	t.Helper()
 	f, err := os.Open(path)
@@ -111,7 +97,7 @@ func TestRecordAndAppend(t *testing.T) {
 		t.Fatalf("recording ended with %v", err)
 	}
 	path := filepath.Join(dir, "sub", "a.flv")
-	ix := scan(t, path)
+	ix := testtools.ScanFLV(t, path)
 	if ix.FirstTimestamp != 0 || ix.LastTimestamp != 49*40+20 || ix.Tags != 3+100 || len(ix.SeekPoints) != 5 {
 		t.Fatalf("recorded index: first %d last %d tags %d seek points %d", ix.FirstTimestamp, ix.LastTimestamp, ix.Tags, len(ix.SeekPoints))
 	}
@@ -125,7 +111,7 @@ func TestRecordAndAppend(t *testing.T) {
 	if err := <-ended; err != nil {
 		t.Fatalf("appending ended with %v", err)
 	}
-	ix2 := scan(t, path)
+	ix2 := testtools.ScanFLV(t, path)
 	// The late joiner gets the GOP cache too (from the keyframe at 9400).
 	if ix2.LastTimestamp <= ix.LastTimestamp || ix2.Tags <= ix.Tags || ix2.Truncated {
 		t.Fatalf("appended index: last %d (was %d), tags %d (was %d)", ix2.LastTimestamp, ix.LastTimestamp, ix2.Tags, ix.Tags)
@@ -243,7 +229,7 @@ func TestFullDiskStopsRecordingOnly(t *testing.T) {
 	if n := sub.Len(); n < 1000 {
 		t.Errorf("the other subscriber has %d entries, want all of them", n)
 	}
-	ix := scan(t, filepath.Join(dir, "full.flv"))
+	ix := testtools.ScanFLV(t, filepath.Join(dir, "full.flv"))
 	if ix.Tags < 50 || ix.End > 100<<10 {
 		t.Errorf("the cut file indexes %d tags up to %d", ix.Tags, ix.End)
 	}
@@ -324,7 +310,7 @@ func TestRecordingEndsWithThePublication(t *testing.T) {
 		t.Errorf("the ended recorder is still active")
 	}
 	path := filepath.Join(dir, "a.flv")
-	if d := readDuration(t, path, scan(t, path).MetaDurationAt); d != 0.98 {
+	if d := readDuration(t, path, testtools.ScanFLV(t, path).MetaDurationAt); d != 0.98 {
 		t.Errorf("duration %v, want 0.98", d)
 	}
 }

@@ -2,13 +2,9 @@ package hls
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/nimbus-media/nimbus/server/httpflv"
 )
-
-// maxPathBytes bounds an HLS path; AMS names are far shorter.
-const maxPathBytes = 1024
 
 // Variant is an HLS flavour of a stream, with a muxer of its own.
 type Variant uint8
@@ -55,14 +51,10 @@ type Request struct {
 // not reachable over HLS. Names follow httpflv.ParsePath's rules; FILE is
 // one of the muxer's names (letters, digits, '_' and '.').
 func ParsePath(path string) (Request, bool) {
-	if len(path) > maxPathBytes || !utf8.ValidString(path) {
-		return Request{}, false
-	}
-	rest, ok := strings.CutPrefix(path, "/")
+	parts, ok := httpflv.SplitPath(path)
 	if !ok {
 		return Request{}, false
 	}
-	parts := strings.Split(rest, "/")
 	if len(parts) < 3 || len(parts) > 5 {
 		return Request{}, false
 	}
@@ -74,17 +66,7 @@ func ParsePath(path string) (Request, bool) {
 	if len(parts) >= 3 && parts[len(parts)-1] == tsDir {
 		r.Variant, parts = TS, parts[:len(parts)-1]
 	}
-	for _, p := range parts {
-		if !httpflv.ValidName(p) {
-			return Request{}, false
-		}
-	}
-	switch len(parts) {
-	case 2:
-		r.App, r.Stream = parts[0], parts[1]
-	case 3:
-		r.App, r.Instance, r.Stream = parts[0], parts[1], parts[2]
-	default:
+	if r.Target, ok = httpflv.TargetOf(parts); !ok {
 		return Request{}, false
 	}
 	return r, true

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,16 +39,6 @@ var (
 	// Play.Start: the application allowed the play.
 	errAuthorized = errors.New("httpflv: the play was allowed")
 )
-
-// answer is how the NetConnection layer's replies to the synthesized
-// commands end a request that does not start playing: an HTTP status and
-// the reason, which goes in the body and the close log line.
-type answer struct {
-	status int
-	text   string
-}
-
-func (a *answer) Error() string { return fmt.Sprintf("%d %s", a.status, a.text) }
 
 // Conn is one HTTP-FLV or WebSocket-FLV player as the NetConnection layer
 // sees it (netconn.Transport): the request is played to the core as an
@@ -128,7 +117,7 @@ type Conn struct {
 }
 
 func newConn(id, proto string, r *http.Request, tg Target, srv *Server) *Conn {
-	remote := remoteAddr(r)
+	remote := RemoteAddr(r)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Conn{
 		id: id, proto: proto, remote: remote, target: tg, req: r, srv: srv,
@@ -140,18 +129,6 @@ func newConn(id, proto string, r *http.Request, tg Target, srv *Server) *Conn {
 	c.core = netconn.NewConn(id, c, srv.deps.Apps, srv.deps.Core(), c.log)
 	c.core.Outbox().SetWaker(c)
 	return c
-}
-
-// remoteAddr is the client's address, from the connection the server
-// stored in the request's context.
-func remoteAddr(r *http.Request) net.Addr {
-	if nc, ok := r.Context().Value(connKey{}).(net.Conn); ok {
-		return nc.RemoteAddr()
-	}
-	if a, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
-		return a
-	}
-	return &net.TCPAddr{}
 }
 
 var _ netconn.Transport = (*Conn)(nil)
@@ -235,7 +212,7 @@ func (c *Conn) serve(w http.ResponseWriter) {
 	var a *answer
 	switch {
 	case errors.As(err, &a):
-		fields = append(fields, zap.String("reason", a.text))
+		fields = append(fields, zap.String("reason", a.Text))
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
 	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
 		// How an HTTP player ends: it closes the connection.
@@ -305,43 +282,13 @@ func (c *Conn) refuse(w http.ResponseWriter, err error) error {
 		a = &answer{http.StatusServiceUnavailable, err.Error()}
 		err = a
 	}
-	c.status = a.status
-	http.Error(w, a.text, a.status)
+	c.status = a.Status
+	http.Error(w, a.Text, a.Status)
 	return err
 }
 
-// connectObject is the connect command's object: what an RTMP client
-// would have sent for rtmp://HOST/APP[/INSTANCE]?QUERY, with the
-// browser's User-Agent as its agent and its Referer as its page, which
-// HTTP callbacks and scripts see.
-func (c *Conn) connectObject() amf.Object {
-	app := c.target.App
-	if c.target.Instance != "" {
-		app += "/" + c.target.Instance
-	}
-	host := c.req.Host
-	if host == "" || strings.ContainsAny(host, "/?#@ \\") {
-		host = "localhost"
-	}
-	tcURL := "rtmp://" + host + "/" + app
-	if q := c.req.URL.RawQuery; q != "" {
-		tcURL += "?" + q
-	}
-	return amf.Object{
-		{Key: "app", Value: app},
-		{Key: "flashVer", Value: truncate(c.req.UserAgent(), 256)},
-		{Key: "tcUrl", Value: tcURL},
-		{Key: "pageUrl", Value: truncate(c.req.Referer(), 1024)},
-		{Key: "objectEncoding", Value: 0.0},
-	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
+// connectObject is the connect command's object (ConnectObject).
+func (c *Conn) connectObject() amf.Object { return ConnectObject(c.target, c.req) }
 
 // command feeds the core a command as if the client had sent it.
 func (c *Conn) command(streamID uint32, name string, txn float64, obj any, args ...any) error {

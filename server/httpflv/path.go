@@ -23,27 +23,43 @@ type Target struct {
 // with '/' in it is not reachable this way: the path's middle part is the
 // instance, as in an RTMP URL.
 func ParsePath(path string) (Target, bool) {
-	if len(path) > maxPathBytes || !utf8.ValidString(path) {
-		return Target{}, false
-	}
-	rest, ok := strings.CutPrefix(path, "/")
+	parts, ok := SplitPath(path)
 	if !ok {
 		return Target{}, false
 	}
-	if rest, ok = strings.CutSuffix(rest, ".flv"); !ok {
+	last := len(parts) - 1
+	if parts[last], ok = strings.CutSuffix(parts[last], ".flv"); !ok {
 		return Target{}, false
 	}
-	parts := strings.Split(rest, "/")
-	for _, p := range parts {
+	return TargetOf(parts)
+}
+
+// SplitPath splits a playback URL's path, already unescaped, at '/' after
+// its leading one; a path too long, not UTF-8 or not absolute is refused.
+func SplitPath(path string) ([]string, bool) {
+	if len(path) > maxPathBytes || !utf8.ValidString(path) {
+		return nil, false
+	}
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return nil, false
+	}
+	return strings.Split(rest, "/"), true
+}
+
+// TargetOf is the Target that a playback path's names give, APP/STREAM or
+// APP/INSTANCE/STREAM, each a ValidName.
+func TargetOf(names []string) (Target, bool) {
+	for _, p := range names {
 		if !ValidName(p) {
 			return Target{}, false
 		}
 	}
-	switch len(parts) {
+	switch len(names) {
 	case 2:
-		return Target{App: parts[0], Stream: parts[1]}, true
+		return Target{App: names[0], Stream: names[1]}, true
 	case 3:
-		return Target{App: parts[0], Instance: parts[1], Stream: parts[2]}, true
+		return Target{App: names[0], Instance: names[1], Stream: names[2]}, true
 	}
 	return Target{}, false
 }

@@ -91,16 +91,7 @@ func (r Recordings) OpenVOD(inst *apps.Instance, name string) (vod.Source, error
 	if err != nil {
 		return nil, err
 	}
-	dir, err := r.Folder(inst.App().Name(), inst.Name())
-	if err != nil {
-		return nil, err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	f, err := root.Open(rel)
+	f, dir, err := r.openIn(inst.App().Name(), inst.Name(), rel)
 	if err != nil {
 		return nil, err
 	}

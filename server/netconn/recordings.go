@@ -260,21 +260,32 @@ func (r Recordings) Instances(app string) ([]string, error) {
 	return out, nil
 }
 
+// openIn opens rel (a path of the OS's) inside the streams folder of
+// app/instance, which it returns too, through os.Root: a path that
+// leaves the folder fails.
+func (r Recordings) openIn(app, instance, rel string) (f *os.File, dir string, err error) {
+	dir, err = r.Folder(app, instance)
+	if err != nil {
+		return nil, "", err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	defer root.Close()
+	f, err = root.Open(rel)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, dir, nil
+}
+
 // Open opens the file name (slash-separated, inside the streams folder
 // of app/instance) for reading. A name that leaves the folder, through
 // .., an absolute path or a symbolic link, fails as os.Root refuses it;
 // one that is not a regular file fails wrapping fs.ErrNotExist.
 func (r Recordings) Open(app, instance, name string) (*os.File, error) {
-	dir, err := r.Folder(app, instance)
-	if err != nil {
-		return nil, err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	f, err := root.Open(filepath.FromSlash(name))
+	f, _, err := r.openIn(app, instance, filepath.FromSlash(name))
 	if err != nil {
 		return nil, err
 	}

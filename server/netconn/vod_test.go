@@ -1,8 +1,6 @@
 package netconn
 
 import (
-	"bytes"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -12,46 +10,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/amf"
-	"github.com/nimbus-media/nimbus/media/flvfile"
+	"github.com/nimbus-media/nimbus/internal/testtools"
 	"github.com/nimbus-media/nimbus/protocol"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// writeClip writes secs seconds of 25 fps video (2 kB frames, a keyframe
-// a second) with audio between the frames to path.
-func writeClip(t *testing.T, path string, secs int) {
-	t.Helper()
-	var b bytes.Buffer
-	w, err := flvfile.NewWriter(&b, true, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tags := []flvfile.Tag{
-		{Type: protocol.TypeVideo, Data: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f}},
-		{Type: protocol.TypeAudio, Data: []byte{0xaf, 0, 0x12, 0x10}},
-	}
-	for i := range secs * 25 {
-		v := make([]byte, 2000)
-		v[0], v[1] = 0x27, 1
-		if i%25 == 0 {
-			v[0] = 0x17
-		}
-		tags = append(tags, flvfile.Tag{Type: protocol.TypeVideo, Timestamp: uint32(i * 40), Data: v},
-			flvfile.Tag{Type: protocol.TypeAudio, Timestamp: uint32(i*40 + 20), Data: []byte{0xaf, 1, 0, 0, 0, 0}})
-	}
-	for _, tag := range tags {
-		if err := w.WriteTag(tag); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestManyVODPlayersHoldLittle: players of one file share its index and
 // each holds little once its start-up lead has been sent (here drained
@@ -59,7 +22,7 @@ func writeClip(t *testing.T, path string, secs int) {
 // no queue of it.
 func TestManyVODPlayersHoldLittle(t *testing.T) {
 	dir := t.TempDir()
-	writeClip(t, filepath.Join(dir, "live", "streams", "_definst_", "clip.flv"), 60)
+	testtools.SyntheticFLV(t, filepath.Join(dir, "live", "streams", "_definst_", "clip.flv"), 60, 2000, false)
 	h := newHarness(t)
 	cfg := &Config{AppsDir: dir}
 	const n = 200
@@ -128,7 +91,7 @@ func heap() int {
 func TestPlaylistBounded(t *testing.T) {
 	dir := t.TempDir()
 	// Long enough that the first item, sent 3 s ahead, is still playing.
-	writeClip(t, filepath.Join(dir, "live", "streams", "_definst_", "clip.flv"), 30)
+	testtools.SyntheticFLV(t, filepath.Join(dir, "live", "streams", "_definst_", "clip.flv"), 30, 2000, false)
 	h := newHarness(t)
 	tr := &fakeTransport{}
 	cl := &client{t: t, tr: tr, dec: amf.NewDecoder(), c: NewConn("c", tr, h.reg, &Config{AppsDir: dir}, zap.NewNop())}

@@ -1,7 +1,6 @@
 package webrtc
 
 import (
-	"context"
 	"encoding/binary"
 	"strings"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/nimbus-media/nimbus/protocol"
-	"github.com/nimbus-media/nimbus/server/netconn"
 )
 
 // pliEvery spaces a publisher's keyframe requests (RTCP PLI) while the
@@ -27,25 +25,7 @@ func (s *session) runPublisher() error {
 	if err := s.waitConnected(); err != nil {
 		return err
 	}
-	out := s.core.Outbox()
-	var scratch [batchMax]netconn.Outgoing
-	for {
-		for {
-			b := out.NextBatch(scratch[:0], batchMax)
-			clear(b)
-			if len(b) < batchMax {
-				break
-			}
-		}
-		if cause := out.Closing(); cause != nil {
-			return cause
-		}
-		select {
-		case <-s.wake:
-		case <-s.ctx.Done():
-			return context.Cause(s.ctx)
-		}
-	}
+	return s.drainOutbox(nil)
 }
 
 // onTrack reads one of a publisher's tracks until the session ends:
@@ -63,19 +43,25 @@ func (s *session) onTrack(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
 	})
 }
 
-// readRTP reads the next packet of a track into pkt (its payload aliases
-// buf), counting it as input.
+// readRTP reads a track's next packet with a payload into pkt (the
+// payload aliases buf), counting every packet as input; what is not RTP
+// is skipped.
 func (s *session) readRTP(tr *pion.TrackRemote, buf []byte, pkt *rtp.Packet) error {
-	n, _, err := tr.Read(buf)
-	if err != nil {
-		return err
+	for {
+		pkt.Payload = nil
+		n, _, err := tr.Read(buf)
+		if err != nil {
+			return err
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		s.lastIn.Store(time.Now().UnixNano())
+		s.bytesIn.Add(uint64(len(pkt.Payload)))
+		if len(pkt.Payload) > 0 {
+			return nil
+		}
 	}
-	if err := pkt.Unmarshal(buf[:n]); err != nil {
-		return nil // not RTP: skip (an empty payload is skipped by the callers)
-	}
-	s.lastIn.Store(time.Now().UnixNano())
-	s.bytesIn.Add(uint64(len(pkt.Payload)))
-	return nil
 }
 
 // readVideo publishes a publisher's H.264 as FLV AVC video: a sequence
@@ -103,12 +89,8 @@ func (s *session) readVideo(tr *pion.TrackRemote) {
 		s.publish(protocol.TypeVideo, ts, msg)
 	}
 	for {
-		pkt.Payload = nil
 		if err := s.readRTP(tr, buf, &pkt); err != nil {
 			return
-		}
-		if len(pkt.Payload) == 0 {
-			continue
 		}
 		lost := asm.push(&pkt, emit)
 		if (lost || asm.waitKey) && time.Since(lastPLI) >= pliEvery {
@@ -139,12 +121,8 @@ func (s *session) readAudio(tr *pion.TrackRemote) {
 	var pkt rtp.Packet
 	sentHead := false
 	for {
-		pkt.Payload = nil
 		if err := s.readRTP(tr, buf, &pkt); err != nil {
 			return
-		}
-		if len(pkt.Payload) == 0 {
-			continue
 		}
 		ts := clk.ms(pkt.Timestamp, time.Since(s.start))
 		if !sentHead {

@@ -349,12 +349,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, tg httpflv.Targe
 	}
 	sdpAnswer, err := sess.negotiate(r, offer)
 	if err != nil {
-		var a *answer
+		var a *httpflv.Answer
 		if !errors.As(err, &a) {
-			a = &answer{http.StatusServiceUnavailable, err.Error()}
+			a = &httpflv.Answer{Status: http.StatusServiceUnavailable, Text: err.Error()}
 			err = a
 		}
-		http.Error(w, a.text, a.status)
+		http.Error(w, a.Text, a.Status)
 		s.unreserve()
 		sess.finish(err)
 		done()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,15 +37,6 @@ var (
 	errNoConnection = errors.New("webrtc: the client did not connect in time")
 )
 
-// answer is an HTTP status and its reason, for a request that ends
-// before its session starts; the reason goes in the body and the log.
-type answer struct {
-	status int
-	text   string
-}
-
-func (a *answer) Error() string { return fmt.Sprintf("%d %s", a.status, a.text) }
-
 // session is one WHEP viewer or WHIP publisher as the NetConnection
 // layer sees it (netconn.Transport, protocol "webrtc"): the request is
 // played to the core as an RTMP client would, connect and createStream,
@@ -70,7 +60,8 @@ type session struct {
 	streamID uint32
 	start    time.Time
 
-	host, query, agent, page string
+	query   string     // the request's, which the stream name carries
+	connect amf.Object // the connect command's object (httpflv.ConnectObject)
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -97,11 +88,11 @@ func newSession(srv *Server, r *http.Request, tg httpflv.Target, whip bool, id, 
 	if whip {
 		kind = "whip"
 	}
-	remote := remoteAddr(r)
+	remote := httpflv.RemoteAddr(r)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	s := &session{
 		id: id, resource: resource, whip: whip, remote: remote, target: tg, srv: srv, start: time.Now(),
-		host: r.Host, query: r.URL.RawQuery, agent: truncate(r.UserAgent(), 256), page: truncate(r.Referer(), 1024),
+		query: r.URL.RawQuery, connect: httpflv.ConnectObject(tg, r),
 		ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), connected: make(chan struct{}),
 		log: srv.log.WithLazy(zap.String("conn", id), zap.String("proto", "webrtc"), zap.String("kind", kind),
 			zap.String("remote", remote.String())),
@@ -109,20 +100,6 @@ func newSession(srv *Server, r *http.Request, tg httpflv.Target, whip bool, id, 
 	s.lastIn.Store(s.start.UnixNano())
 	s.core = netconn.NewConn(id, s, srv.deps.Apps, srv.deps.Core(), s.log)
 	s.core.Outbox().SetWaker(s)
-	return s
-}
-
-func remoteAddr(r *http.Request) net.Addr {
-	if a, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
-		return a
-	}
-	return &net.TCPAddr{}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
 	return s
 }
 
@@ -183,32 +160,6 @@ func (s *session) Close(cause error) {
 // closed.
 func (s *session) Shutdown() { s.core.Shutdown(s.Close) }
 
-// connectObject is the connect command's object: what an RTMP client
-// would have sent for rtmp://HOST/APP[/INSTANCE]?QUERY, with the
-// client's User-Agent as its agent and its Referer as its page, which
-// HTTP callbacks and scripts see.
-func (s *session) connectObject() amf.Object {
-	app := s.target.App
-	if s.target.Instance != "" {
-		app += "/" + s.target.Instance
-	}
-	host := s.host
-	if host == "" || strings.ContainsAny(host, "/?#@ \\") {
-		host = "localhost"
-	}
-	tcURL := "rtmp://" + host + "/" + app
-	if s.query != "" {
-		tcURL += "?" + s.query
-	}
-	return amf.Object{
-		{Key: "app", Value: app},
-		{Key: "flashVer", Value: s.agent},
-		{Key: "tcUrl", Value: tcURL},
-		{Key: "pageUrl", Value: s.page},
-		{Key: "objectEncoding", Value: 0.0},
-	}
-}
-
 // command feeds the core a command as if the client had sent it.
 func (s *session) command(streamID uint32, name string, txn float64, obj any, args ...any) error {
 	payload, err := protocol.AppendCommand(nil, name, txn, obj, args...)
@@ -224,7 +175,7 @@ func (s *session) command(streamID uint32, name string, txn float64, obj any, ar
 // stops at Play.Start, so that the play's frames stay queued for run. A
 // refusal comes back as an *answer.
 func (s *session) setup(reqDone <-chan struct{}, timeout time.Duration) error {
-	if err := s.command(0, "connect", txnConnect, s.connectObject()); err != nil {
+	if err := s.command(0, "connect", txnConnect, s.connect); err != nil {
 		return err
 	}
 	timer := time.NewTimer(timeout)
@@ -253,7 +204,7 @@ func (s *session) setup(reqDone <-chan struct{}, timeout time.Duration) error {
 		case <-s.ctx.Done():
 			return context.Cause(s.ctx)
 		case <-timer.C:
-			return &answer{http.StatusGatewayTimeout, "the application did not decide in time"}
+			return &httpflv.Answer{Status: http.StatusGatewayTimeout, Text: "the application did not decide in time"}
 		}
 	}
 }
@@ -269,15 +220,15 @@ func (s *session) setupReply(m *netconn.Outgoing) (done bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("decode the core's %v message: %w", m.Type, err)
 	}
-	code, desc := status(&cmd)
+	code, desc := httpflv.Status(&cmd)
 	switch {
 	case cmd.Name == "_result" && cmd.TxnID == txnConnect:
 		return false, s.command(0, "createStream", txnCreateStream, nil)
 	case cmd.Name == "_error" && cmd.TxnID == txnConnect:
 		if code == protocol.ConnectInvalidApp {
-			return false, &answer{http.StatusNotFound, desc}
+			return false, &httpflv.Answer{Status: http.StatusNotFound, Text: desc}
 		}
-		return false, &answer{http.StatusForbidden, desc}
+		return false, &httpflv.Answer{Status: http.StatusForbidden, Text: desc}
 	case cmd.Name == "_result" && cmd.TxnID == txnCreateStream:
 		id, _ := cmd.ArgNumber(0)
 		s.streamID = uint32(id)
@@ -291,7 +242,7 @@ func (s *session) setupReply(m *netconn.Outgoing) (done bool, err error) {
 		// -1000: live only, and live now (404 at once, as HTTP-FLV).
 		return false, s.command(s.streamID, "play", 0, nil, name, -1000.0)
 	case cmd.Name == "_error" && cmd.TxnID == txnCreateStream:
-		return false, &answer{http.StatusServiceUnavailable, desc}
+		return false, &httpflv.Answer{Status: http.StatusServiceUnavailable, Text: desc}
 	case cmd.Name != "onStatus":
 		return false, nil
 	}
@@ -299,21 +250,41 @@ func (s *session) setupReply(m *netconn.Outgoing) (done bool, err error) {
 	case protocol.PlayStart, protocol.PublishStart:
 		return true, nil
 	case protocol.PlayStreamNotFound:
-		return false, &answer{http.StatusNotFound, desc}
+		return false, &httpflv.Answer{Status: http.StatusNotFound, Text: desc}
 	case protocol.PlayFailed, protocol.PublishBadName:
-		return false, &answer{http.StatusForbidden, desc}
+		return false, &httpflv.Answer{Status: http.StatusForbidden, Text: desc}
 	}
 	return false, nil
 }
 
-// status returns the code and description of a status reply.
-func status(cmd *protocol.Command) (code, desc string) {
-	for _, a := range cmd.Args {
-		if o, ok := a.(amf.Object); ok {
-			return o.String("code"), o.String("description")
+// drainOutbox takes the outbox in bounded batches, handing each to handle
+// (nil drops them), whenever the session is woken, until handle fails,
+// the core closes the client or the session ends.
+func (s *session) drainOutbox(handle func(batch []netconn.Outgoing) error) error {
+	out := s.core.Outbox()
+	var scratch [batchMax]netconn.Outgoing
+	for {
+		batch := out.NextBatch(scratch[:0], batchMax)
+		var err error
+		if handle != nil {
+			err = handle(batch)
+		}
+		clear(batch)
+		if err != nil {
+			return err
+		}
+		if len(batch) == batchMax {
+			continue
+		}
+		if cause := out.Closing(); cause != nil {
+			return cause
+		}
+		select {
+		case <-s.wake:
+		case <-s.ctx.Done():
+			return context.Cause(s.ctx)
 		}
 	}
-	return "", ""
 }
 
 // watchPeer ends the session when its PeerConnection fails or closes
@@ -361,10 +332,10 @@ func (s *session) finish(err error) {
 	s.srv.forget(s)
 	fields := []zap.Field{zap.String("stream", s.target.Stream), zap.Duration("duration", time.Since(s.start)),
 		zap.Uint64("bytes_in", s.bytesIn.Load()), zap.Uint64("bytes_out", s.bytesOut.Load())}
-	var a *answer
+	var a *httpflv.Answer
 	switch {
 	case errors.As(err, &a):
-		fields = append(fields, zap.Int("status", a.status), zap.String("reason", a.text))
+		fields = append(fields, zap.Int("status", a.Status), zap.String("reason", a.Text))
 	case err != nil:
 		fields = append(fields, zap.String("reason", err.Error()))
 	}
@@ -395,11 +366,11 @@ func (s *session) negotiate(r *http.Request, offer pion.SessionDescription) (str
 		return "", err
 	}
 	if err := pc.SetRemoteDescription(offer); err != nil {
-		return "", &answer{http.StatusBadRequest, "the offer cannot be applied: " + err.Error()}
+		return "", &httpflv.Answer{Status: http.StatusBadRequest, Text: "the offer cannot be applied: " + err.Error()}
 	}
 	sdpAnswer, err := pc.CreateAnswer(nil)
 	if err != nil {
-		return "", &answer{http.StatusBadRequest, "no answer to the offer: " + err.Error()}
+		return "", &httpflv.Answer{Status: http.StatusBadRequest, Text: "no answer to the offer: " + err.Error()}
 	}
 	gathered := pion.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(sdpAnswer); err != nil {
@@ -459,7 +430,7 @@ func (s *session) addTracks() error {
 		s.log.Info("audio not sent: WHEP sends Opus only", zap.String("codec", info.audio))
 	}
 	if v.video == nil && v.audio == nil {
-		return &answer{http.StatusNotAcceptable, fmt.Sprintf("the stream's codecs (video %q, audio %q) do not play over WebRTC: WHEP sends H.264 and Opus",
+		return &httpflv.Answer{Status: http.StatusNotAcceptable, Text: fmt.Sprintf("the stream's codecs (video %q, audio %q) do not play over WebRTC: WHEP sends H.264 and Opus",
 			info.video, info.audio)}
 	}
 	for _, t := range []*pion.TrackLocalStaticRTP{v.video, v.audio} {

@@ -12,11 +12,12 @@ import (
 
 	"github.com/nimbus-media/nimbus/amf"
 	"github.com/nimbus-media/nimbus/protocol"
+	"github.com/nimbus-media/nimbus/server/httpflv"
 	"github.com/nimbus-media/nimbus/server/netconn"
 )
 
 const (
-	// batchMax is how many messages one drain of a viewer's outbox takes.
+	// batchMax is how many messages one drain of a session's outbox takes.
 	batchMax = 64
 	// rtpMTU bounds an RTP payload: with the RTP, SRTP, UDP and IP
 	// headers a packet stays under the 1280 bytes IPv6 guarantees.
@@ -52,33 +53,15 @@ func (s *session) runViewer() error {
 	if err := s.waitConnected(); err != nil {
 		return err
 	}
-	out := s.core.Outbox()
-	var scratch [batchMax]netconn.Outgoing
-	for {
-		batch := out.NextBatch(scratch[:0], batchMax)
+	return s.drainOutbox(func(batch []netconn.Outgoing) error {
 		now := time.Now()
-		var err error
 		for i := range batch {
-			if err = s.viewer.handle(s, &batch[i], now); err != nil {
-				break
+			if err := s.viewer.handle(s, &batch[i], now); err != nil {
+				return err
 			}
 		}
-		clear(batch)
-		if err != nil {
-			return err
-		}
-		if len(batch) == batchMax {
-			continue
-		}
-		if cause := out.Closing(); cause != nil {
-			return cause
-		}
-		select {
-		case <-s.wake:
-		case <-s.ctx.Done():
-			return context.Cause(s.ctx)
-		}
-	}
+		return nil
+	})
 }
 
 // waitConnected waits for ICE and DTLS: frames written before would be
@@ -103,7 +86,7 @@ func (v *viewer) handle(s *session, m *netconn.Outgoing, now time.Time) error {
 		if m.Type == protocol.TypeCommandAMF0 {
 			var dec amf.Decoder
 			if cmd, err := protocol.DecodeCommand(&dec, m.Type, m.Payload); err == nil && cmd.Name == "onStatus" {
-				if code, _ := status(&cmd); code == protocol.PlayUnpublishNotify {
+				if code, _ := httpflv.Status(&cmd); code == protocol.PlayUnpublishNotify {
 					return ErrUnpublished
 				}
 			}
