@@ -305,6 +305,11 @@ func TestWSFLVGoClient(t *testing.T) {
 	send(t, pub, pid, protocol.TypeVideo, 4000, avcFrame(false, 0, 300)) // before the GOP: not replayed
 	send(t, pub, pid, protocol.TypeVideo, 5000, avcFrame(true, 1, 2000))
 	send(t, pub, pid, protocol.TypeAudio, 5010, aacFrame(1))
+	// The players must join the GOP the server has cached, not a stream
+	// still catching up with what was sent.
+	testtools.WaitFor(t, 5*time.Second, "the server to take the publisher's frames", func() bool {
+		return ts.stream(t, "mix").Info().FramesIn == 6
+	})
 
 	resp := httpGet(t, ts.playURL("/live/mix.flv"))
 	defer resp.Body.Close()
