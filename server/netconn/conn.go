@@ -23,6 +23,8 @@ var (
 	ErrSlowSubscriber  = errors.New("netconn: subscriber fell too far behind")
 	ErrConnectRejected = errors.New("netconn: connect rejected")
 	ErrKicked          = errors.New("netconn: disconnected by the server")
+	// ErrShutdown is the close reason of connections the server shuts down.
+	ErrShutdown = errors.New("server shutting down")
 	// ErrClosed is the result of a server-to-client call whose connection
 	// closed before the client answered.
 	ErrClosed = errors.New("netconn: connection closed")
@@ -412,6 +414,18 @@ func (c *Conn) reject(txn float64, code, description string, extra ...amf.Proper
 	err := c.sendCommand(0, "_error", txn, nil, protocol.StatusObject(protocol.LevelError, code, description, extra...))
 	c.out.CloseAfterFlush(fmt.Errorf("%w: %s", ErrConnectRejected, description))
 	return err
+}
+
+// Shutdown sends a connected client NetConnection.Connect.AppShutdown
+// (the transport closes after that is sent); a connection that never
+// connected is closed at once with closeNow, since there is no one to
+// tell.
+func (c *Conn) Shutdown(closeNow func(error)) {
+	if c.Instance() == nil {
+		closeNow(ErrShutdown)
+		return
+	}
+	c.Disconnect(protocol.ConnectAppShutdown, "The server is shutting down.", ErrShutdown)
 }
 
 // Disconnect tells the client why with an onStatus (NetConnection.Connect.*)
