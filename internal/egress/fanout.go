@@ -3,6 +3,7 @@ package egress
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-media/nimbus/media"
@@ -71,6 +72,9 @@ type Fanout struct {
 	// scratch list of the sinks whose turn it is.
 	merge merger
 	due   []media.Sink
+	// factor publishes the merge factor in force for FramesPerWrite,
+	// which the stream asks after every wake: no lock for it.
+	factor atomic.Int32
 	// held are the sinks of the last frame whose turn did not come, woken
 	// by heldTimer if no frame follows within holdLimit.
 	held      []media.Sink
@@ -88,6 +92,7 @@ func (f *Fanout) Wake(sinks []media.Sink) {
 	}
 	now := time.Now()
 	k, turn := f.merge.next(f.cfg, len(sinks), now)
+	f.factor.Store(int32(k))
 	if k == 1 {
 		f.releaseLocked()
 		f.wakeLocked(sinks)
@@ -114,11 +119,7 @@ func (f *Fanout) Wake(sinks []media.Sink) {
 }
 
 // FramesPerWrite implements media.Fanout: the merge factor in force.
-func (f *Fanout) FramesPerWrite() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return max(1, f.merge.k)
-}
+func (f *Fanout) FramesPerWrite() int { return max(1, int(f.factor.Load())) }
 
 // Close implements media.Fanout: it ends the helpers and the timer.
 func (f *Fanout) Close() {

@@ -26,9 +26,6 @@ type Answer struct {
 
 func (a *Answer) Error() string { return fmt.Sprintf("%d %s", a.Status, a.Text) }
 
-// answer is Answer by the name this package's Conn has always used.
-type answer = Answer
-
 // RemoteAddr is the client's address, from the connection the playback
 // listener stored in the request's context.
 func RemoteAddr(r *http.Request) net.Addr {

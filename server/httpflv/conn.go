@@ -209,7 +209,7 @@ func (c *Conn) serve(w http.ResponseWriter) {
 	c.core.Close()
 	fields := []zap.Field{zap.String("stream", c.target.Stream), zap.Int("status", c.status),
 		zap.Duration("duration", time.Since(c.start)), zap.Uint64("bytes_out", c.bytesOut.Load())}
-	var a *answer
+	var a *Answer
 	switch {
 	case errors.As(err, &a):
 		fields = append(fields, zap.String("reason", a.Text))
@@ -262,7 +262,7 @@ func (c *Conn) setUp(w http.ResponseWriter) error {
 		case <-c.ctx.Done():
 			return context.Cause(c.ctx)
 		case <-setup.C:
-			return c.refuse(w, &answer{http.StatusGatewayTimeout, errSetupTimeout.Error()})
+			return c.refuse(w, &Answer{http.StatusGatewayTimeout, errSetupTimeout.Error()})
 		}
 	}
 	return nil
@@ -277,9 +277,9 @@ func (c *Conn) refuse(w http.ResponseWriter, err error) error {
 	if c.nc != nil {
 		return err
 	}
-	var a *answer
+	var a *Answer
 	if !errors.As(err, &a) {
-		a = &answer{http.StatusServiceUnavailable, err.Error()}
+		a = &Answer{http.StatusServiceUnavailable, err.Error()}
 		err = a
 	}
 	c.status = a.Status
@@ -313,9 +313,9 @@ func (c *Conn) handle(w http.ResponseWriter, m *netconn.Outgoing) error {
 		return c.command(0, "createStream", txnCreateStream, nil)
 	case cmd.Name == "_error" && cmd.TxnID == txnConnect:
 		if code == protocol.ConnectInvalidApp {
-			return &answer{http.StatusNotFound, desc}
+			return &Answer{http.StatusNotFound, desc}
 		}
-		return &answer{http.StatusForbidden, desc}
+		return &Answer{http.StatusForbidden, desc}
 	case cmd.Name == "_result" && cmd.TxnID == txnCreateStream:
 		id, _ := cmd.ArgNumber(0)
 		c.streamID = uint32(id)
@@ -328,7 +328,7 @@ func (c *Conn) handle(w http.ResponseWriter, m *netconn.Outgoing) error {
 		// SRS and mediamtx answer 404).
 		return c.command(c.streamID, "play", 0, nil, name, -1000.0)
 	case cmd.Name == "_error" && cmd.TxnID == txnCreateStream:
-		return &answer{http.StatusServiceUnavailable, desc}
+		return &Answer{http.StatusServiceUnavailable, desc}
 	case cmd.Name != "onStatus":
 		return nil
 	}
@@ -339,9 +339,9 @@ func (c *Conn) handle(w http.ResponseWriter, m *netconn.Outgoing) error {
 		}
 		return c.startPlaying(w)
 	case protocol.PlayStreamNotFound:
-		return &answer{http.StatusNotFound, desc}
+		return &Answer{http.StatusNotFound, desc}
 	case protocol.PlayFailed:
-		return &answer{http.StatusForbidden, desc}
+		return &Answer{http.StatusForbidden, desc}
 	}
 	return nil
 }
